@@ -1,0 +1,50 @@
+# GridHub: the two commands of the README are `make demo` and `make test`.
+# Everything they need is installed from this repository's own files.
+
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Debian packages the tests use: compose validation and GIS clients of the API.
+OS_PACKAGES := docker-compose gdal-bin
+
+.PHONY: install os-packages db demo test lint bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+# Installs missing OS packages when we may (root with apt-get); otherwise says what is missing.
+os-packages:
+	@missing=""; for p in $(OS_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing OS packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "please install:$$missing (e.g. sudo apt-get install$$missing)"; exit 1; fi; \
+	fi
+
+db: install
+	$(BIN)/gridhub db up
+
+demo: db
+	$(BIN)/gridhub demo run
+	$(BIN)/gridhub serve --host $(HOST) --port $(PORT)
+
+test: install os-packages
+	$(BIN)/gridhub db up
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+clean:
+	-$(BIN)/gridhub db down
+	rm -rf var $(VENV)

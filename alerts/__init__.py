@@ -1,0 +1,1 @@
+"""Early warning: detectors over daily rollups, alert lifecycle, evaluation."""

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): area views served from rollups."""

@@ -1,0 +1,1 @@
+"""The `gridhub` command line."""

@@ -1,0 +1,55 @@
+"""`gridhub`: run every step of the hub from the command line, with no scheduler."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from cli import areas_cmd, db_cmd, demo_cmd, ingest_cmd
+from cli.context import console, friendly_errors, settings
+
+app = typer.Typer(help="GridHub: grid-based urban governance data integration hub.",
+                  no_args_is_help=True, add_completion=False)
+app.add_typer(db_cmd.app, name="db")
+app.add_typer(demo_cmd.app, name="demo")
+app.add_typer(areas_cmd.app, name="areas")
+app.add_typer(ingest_cmd.sources_app, name="sources")
+app.command("ingest")(ingest_cmd.ingest)
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", help="interface to listen on"),
+          port: int = typer.Option(8000, help="TCP port"),
+          workers: int = typer.Option(1, help="uvicorn worker processes")) -> None:
+    """Serve the HTTP API (FastAPI + uvicorn)."""
+    import uvicorn
+
+    from cli.context import database_url
+
+    with friendly_errors():
+        cfg = settings()
+        cfg.check_secrets()
+        url = database_url(cfg)
+    # The API reads its settings from the environment: hand it the resolved database.
+    import os
+
+    os.environ["DATABASE_URL"] = url
+    console.print(f"GridHub API on http://{host}:{port} (docs at /docs)")
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info")
+
+
+@app.command()
+def settings_show() -> None:
+    """Print the effective settings (secrets hidden)."""
+    cfg = settings()
+    table = Table("setting", "value")
+    for key, value in json.loads(cfg.model_dump_json()).items():
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Source specs (YAML), readers per format, and mapping of source fields to the canonical case."""

@@ -1,0 +1,1 @@
+"""The small shared core every layer may import: settings, the canonical case, errors."""

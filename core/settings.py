@@ -1,0 +1,57 @@
+"""Settings, one class per concern, read from the environment (prefix GRIDHUB_, plus DATABASE_URL).
+
+Entry points (CLI, API, DAGs) build these and pass them down; library code never reads the
+environment itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_HASH_KEY = "gridhub-development-key"
+
+
+class GridHubSettings(BaseSettings):
+    """Where data lives, which city this hub serves, and secrets."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDHUB_", extra="ignore")
+
+    env: str = Field("development", description="development | production")
+    data_dir: Path = Field(PROJECT_ROOT / "var", description="demo feeds, private cluster, docs")
+    sources_dir: Path | None = Field(None, description="folder of source spec YAML files")
+    timezone: str = Field("Asia/Shanghai", description="the city's clock: decides what a day is")
+    city_code: str = Field("339900000000", description="12-digit code of the city this hub serves")
+    hash_key: SecretStr = Field(
+        SecretStr(DEV_HASH_KEY), description="key for keyed hashes of personal data"
+    )
+    database_url: str | None = Field(
+        None, validation_alias=AliasChoices("DATABASE_URL", "GRIDHUB_DATABASE_URL")
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises ZoneInfoNotFoundError with the zone's name
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def demo_dir(self) -> Path:
+        return self.data_dir / "demo"
+
+    @property
+    def resolved_sources_dir(self) -> Path:
+        return self.sources_dir or PROJECT_ROOT / "sources"
+
+    def check_secrets(self) -> None:
+        """Refuse to run in production with the development hash key."""
+        if self.env == "production" and self.hash_key.get_secret_value() == DEV_HASH_KEY:
+            raise ValueError("GRIDHUB_HASH_KEY must be set to a secret value in production")

@@ -1,0 +1,1 @@
+"""Governance areas, coordinate systems and the geocoding cascade onto grids."""

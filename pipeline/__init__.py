@@ -1,0 +1,1 @@
+"""The one implementation of each pipeline run, called by the CLI, the DAGs and the tests."""

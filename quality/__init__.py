@@ -1,0 +1,1 @@
+"""Validation of canonical cases: row-level verdicts with reasons, quarantine, run records."""

@@ -1,0 +1,1 @@
+"""PostGIS storage: provisioning, schema migrations, bulk loading and rollups."""

@@ -1,0 +1,63 @@
+"""Connections to PostGIS, and the rule for which database errors are worth a retry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from core.errors import DatabaseUnavailableError
+
+# Errors that a retry can cure: lost connections, serialization failures, deadlocks.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+    pg_errors.AdminShutdown,
+)
+
+
+def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
+    """Open a connection, turning connection failures into a clear GridHub error."""
+    try:
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailableError(f"cannot connect to {redact(url)}: {exc}") from exc
+
+
+@contextmanager
+def transaction(url: str) -> Iterator[psycopg.Connection]:
+    """A connection that commits on success and rolls back on error."""
+    with connect(url) as conn:
+        yield conn
+
+
+def redact(url: str) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    if "://" in url:
+        parts = urlsplit(url)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+            return urlunsplit(parts._replace(netloc=netloc))
+        return url
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    if info.get("password"):
+        info["password"] = "***"
+    return psycopg.conninfo.make_conninfo(**info)
+
+
+def with_dbname(url: str, dbname: str) -> str:
+    """The same server URL pointing at another database (URL or key=value form kept)."""
+    if "://" not in url:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+        info["dbname"] = dbname
+        return psycopg.conninfo.make_conninfo(**info)
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + quote(dbname)))
+
+
+def dbname_of(url: str) -> str:
+    return psycopg.conninfo.conninfo_to_dict(url).get("dbname") or "postgres"

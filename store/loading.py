@@ -1,0 +1,96 @@
+"""Idempotent loads: raw landing, quarantine and the merge of canonical cases.
+
+Every load stages rows with COPY into a temporary table, then merges on the natural key in
+one statement, so a retried or repeated load changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import pandas as pd
+import psycopg
+
+from store.copy import copy_frame
+
+# Canonical columns as staged (lon/lat become the geometry in the merge).
+STAGE_COLUMNS = (
+    "source", "source_record_id", "record_hash", "raw_id", "kind", "category", "raw_category",
+    "status", "outcome", "reported_at", "occurred_at", "closed_at", "report_day", "lon", "lat",
+    "src_x", "src_y", "src_crs", "address", "area_name", "source_grid_code", "grid_code",
+    "community_code", "street_code", "district_code", "city_code", "geocode_method",
+    "geocode_precision", "unlocated_reason", "severity", "parties", "amount", "person_key",
+    "attributes", "position",
+)
+
+
+@dataclass
+class MergeCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0  # exact duplicates of what is stored, or repeated within the batch
+
+    def __iadd__(self, other: MergeCounts) -> MergeCounts:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+
+def land_raw(conn: psycopg.Connection, source: str, run_id: int, raw: pd.DataFrame) -> pd.Series:
+    """Store raw records (payload JSON, key, content hash) once each; returns raw_id per row.
+
+    raw must have columns position, record_key, content_hash, payload (JSON text).
+    """
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS stage_raw (position bigint, record_key text,"
+        " content_hash text, payload text) ON COMMIT DELETE ROWS")
+    conn.execute("TRUNCATE stage_raw")
+    copy_frame(conn, "stage_raw", raw[["position", "record_key", "content_hash", "payload"]])
+    conn.execute(
+        "INSERT INTO raw_records (source, run_id, position, record_key, content_hash, payload)"
+        " SELECT %s, %s, position, record_key, content_hash, payload::jsonb FROM stage_raw"
+        " ON CONFLICT (source, content_hash) DO NOTHING", (source, run_id))
+    rows = conn.execute(
+        "SELECT s.position, r.raw_id FROM stage_raw s JOIN raw_records r"
+        " ON r.source = %s AND r.content_hash = s.content_hash", (source,)).fetchall()
+    ids = dict(rows)
+    return raw["position"].map(ids).astype("Int64")
+
+
+def quarantine(conn: psycopg.Connection, source: str, run_id: int, rows: pd.DataFrame) -> int:
+    """Quarantine rows (source_record_id, raw_id, payload, reasons); returns how many are new.
+
+    A raw record already waiting in quarantine is not added again: it counts as a duplicate.
+    """
+    if rows.empty:
+        return 0
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS stage_quarantine (source_record_id text, raw_id bigint,"
+        " payload text, reasons text) ON COMMIT DELETE ROWS")
+    conn.execute("TRUNCATE stage_quarantine")
+    copy_frame(conn, "stage_quarantine", rows[["source_record_id", "raw_id", "payload", "reasons"]])
+    cur = conn.execute(
+        "INSERT INTO quarantine (source, source_record_id, run_id, raw_id, payload, reasons)"
+        " SELECT DISTINCT ON (raw_id) %s, source_record_id, %s, raw_id, payload::jsonb, reasons::jsonb"
+        " FROM stage_quarantine ORDER BY raw_id"
+        " ON CONFLICT (source, raw_id) WHERE released_at IS NULL DO NOTHING", (source, run_id))
+    return cur.rowcount
+
+
+def merge_cases(conn: psycopg.Connection, run_id: int, cases: pd.DataFrame) -> MergeCounts:
+    """Upsert canonical cases on (source, source_record_id) (see sql/merge_cases.sql)."""
+    if cases.empty:
+        return MergeCounts()
+    conn.execute(sql_text("stage_cases.sql"))
+    copy_frame(conn, "stage_cases", cases[list(STAGE_COLUMNS)])
+    inserted, updated = conn.execute(sql_text("merge_cases.sql"), {"run_id": run_id}).fetchone()
+    return MergeCounts(inserted=inserted, updated=updated, unchanged=len(cases) - inserted - updated)
+
+
+@cache
+def sql_text(name: str) -> str:
+    """A SQL file shipped in store/sql."""
+    return (resources.files("store") / "sql" / name).read_text(encoding="utf-8")

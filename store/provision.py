@@ -1,0 +1,225 @@
+"""Find or make a PostgreSQL + PostGIS server for GridHub (`gridhub db up/status/down`).
+
+With DATABASE_URL the given server is used: the database and the postgis extension are
+created when missing. Without it a private cluster is started under the data directory on
+a free local port; PostGIS is installed from the OS packages when it is missing and we may.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from core.errors import DatabaseUnavailableError
+from store.db import dbname_of, redact, with_dbname
+
+DEFAULT_DBNAME = "gridhub"
+FIRST_PORT = 55432
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    url: str
+    private: bool  # True when GridHub runs the cluster itself
+    data_dir: Path | None = None
+
+
+def state_file(data_dir: Path) -> Path:
+    return data_dir / "pg" / "cluster.json"
+
+
+def ensure_database(url: str) -> None:
+    """Create the database named in url and the postgis extension in it, when missing."""
+    dbname = dbname_of(url)
+    try:
+        with psycopg.connect(with_dbname(url, "postgres"), autocommit=True, connect_timeout=10) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailableError(f"cannot reach {redact(url)}: {exc}") from exc
+    with psycopg.connect(url, autocommit=True) as conn:
+        available = conn.execute(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'"
+        ).fetchone()
+        if not available:
+            version = conn.execute("SHOW server_version_num").fetchone()[0]
+            _install_postgis(int(version) // 10000)
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+
+
+def up(data_dir: Path, database_url: str | None = None) -> ServerInfo:
+    """Return a reachable server with PostGIS, starting a private cluster when needed."""
+    if database_url:
+        ensure_database(database_url)
+        return ServerInfo(url=database_url, private=False)
+    cluster = PrivateCluster(data_dir / "pg")
+    url = cluster.start()
+    ensure_database(url)
+    return ServerInfo(url=url, private=True, data_dir=cluster.root)
+
+
+def status(data_dir: Path, database_url: str | None = None) -> dict:
+    """Where the database is, whether it answers, and its PostGIS version."""
+    if database_url:
+        url, private = database_url, False
+    else:
+        cluster = PrivateCluster(data_dir / "pg")
+        url, private = cluster.url(), True
+        if url is None:
+            return {"private": True, "running": False, "url": None}
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            postgis = conn.execute(
+                "SELECT extversion FROM pg_extension WHERE extname = 'postgis'"
+            ).fetchone()
+            server = conn.execute("SHOW server_version").fetchone()[0]
+    except psycopg.OperationalError as exc:
+        return {"private": private, "running": False, "url": redact(url), "error": str(exc).strip()}
+    return {
+        "private": private,
+        "running": True,
+        "url": redact(url),
+        "server_version": server,
+        "postgis": postgis[0] if postgis else None,
+    }
+
+
+def down(data_dir: Path) -> bool:
+    """Stop the private cluster; returns False when none was running."""
+    return PrivateCluster(data_dir / "pg").stop()
+
+
+class PrivateCluster:
+    """A PostgreSQL cluster owned by GridHub under <data_dir>/pg."""
+
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+        self.pgdata = self.root / "data"
+
+    def url(self) -> str | None:
+        state = state_file(self.root.parent)
+        if not state.exists():
+            return None
+        return json.loads(state.read_text())["url"]
+
+    def start(self) -> str:
+        bindir = _postgres_bindir()
+        if not (self.pgdata / "PG_VERSION").exists():
+            self._initdb(bindir)
+        port = self._running_port() or self._start(bindir)
+        url = f"postgresql://postgres@127.0.0.1:{port}/{DEFAULT_DBNAME}"
+        state_file(self.root.parent).write_text(json.dumps({"url": url, "port": port}))
+        return url
+
+    def stop(self) -> bool:
+        if self._running_port() is None:
+            return False
+        self._run([str(_postgres_bindir() / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"])
+        state_file(self.root.parent).unlink(missing_ok=True)
+        return True
+
+    def _running_port(self) -> int | None:
+        pidfile = self.pgdata / "postmaster.pid"
+        if not pidfile.exists():
+            return None
+        lines = pidfile.read_text().splitlines()
+        try:
+            os.kill(int(lines[0]), 0)
+        except (ProcessLookupError, ValueError, IndexError):
+            return None
+        return int(lines[3])
+
+    def _initdb(self, bindir: Path) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._give_to_owner(self.root)
+        self._run([str(bindir / "initdb"), "-D", str(self.pgdata), "-U", "postgres",
+                   "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"])
+
+    def _start(self, bindir: Path) -> int:
+        port = _free_port(FIRST_PORT)
+        log = self.root / "postgres.log"
+        if not log.exists():
+            log.touch()
+            self._give_to_owner(log)
+        options = f"-p {port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200"
+        self._run([str(bindir / "pg_ctl"), "-D", str(self.pgdata), "-o", options,
+                   "-l", str(log), "-w", "-t", "60", "start"])
+        return port
+
+    def _give_to_owner(self, path: Path) -> None:
+        # initdb refuses to run as root, so as root the cluster belongs to the postgres user.
+        if os.geteuid() == 0:
+            user = pwd.getpwnam(_cluster_user())
+            os.chown(path, user.pw_uid, user.pw_gid)
+
+    def _run(self, cmd: list[str]) -> None:
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", _cluster_user(), "--", *cmd]
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd="/")
+        if done.returncode != 0:
+            raise DatabaseUnavailableError(
+                f"{' '.join(cmd)} failed (exit {done.returncode}):\n{done.stderr or done.stdout}"
+            )
+
+
+def _cluster_user() -> str:
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError as exc:
+        raise DatabaseUnavailableError(
+            "running as root needs a 'postgres' OS user to own the private cluster; "
+            "install PostgreSQL from the OS packages or set DATABASE_URL"
+        ) from exc
+    return "postgres"
+
+
+def _postgres_bindir() -> Path:
+    """The newest PostgreSQL server binaries installed on this machine."""
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version_key)
+    if candidates:
+        return Path(candidates[-1]).parent
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).parent
+    raise DatabaseUnavailableError(
+        "no DATABASE_URL given and no PostgreSQL server binaries found. Either set "
+        "DATABASE_URL=postgresql://user@host:port/gridhub to a server with PostGIS, or install "
+        "PostgreSQL and PostGIS (Debian/Ubuntu: apt-get install postgresql postgresql-15-postgis-3)"
+    )
+
+
+def _version_key(path: str) -> int:
+    return int(Path(path).parent.parent.name)
+
+
+def _install_postgis(major: int) -> None:
+    package = f"postgresql-{major}-postgis-3"
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise DatabaseUnavailableError(
+            f"the server has no PostGIS extension. Install it (Debian/Ubuntu: "
+            f"sudo apt-get install {package}) or point DATABASE_URL at a server with PostGIS"
+        )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if done.returncode != 0:
+            raise DatabaseUnavailableError(f"installing PostGIS failed: {' '.join(cmd)}\n{done.stderr}")
+
+
+def _free_port(start: int) -> int:
+    for port in range(start, start + 200):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    raise DatabaseUnavailableError(f"no free TCP port in {start}..{start + 199} for the private cluster")
