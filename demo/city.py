@@ -67,13 +67,15 @@ def build_city(seed: int = 7) -> DemoCity:
     outline = _outline(rng)
     areas = _areas(rng, outline)
     lines, road_names = _roads(rng, outline, areas)
-    addresses = _addresses(rng, areas, lines, road_names)
+    roads = _road_pieces(lines, road_names, areas)
+    addresses = _addresses(rng, areas, lines, roads)
     areas_ll = gpd.GeoDataFrame(
         areas[["code", "parent_code", "level", "name"]],
         geometry=shapely.orient_polygons(_to_lonlat(areas["geometry"].to_numpy())),
         crs="EPSG:4326",
     )
-    roads = _road_pieces(lines, road_names, areas)
+    roads = gpd.GeoDataFrame(roads[["road_id", "district_code", "name"]], crs="EPSG:4326",
+                             geometry=_to_lonlat(roads["geometry"].to_numpy()))
     city = areas_ll.geometry.iloc[0]
     return DemoCity(areas_ll, _verified(addresses, areas_ll), roads, tuple(city.bounds))
 
@@ -394,7 +396,7 @@ def _clip_longest(lines: np.ndarray, outline: shapely.Polygon) -> np.ndarray:
 
 
 def _addresses(rng: Rng, areas: pd.DataFrame, lines: np.ndarray,
-               road_names: list[str]) -> pd.DataFrame:
+               roads: pd.DataFrame) -> pd.DataFrame:
     """Standard addresses in the plane: road numbers first, compound buildings for the rest."""
     grids = areas[areas["level"] == "grid"].reset_index(drop=True)
     geoms = grids["geometry"].to_numpy()
@@ -403,7 +405,7 @@ def _addresses(rng: Rng, areas: pd.DataFrame, lines: np.ndarray,
     urban = grids["urban"].to_numpy()
     n = len(grids)
     target = np.where(urban, rng.integers(250, 550, n), rng.integers(150, 400, n))  # households
-    on_roads = _road_addresses(rng, inner, urban, target, lines, road_names)
+    on_roads = _road_addresses(rng, grids, inner, target, lines, roads)
     on_roads_hh = np.bincount(on_roads["grid"], on_roads["households"], minlength=n)
     in_compounds = _compound_addresses(rng, grids, inner, target - on_roads_hh)
     found = pd.concat([on_roads, in_compounds], ignore_index=True)
@@ -411,21 +413,27 @@ def _addresses(rng: Rng, areas: pd.DataFrame, lines: np.ndarray,
     return found
 
 
-def _road_addresses(rng: Rng, inner: np.ndarray, urban: np.ndarray, target: np.ndarray,
-                    lines: np.ndarray, road_names: list[str]) -> pd.DataFrame:
+def _road_addresses(rng: Rng, grids: pd.DataFrame, inner: np.ndarray, target: np.ndarray,
+                    lines: np.ndarray, roads: pd.DataFrame) -> pd.DataFrame:
     """A share of every grid's households at numbered doors along the roads crossing it."""
     slots = _road_slots(lines)
     points = shapely.points(slots[["x", "y"]].to_numpy())
     slot, grid = shapely.STRtree(inner).query(points, predicate="within")
-    slots = slots.iloc[slot].assign(grid=grid)
-    urban = urban[grid]
+    # A door across a district border from its road would carry a name that district lacks.
+    district = grids["code"].str[:6].to_numpy()[grid] + "000000"
+    door = pd.MultiIndex.from_arrays([slots["road_id"].to_numpy()[slot], district])
+    served = door.isin(pd.MultiIndex.from_frame(roads[["road_id", "district_code"]]))
+    slots = slots.iloc[slot[served]].assign(grid=grid[served])
+    grid = grid[served]
+    urban = grids["urban"].to_numpy()[grid]
     # Urban grids live mostly in compounds; rural ones mostly in houses along the roads.
     share, mean_households = np.where(urban, 0.35, 0.85), np.where(urban, 14, 5)
     per_grid = np.bincount(grid, minlength=len(inner))
     chance = share * target[grid] / (per_grid[grid] * mean_households)
     households = np.where(urban, rng.integers(3, 26, len(grid)), rng.integers(2, 9, len(grid)))
     slots = slots.assign(households=households)[rng.random(len(grid)) < chance]
-    slots["road"] = np.asarray(road_names, dtype=object)[slots.pop("road_index")]
+    road_name = roads.drop_duplicates("road_id").set_index("road_id")["name"]
+    slots["road"] = road_name[slots.pop("road_id")].to_numpy()
     return slots.assign(compound="", building=0).reset_index(drop=True)
 
 
@@ -442,7 +450,7 @@ def _road_slots(lines: np.ndarray) -> pd.DataFrame:
     middle = (ahead + behind) / 2
     xy = np.concatenate([middle + offset, middle - offset])
     number = np.concatenate([2 * k + 1, 2 * k + 2])
-    return pd.DataFrame({"road_index": np.tile(road, 2), "number": number,
+    return pd.DataFrame({"road_id": np.tile(road, 2) + 1, "number": number,
                          "x": xy[:, 0], "y": xy[:, 1]})
 
 
@@ -496,9 +504,8 @@ def _verified(found: pd.DataFrame, areas: gpd.GeoDataFrame) -> pd.DataFrame:
     return found[list(ADDRESS_COLUMNS)].reset_index(drop=True)
 
 
-def _road_pieces(lines: np.ndarray, road_names: list[str],
-                 areas: pd.DataFrame) -> gpd.GeoDataFrame:
-    """The roads cut at district borders: one row per (road, district), in WGS84."""
+def _road_pieces(lines: np.ndarray, road_names: list[str], areas: pd.DataFrame) -> pd.DataFrame:
+    """The roads cut at district borders: one row per (road, district)."""
     districts = areas[areas["level"] == "district"]
     road, district = shapely.STRtree(districts["geometry"].to_numpy()).query(
         lines, predicate="intersects")
@@ -508,11 +515,12 @@ def _road_pieces(lines: np.ndarray, road_names: list[str],
     keep = np.unique(index[lineal])
     indices = np.searchsorted(keep, index[lineal])
     geometry = shapely.multilinestrings(parts[lineal], indices=indices)
-    return gpd.GeoDataFrame({
+    return pd.DataFrame({
         "road_id": road[keep] + 1,
         "district_code": districts["code"].to_numpy()[district[keep]],
         "name": np.asarray(road_names, dtype=object)[road[keep]],
-    }, geometry=_to_lonlat(geometry), crs="EPSG:4326")
+        "geometry": geometry,
+    })
 
 
 # ---- DataV GeoAtlas output -----------------------------------------------------------------
@@ -535,7 +543,7 @@ def _datav_collection(areas: gpd.GeoDataFrame, level: str) -> str:
             "childrenNum": int(children.get(code, 0)), "level": level,
             "parent": {"adcode": acroutes[-1]}, "subFeatureIndex": i, "acroutes": acroutes,
         }
-        properties_json = json.dumps(properties, ensure_ascii=False)
+        properties_json = json.dumps(properties, ensure_ascii=False, separators=(",", ":"))
         features.append(f'{{"type":"Feature","properties":{properties_json},"geometry":{geojson}}}')
     return '{"type":"FeatureCollection","features":[\n' + ",\n".join(features) + "\n]}\n"
 
