@@ -7,7 +7,7 @@ import json
 import typer
 from rich.table import Table
 
-from cli import areas_cmd, db_cmd, demo_cmd, ingest_cmd
+from cli import areas_cmd, db_cmd, demo_cmd, geo_cmd, ingest_cmd
 from cli.context import console, friendly_errors, settings
 
 app = typer.Typer(help="GridHub: grid-based urban governance data integration hub.",
@@ -15,6 +15,7 @@ app = typer.Typer(help="GridHub: grid-based urban governance data integration hu
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(demo_cmd.app, name="demo")
 app.add_typer(areas_cmd.app, name="areas")
+app.add_typer(geo_cmd.app, name="geo")
 app.add_typer(ingest_cmd.sources_app, name="sources")
 app.command("ingest")(ingest_cmd.ingest)
 

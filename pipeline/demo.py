@@ -9,19 +9,24 @@ from connectors.spec import load_specs
 from core.case import AreaLevel
 from core.settings import GridHubSettings
 from geo.areas import read_area_file
+from geo.gazetteer import read_gazetteer_csv
 from pipeline.ingest import IngestResult, ingest
 from store import migrations
-from store.areas import replace_current_areas
+from store.areas import replace_current_areas, replace_gazetteer
 from store.db import connect
 
 
 def load_demo_areas(cfg: GridHubSettings, url: str) -> int:
-    """Migrate, then load every level of the generated demo city as the current areas."""
+    """Migrate, then load every level of the generated demo city as the current areas, and
+    its standard-address gazetteer."""
     migrations.migrate(url)
     frames = [read_area_file(cfg.demo_dir / "city" / f"areas_{level.value}.geojson", level)
               for level in AreaLevel]
+    addresses = read_gazetteer_csv(cfg.demo_dir / "city" / "gazetteer.csv")
     with connect(url) as conn:
-        return replace_current_areas(conn, pd.concat(frames, ignore_index=True))
+        count = replace_current_areas(conn, pd.concat(frames, ignore_index=True))
+        replace_gazetteer(conn, addresses)
+    return count
 
 
 def run_demo(cfg: GridHubSettings, url: str, progress: Progress | None = None) -> list[IngestResult]:

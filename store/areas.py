@@ -1,4 +1,4 @@
-"""Storing governance areas in PostGIS."""
+"""Storing governance areas and the standard-address gazetteer in PostGIS."""
 
 from __future__ import annotations
 
@@ -24,4 +24,28 @@ def replace_current_areas(conn: psycopg.Connection, areas: gpd.GeoDataFrame) -> 
         "INSERT INTO areas (code, parent_code, level, name, geom)"
         " SELECT code, parent_code, level, name, ST_Multi(ST_GeomFromText(wkt, 4326)) FROM stage_areas")
     conn.execute("DROP TABLE stage_areas")
+    return cur.rowcount
+
+
+def replace_gazetteer(conn: psycopg.Connection, addresses: pd.DataFrame) -> int:
+    """Upsert standard addresses on address_id (GAZETTEER_COLUMNS); returns rows written."""
+    conn.execute(
+        "CREATE TEMP TABLE stage_gazetteer (address_id bigint, district_code text,"
+        " street_code text, community_code text, grid_code text, road text, number integer,"
+        " compound text, building integer, text text, households integer,"
+        " lon double precision, lat double precision) ON COMMIT DROP")
+    copy_frame(conn, "stage_gazetteer", addresses)
+    cur = conn.execute(
+        "INSERT INTO gazetteer AS g (address_id, district_code, street_code, community_code,"
+        " grid_code, road, number, compound, building, text, households, geom)"
+        " SELECT address_id, district_code, street_code, community_code, grid_code,"
+        " nullif(road, ''), number, nullif(compound, ''), building, text, households,"
+        " ST_SetSRID(ST_MakePoint(lon, lat), 4326) FROM stage_gazetteer"
+        " ON CONFLICT (address_id) DO UPDATE SET district_code = EXCLUDED.district_code,"
+        " street_code = EXCLUDED.street_code, community_code = EXCLUDED.community_code,"
+        " grid_code = EXCLUDED.grid_code, road = EXCLUDED.road, number = EXCLUDED.number,"
+        " compound = EXCLUDED.compound, building = EXCLUDED.building, text = EXCLUDED.text,"
+        " households = EXCLUDED.households, geom = EXCLUDED.geom"
+        " WHERE (g.text, g.geom, g.grid_code) IS DISTINCT FROM (EXCLUDED.text, EXCLUDED.geom, EXCLUDED.grid_code)")
+    conn.execute("DROP TABLE stage_gazetteer")
     return cur.rowcount

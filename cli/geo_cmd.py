@@ -1,0 +1,48 @@
+"""`gridhub geo`: how well the cascade places records, and whether a feed's CRS is what it says."""
+
+from __future__ import annotations
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.context import console, database_url, friendly_errors, settings
+from demo.generate import read_truth
+from geo.accuracy import TRUTH_COLUMNS, accuracy_report, missed_targets, read_assignments
+from store.db import connect
+
+app = typer.Typer(help="Geocoding: accuracy against the demo truth, CRS checks.",
+                  no_args_is_help=True)
+report_out = Console()
+
+
+@app.command()
+def accuracy(check: bool = typer.Option(False, help="exit 1 when a target share is missed")) -> None:
+    """Share of demo records placed in their true grid, community and street, per method."""
+    with friendly_errors():
+        cfg = settings()
+        truth_dir = cfg.demo_dir / "truth" / "records"
+        if not any(truth_dir.glob("part-*.parquet")):
+            console.print(f"[red]error:[/red] no demo truth under {truth_dir}: run `gridhub demo generate`")
+            raise typer.Exit(1)
+        with connect(database_url(cfg)) as conn:
+            assigned = read_assignments(conn)
+        report = accuracy_report(assigned, read_truth(cfg.demo_dir, columns=TRUTH_COLUMNS))
+    titles = {"method": "by geocoding method", "input": "by what the record offered",
+              "source": "by source and method"}
+    for name, frame in report.items():
+        report_out.print(_table(frame, f"Records in their true area, {titles[name]}"))
+    missed = missed_targets(report["input"])
+    for line in missed:
+        console.print(f"[red]missed:[/red] {line}")
+    if check and missed:
+        raise typer.Exit(1)
+
+
+def _table(frame: pd.DataFrame, title: str) -> Table:
+    table = Table(*frame.columns, title=title)
+    for row in frame.itertuples(index=False):
+        table.add_row(*[f"{v:.2%}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v)
+                        for v in row])
+    return table
