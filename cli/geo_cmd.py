@@ -10,6 +10,8 @@ from rich.table import Table
 from cli.context import console, database_url, friendly_errors, settings
 from demo.generate import read_truth
 from geo.accuracy import TRUTH_COLUMNS, accuracy_report, missed_targets, read_assignments
+from geo.crs_detect import detect_crs, read_source_points
+from geo.geocoder import Geocoder
 from store.db import connect
 
 app = typer.Typer(help="Geocoding: accuracy against the demo truth, CRS checks.",
@@ -40,9 +42,36 @@ def accuracy(check: bool = typer.Option(False, help="exit 1 when a target share 
         raise typer.Exit(1)
 
 
+@app.command("check-crs")
+def check_crs(source: str = typer.Argument(..., help="name of an ingested source")) -> None:
+    """Check a source's declared coordinate system against its addresses and grid codes."""
+    with friendly_errors(), connect(database_url(settings())) as conn:
+        points = read_source_points(conn, source)
+        if points.empty:
+            console.print(f"[red]error:[/red] no stored cases of {source!r} with coordinates")
+            raise typer.Exit(1)
+        verdict = detect_crs(points, Geocoder.from_database(conn))
+    fits = pd.DataFrame([f.__dict__ for f in verdict.fits])
+    report_out.print(_table(fits, f"{source}: {verdict.records} points, {verdict.evidence} with evidence"))
+    report_out.print(verdict.message)
+    if verdict.wrong:
+        raise typer.Exit(1)
+
+
 def _table(frame: pd.DataFrame, title: str) -> Table:
     table = Table(*frame.columns, title=title)
+    shares = [c.startswith("true_") or c in _SHARE_COLUMNS for c in frame.columns]
     for row in frame.itertuples(index=False):
-        table.add_row(*[f"{v:.2%}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v)
-                        for v in row])
+        table.add_row(*[_cell(v, share) for v, share in zip(row, shares, strict=True)])
     return table
+
+
+_SHARE_COLUMNS = {"in_city", "grid_code_agreement"}
+
+
+def _cell(value, share: bool) -> str:
+    if isinstance(value, float):
+        return f"{value:.2%}" if share else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "" if value is None else str(value)

@@ -109,6 +109,8 @@ class GridIndex:
 
         with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
             for rows, grid_idx in pool.map(work, chunks):
+                if len(rows) == 0:
+                    continue
                 # Cells are sorted by code, so the smallest index is the lowest code.
                 order = np.lexsort((grid_idx, rows))
                 rows, grid_idx = rows[order], grid_idx[order]
