@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from core.errors import (
@@ -13,9 +14,24 @@ from core.errors import (
     NotFoundError,
 )
 
+
+class UnauthorizedError(GridHubError):
+    """The request carries no valid API key."""
+
+
+class BadParameterError(GridHubError):
+    """A query parameter is well-typed but makes no sense (e.g. from after to)."""
+
+    def __init__(self, parameter: str, message: str):
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+
+
 STATUS_FOR: dict[type[GridHubError], int] = {
     NotFoundError: 404,
     ForbiddenError: 403,
+    UnauthorizedError: 401,
+    BadParameterError: 400,
     ConfigError: 400,
     DatabaseUnavailableError: 503,
 }
@@ -25,4 +41,17 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(GridHubError)
     async def _gridhub_error(request: Request, exc: GridHubError) -> JSONResponse:
         status = next((code for cls, code in STATUS_FOR.items() if isinstance(exc, cls)), 500)
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        body: dict = {"detail": str(exc)}
+        if isinstance(exc, BadParameterError):
+            body["parameter"] = exc.parameter
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Name every offending parameter plainly, next to FastAPI's own detail.
+        errors = exc.errors()
+        names = [str(e["loc"][-1]) for e in errors if e.get("loc")]
+        safe = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+                for e in errors]
+        return JSONResponse({"detail": safe, "parameters": names}, status_code=422)

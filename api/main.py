@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import errors
+from api.answers import OrjsonResponse
+from api.audit import AuditMiddleware, AuditWriter
+from api.auth import check_auth_mode, current_principal
 from api.database import make_pool
-from api.routers import areas, health
+from api.routers import areas, cases, health, stats, summary, tiles
 from api.settings import ApiSettings
+from api.state import Hub
 from core.errors import ConfigError
 from core.settings import GridHubSettings
+
+# Every data router needs a valid key; each endpoint then confines the key to its scope.
+KEYED = [Depends(current_principal)]
 
 
 def create_app(settings: GridHubSettings | None = None, api_settings: ApiSettings | None = None) -> FastAPI:
@@ -21,19 +28,32 @@ def create_app(settings: GridHubSettings | None = None, api_settings: ApiSetting
     settings.check_secrets()
     if not settings.database_url:
         raise ConfigError("the API needs DATABASE_URL (or run it with `gridhub serve`)")
-    pool = make_pool(settings.database_url, api_settings)
+    hub = Hub(settings, api_settings, make_pool(settings.database_url, api_settings))
+    check_auth_mode(hub)
+    audit = AuditWriter(hub)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        await pool.open()
+        await hub.open()
+        await audit.start()
         yield
-        await pool.close()
+        await audit.stop()
+        await hub.close()
 
     app = FastAPI(title="GridHub", version="0.1.0", lifespan=lifespan,
-                  description="Area-level dispute and incident views for governance grids.")
-    app.state.pool = pool
+                  default_response_class=OrjsonResponse,
+                  description="Area-level dispute and incident views for governance grids. "
+                              "Send an API key as `Authorization: Bearer <key>`.")
+    app.state.hub = hub
+    app.state.pool = hub.pool
     app.state.settings = settings
+    app.state.audit = audit
     errors.install(app)
+    app.add_middleware(AuditMiddleware, hub=hub, writer=audit)
     app.include_router(health.router)
-    app.include_router(areas.router)
+    app.include_router(areas.router, dependencies=KEYED)
+    app.include_router(summary.router, dependencies=KEYED)
+    app.include_router(stats.router, dependencies=KEYED)
+    app.include_router(cases.router, dependencies=KEYED)
+    app.include_router(tiles.router, dependencies=KEYED)
     return app

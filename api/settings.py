@@ -12,3 +12,12 @@ class ApiSettings(BaseSettings):
     pool_min_size: int = Field(2, ge=1)
     pool_max_size: int = Field(16, ge=1)
     statement_timeout_ms: int = Field(15_000, ge=100)
+    # "off" lets requests without a key in as an admin of the whole city, and is honoured only
+    # when GRIDHUB_ENV=development; anywhere else the app refuses to start with it.
+    auth: str = Field("on", pattern="^(on|off)$", description="on | off (development only)")
+    k_threshold: int = Field(5, ge=1, description="viewers see grid-level counts below k as null")
+    key_cache_seconds: float = Field(30.0, ge=0, description="how long a looked-up key is trusted")
+    cache_entries: int = Field(20_000, ge=0, description="cached answers per worker (0: none)")
+    audit_flush_seconds: float = Field(0.5, gt=0, description="audit rows are written in batches")
+    tile_max_age: int = Field(60, ge=0, description="Cache-Control max-age of tiles (seconds)")
+    max_page_size: int = Field(1000, ge=1)

@@ -7,7 +7,7 @@ import json
 import typer
 from rich.table import Table
 
-from cli import areas_cmd, db_cmd, demo_cmd, geo_cmd, ingest_cmd
+from cli import areas_cmd, db_cmd, demo_cmd, geo_cmd, ingest_cmd, keys_cmd
 from cli.context import console, friendly_errors, settings
 
 app = typer.Typer(help="GridHub: grid-based urban governance data integration hub.",
@@ -15,6 +15,7 @@ app = typer.Typer(help="GridHub: grid-based urban governance data integration hu
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(demo_cmd.app, name="demo")
 app.add_typer(areas_cmd.app, name="areas")
+app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(geo_cmd.app, name="geo")
 app.add_typer(ingest_cmd.sources_app, name="sources")
 app.command("ingest")(ingest_cmd.ingest)
@@ -23,8 +24,12 @@ app.command("ingest")(ingest_cmd.ingest)
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1", help="interface to listen on"),
           port: int = typer.Option(8000, help="TCP port"),
-          workers: int = typer.Option(1, help="uvicorn worker processes")) -> None:
-    """Serve the HTTP API (FastAPI + uvicorn)."""
+          workers: int = typer.Option(1, help="uvicorn worker processes (about one per core)"),
+          access_log: bool = typer.Option(False, help="log every request (the audit log keeps them anyway)")) -> None:
+    """Serve the HTTP API (FastAPI + uvicorn); keys come from `gridhub keys create`."""
+    import os
+    import tempfile
+
     import uvicorn
 
     from cli.context import database_url
@@ -34,12 +39,13 @@ def serve(host: str = typer.Option("127.0.0.1", help="interface to listen on"),
         cfg.check_secrets()
         url = database_url(cfg)
     # The API reads its settings from the environment: hand it the resolved database.
-    import os
-
     os.environ["DATABASE_URL"] = url
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # /metrics then adds up every worker's counters.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gridhub-metrics-")
     console.print(f"GridHub API on http://{host}:{port} (docs at /docs)")
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info")
+                log_level="info", access_log=access_log)
 
 
 @app.command()

@@ -141,9 +141,13 @@ class LiveServer:
 
 @pytest.fixture
 def live_api(settings) -> Iterator[httpx.Client]:
-    """An HTTP client talking to the real API over a real socket, on this test's database."""
+    """An HTTP client talking to the real API over a real socket, on this test's database,
+    carrying an admin key for the whole city."""
+    from api.keys import Role, create_key
     from api.main import create_app
 
-    with LiveServer(create_app(settings)) as server, httpx.Client(base_url=server.base_url,
-                                                                   timeout=30) as client:
+    with psycopg.connect(settings.database_url) as conn:
+        key = create_key(conn, Role.ADMIN, settings.city_code, "live_api fixture").key
+    with LiveServer(create_app(settings)) as server, httpx.Client(
+            base_url=server.base_url, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
         yield client

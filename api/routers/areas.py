@@ -1,72 +1,103 @@
-"""Area views: the summary of one area over a period, from the daily rollups."""
+"""The area hierarchy: lists (JSON or GeoJSON) and one area with its ancestors and children."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+import orjson
+from fastapi import APIRouter, Query, Request, Response
 
-from api.database import ConnDep
-from core.case import CaseKind, Category
-from core.errors import NotFoundError
+from api.answers import GEOJSON, JSON, Format, cached, dumps, feature_collection
+from api.areaindex import AreaInfo
+from api.auth import CurrentPrincipal, area_in_scope, hub_of
+from api.errors import BadParameterError
+from api.params import AreaCode, LevelParam, ParentParam, SimplifyParam
 
 router = APIRouter(prefix="/areas", tags=["areas"])
-AreaCode = Annotated[str, Path(pattern=r"^\d{12}(\d{3})?$", description="12-digit area or 15-digit grid code",
-                               examples=["339902000000"])]
 
 
-@router.get("/{code}/summary")
-async def summary(
-    conn: ConnDep,
+def _brief(a: AreaInfo) -> dict:
+    return {"code": a.code, "name": a.name, "level": a.level.value, "parent_code": a.parent_code}
+
+
+async def geometries(request: Request, codes: list[str], simplify: float) -> dict[str, str]:
+    async with hub_of(request).pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT code, ST_AsGeoJSON(CASE WHEN %(tol)s > 0"
+            " THEN ST_SimplifyPreserveTopology(geom, %(tol)s) ELSE geom END, 6) AS geometry"
+            " FROM areas WHERE valid_to IS NULL AND code = ANY(%(codes)s)",
+            {"tol": simplify, "codes": codes})
+        return {r["code"]: r["geometry"] for r in await cur.fetchall()}
+
+
+@router.get("", summary="List areas", responses={200: {"content": {GEOJSON: {}}}})
+async def list_areas(
+    request: Request,
+    principal: CurrentPrincipal,
+    level: LevelParam = None,
+    parent: ParentParam = None,
+    q: Annotated[str | None, Query(max_length=100, description="name contains (case-insensitive)",
+                                   examples=["社区"])] = None,
+    format: Annotated[Format, Query(description="json or geojson")] = Format.JSON,
+    simplify: SimplifyParam = 0.0,
+) -> Response:
+    """Areas inside the key's scope, by level, parent and name; GeoJSON with geometry on request."""
+    if format is Format.CSV:
+        raise BadParameterError("format", "areas come as json or geojson")
+    hub = hub_of(request)
+    root = area_in_scope(hub, principal, parent or principal.scope_code)
+    codes = hub.areas.descendants(root.code, level)
+    if parent is None and (level is None or level is root.level):
+        codes = [root.code, *codes]
+    areas = [hub.areas.get(c) for c in codes]
+    if q:
+        needle = q.casefold()
+        areas = [a for a in areas if needle in a.name.casefold()]
+
+    async def build():
+        rows = [_brief(a) for a in areas]
+        if format is Format.GEOJSON:
+            geoms = await geometries(request, [a.code for a in areas], simplify)
+            for row in rows:
+                row["geometry"] = geoms.get(row["code"])
+            return feature_collection(rows), GEOJSON
+        return dumps({"count": len(rows), "areas": rows}), JSON
+
+    return await cached(request, principal, build)
+
+
+@router.get("/{code}", summary="One area, its ancestors and children")
+async def area_detail(
+    request: Request,
+    principal: CurrentPrincipal,
     code: AreaCode,
-    start: Annotated[date | None, Query(alias="from", description="first day (inclusive)")] = None,
-    end: Annotated[date | None, Query(alias="to", description="last day (inclusive)")] = None,
-    kind: CaseKind | None = None,
-    category: Category | None = None,
-) -> dict:
-    """Totals for an area over a period: by kind and category, resolution and mediation rates."""
-    area = await _area(conn, code)
-    rows = await (await conn.execute(
-        "SELECT kind, category, sum(reported)::bigint AS reported, sum(resolved)::bigint AS resolved,"
-        " sum(in_mediation)::bigint AS in_mediation, sum(settled)::bigint AS settled,"
-        " sum(not_settled)::bigint AS not_settled, sum(closed)::bigint AS closed,"
-        " sum(close_hours_sum) AS close_hours"
-        " FROM rollup_daily WHERE area_code = %(code)s"
-        " AND (%(start)s::date IS NULL OR day >= %(start)s) AND (%(end)s::date IS NULL OR day <= %(end)s)"
-        " AND (%(kind)s::text IS NULL OR kind = %(kind)s)"
-        " AND (%(category)s::text IS NULL OR category = %(category)s)"
-        " GROUP BY kind, category",
-        {"code": code, "start": start, "end": end, "kind": kind, "category": category},
-    )).fetchall()
-    total = sum(r["reported"] for r in rows)
-    resolved = sum(r["resolved"] for r in rows)
-    settled = sum(r["settled"] for r in rows)
-    not_settled = sum(r["not_settled"] for r in rows)
-    closed = sum(r["closed"] for r in rows)
-    by_kind: dict[str, int] = {}
-    by_category: dict[str, int] = {}
-    for r in rows:
-        by_kind[r["kind"]] = by_kind.get(r["kind"], 0) + r["reported"]
-        by_category[r["category"]] = by_category.get(r["category"], 0) + r["reported"]
-    return {
-        "area": area,
-        "period": {"from": start, "to": end},
-        "total": total,
-        "by_kind": by_kind,
-        "by_category": by_category,
-        "resolved": resolved,
-        "resolution_rate": resolved / total if total else None,
-        "mediation": {"settled": settled, "not_settled": not_settled,
-                      "success_rate": settled / (settled + not_settled) if settled + not_settled else None},
-        "mean_hours_to_close": sum(r["close_hours"] for r in rows) / closed if closed else None,
-    }
+    geometry: Annotated[bool, Query(description="include the GeoJSON geometry")] = False,
+    simplify: SimplifyParam = 0.0,
+) -> Response:
+    """The area with its ancestors (up to the key's scope) and its children."""
+    hub = hub_of(request)
+    area = area_in_scope(hub, principal, code)
+
+    async def build():
+        lineage = hub.areas.lineage(code)[1:]
+        visible = []
+        for a in lineage:  # nearest first; stop above the scope
+            if not hub.areas.within(a.code, principal.scope_code):
+                break
+            visible.append(_brief(a))
+        body = _brief(area) | {
+            "ancestors": visible,
+            "children": [_brief(hub.areas.get(c)) for c in hub.areas.children.get(code, [])],
+        }
+        if geometry:
+            body["geometry"] = (await geometries(request, [code], simplify)).get(code)
+            body = _with_fragment(body)
+        return dumps(body), JSON
+
+    return await cached(request, principal, build)
 
 
-async def _area(conn, code: str) -> dict:
-    row = await (await conn.execute(
-        "SELECT code, name, level, parent_code FROM areas WHERE code = %s AND valid_to IS NULL",
-        (code,))).fetchone()
-    if row is None:
-        raise NotFoundError(f"no current area with code {code}")
-    return row
+def _with_fragment(body: dict) -> dict:
+    if body.get("geometry"):
+        body["geometry"] = orjson.Fragment(body["geometry"])
+    return body

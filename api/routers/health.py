@@ -1,9 +1,14 @@
-"""Liveness and readiness."""
+"""Liveness, readiness and Prometheus metrics."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import os
 
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+
+from api.auth import AdminPrincipal, hub_of
 from api.database import ConnDep
 
 router = APIRouter(tags=["operations"])
@@ -11,6 +16,29 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/health")
 async def health(conn: ConnDep) -> dict:
-    """200 when the database answers."""
+    """200 when the database answers (no key needed, no data shown)."""
     row = await (await conn.execute("SELECT postgis_lib_version() AS postgis")).fetchone()
     return {"status": "ok", "postgis": row["postgis"]}
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(request: Request, principal: AdminPrincipal) -> Response:
+    """Prometheus metrics of this worker (of all workers when PROMETHEUS_MULTIPROC_DIR is set);
+    needs an admin key."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = DEFAULT_REGISTRY
+    hub = hub_of(request)
+    body = generate_latest(registry)
+    body += (f"# HELP gridhub_api_cache_hits_total answers served from this worker's cache\n"
+             f"# TYPE gridhub_api_cache_hits_total counter\n"
+             f"gridhub_api_cache_hits_total {hub.cache.hits}\n"
+             f"# HELP gridhub_api_cache_misses_total answers built from the rollups\n"
+             f"# TYPE gridhub_api_cache_misses_total counter\n"
+             f"gridhub_api_cache_misses_total {hub.cache.misses}\n"
+             f"# HELP gridhub_rollup_generation rollup generation this worker serves\n"
+             f"# TYPE gridhub_rollup_generation gauge\n"
+             f"gridhub_rollup_generation {hub.generation}\n").encode()
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

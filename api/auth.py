@@ -1,0 +1,119 @@
+"""Who is asking: the API key, its role and the area subtree it is confined to.
+
+Keys come in `Authorization: Bearer <key>` or `X-API-Key: <key>`. With GRIDHUB_API_AUTH=off
+(development only) a request without a key acts as an admin of the whole city.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.areaindex import AreaInfo
+from api.errors import UnauthorizedError
+from api.keys import Role, hash_key
+from api.state import Hub
+from core.case import AreaLevel
+from core.errors import ConfigError, ForbiddenError, NotFoundError
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: int | None
+    role: Role
+    scope_code: str
+    scope_level: AreaLevel
+
+    @property
+    def scope_column(self) -> str:
+        """The column of cases holding the code of the scope's level."""
+        return self.scope_level.code_column
+
+
+def check_auth_mode(hub: Hub) -> None:
+    """Refuse to serve without keys anywhere but in development."""
+    if hub.api.auth == "off" and hub.settings.env != "development":
+        raise ConfigError("GRIDHUB_API_AUTH=off is allowed only with GRIDHUB_ENV=development")
+
+
+def hub_of(request: Request) -> Hub:
+    return request.app.state.hub
+
+
+def _presented_key(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header and header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return request.headers.get("x-api-key") or None
+
+
+async def current_principal(request: Request) -> Principal:
+    """The caller, from the key presented (cached per worker for a few seconds)."""
+    hub = hub_of(request)
+    key = _presented_key(request)
+    if key is None:
+        if hub.api.auth == "off":
+            city = hub.areas.get(hub.settings.city_code)
+            principal = Principal(None, Role.ADMIN, hub.settings.city_code,
+                                  city.level if city else AreaLevel.CITY)
+            request.state.principal = principal
+            return principal
+        raise UnauthorizedError("an API key is required (Authorization: Bearer <key>)")
+    digest = hash_key(key)
+    cached = hub.keys.get(digest)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < hub.api.key_cache_seconds:
+        principal = cached[1]
+    else:
+        async with hub.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT key_id, role, scope_code FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL",
+                (digest,))
+            row = await cur.fetchone()
+        scope = hub.areas.get(row["scope_code"]) if row else None
+        principal = Principal(row["key_id"], Role(row["role"]), row["scope_code"], scope.level) if scope else None
+        hub.keys[digest] = (now, principal)
+    if principal is None:
+        raise UnauthorizedError("unknown or revoked API key")
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def require_analyst(principal: CurrentPrincipal) -> Principal:
+    if not principal.role.sees_cases:
+        raise ForbiddenError("case rows need an analyst or admin key")
+    return principal
+
+
+async def require_admin(principal: CurrentPrincipal) -> Principal:
+    if principal.role is not Role.ADMIN:
+        raise ForbiddenError("this endpoint needs an admin key")
+    return principal
+
+
+AnalystPrincipal = Annotated[Principal, Depends(require_analyst)]
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+
+
+def area_in_scope(hub: Hub, principal: Principal, code: str) -> AreaInfo:
+    """The current area with this code, if the key may see it (404 unknown, 403 outside)."""
+    area = hub.areas.get(code)
+    if area is None:
+        raise NotFoundError(f"no current area with code {code}")
+    if not hub.areas.within(code, principal.scope_code):
+        raise ForbiddenError(f"area {code} is outside this key's scope ({principal.scope_code})")
+    return area
+
+
+def suppress(principal: Principal, hub: Hub, level: AreaLevel, value: int | None) -> int | None:
+    """Counts 1..k-1 of a grid become null for viewers (small-cell suppression)."""
+    if (value is not None and principal.role is Role.VIEWER and level is AreaLevel.GRID
+            and 0 < value < hub.api.k_threshold):
+        return None
+    return value

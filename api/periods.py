@@ -1,0 +1,92 @@
+"""Periods of whole local days, and how they split into whole months and loose days."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Annotated
+
+from fastapi import Query
+
+from api.errors import BadParameterError
+
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Days start..end, both inclusive; None means open on that side."""
+
+    start: date | None = None
+    end: date | None = None
+
+    @property
+    def bounded(self) -> bool:
+        return self.start is not None and self.end is not None
+
+    @property
+    def days(self) -> int | None:
+        return (self.end - self.start).days + 1 if self.bounded else None
+
+    def previous(self) -> Period | None:
+        """The period of equal length just before this one."""
+        if not self.bounded:
+            return None
+        return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
+
+    def as_dict(self) -> dict:
+        return {"from": self.start, "to": self.end}
+
+
+def _month_start(d: date) -> date:
+    return d.replace(day=1)
+
+
+def _next_month(d: date) -> date:
+    return (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A period as whole months (month_lo..month_hi, first days) plus loose day ranges."""
+
+    month_lo: date | None
+    month_hi: date | None
+    has_months: bool
+    day_ranges: tuple[tuple[date | None, date | None], ...]
+
+
+def split(period: Period) -> Split:
+    """Cover the period with whole months where possible and days elsewhere, no overlap."""
+    start, end = period.start, period.end
+    first_full = None if start is None else (start if start.day == 1 else _next_month(start))
+    if end is None:
+        after_last_full = None
+    else:
+        after_last_full = _next_month(end) if _next_month(end) - timedelta(days=1) == end else _month_start(end)
+    if first_full is not None and after_last_full is not None and first_full >= after_last_full:
+        return Split(None, None, False, ((start, end),))
+    ranges = []
+    if start is not None and first_full is not None and start < first_full:
+        ranges.append((start, first_full - timedelta(days=1)))
+    if after_last_full is not None and end is not None and end >= after_last_full:
+        ranges.append((after_last_full, end))
+    month_hi = None
+    if after_last_full is not None:
+        month_hi = _month_start(after_last_full - timedelta(days=1))
+    return Split(first_full, month_hi, True, tuple(ranges))
+
+
+def period_params(
+    start: Annotated[date | None, Query(alias="from", description="first day, inclusive (city time)",
+                                        examples=["2025-06-01"])] = None,
+    end: Annotated[date | None, Query(alias="to", description="last day, inclusive (city time)",
+                                      examples=["2025-06-30"])] = None,
+) -> Period:
+    """The `from` / `to` query parameters as a Period."""
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise BadParameterError(name, f"{value} is outside {EARLIEST}..{LATEST}")
+    if start is not None and end is not None and start > end:
+        raise BadParameterError("from", f"{start} is after to={end}")
+    return Period(start, end)

@@ -1,0 +1,102 @@
+"""Case rows for analysts: filtered, keyset-paginated, with personal data masked."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from psycopg import sql
+
+from api.answers import CSV, GEOJSON, JSON, Format, csv_bytes, dumps, feature_collection
+from api.auth import AnalystPrincipal, area_in_scope, hub_of
+from api.errors import BadParameterError
+from api.params import CategoryParam, FormatParam, KindParam, StatusParam
+from api.periods import Period, period_params
+
+router = APIRouter(tags=["cases"])
+PeriodDep = Annotated[Period, Depends(period_params)]
+CASE_COLUMNS = ["case_id", "source", "source_record_id", "kind", "category", "raw_category",
+                "status", "outcome", "reported_at", "occurred_at", "closed_at", "report_day",
+                "grid_code", "community_code", "street_code", "district_code", "city_code",
+                "geocode_method", "geocode_precision", "severity", "parties", "address", "lon", "lat"]
+_DIGITS = re.compile(r"\d")
+
+
+def mask_address(address: str | None) -> str | None:
+    """House and room numbers hidden: every digit becomes '*'."""
+    return _DIGITS.sub("*", address) if address else address
+
+
+def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    try:
+        west, south, east, north = (float(v) for v in value.split(","))
+    except ValueError as exc:
+        raise BadParameterError("bbox", "expected four numbers: west,south,east,north") from exc
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise BadParameterError("bbox", "expected west < east within ±180 and south < north within ±90")
+    return west, south, east, north
+
+
+@router.get("/cases", summary="Case rows (analysts): masked, keyset-paginated",
+            responses={200: {"content": {GEOJSON: {}, CSV: {}}}})
+async def cases(
+    request: Request, principal: AnalystPrincipal, period: PeriodDep,
+    area: Annotated[str | None, Query(pattern=r"^\d{12}(\d{3})?$",
+                                      description="cases inside this area (default: the key's scope)")] = None,
+    bbox: Annotated[str | None, Query(description="west,south,east,north in WGS84 degrees",
+                                      examples=["120.1,30.2,120.2,30.3"])] = None,
+    kind: KindParam = None, category: CategoryParam = None, status: StatusParam = None,
+    after: Annotated[int | None, Query(ge=0, description="cursor: the `next` of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    format: FormatParam = Format.JSON,
+) -> Response:
+    """Cases in case_id order, `limit` at a time; follow `next` (JSON) or the `Link` header."""
+    hub = hub_of(request)
+    target = area_in_scope(hub, principal, area or principal.scope_code)
+    limit = min(limit, hub.api.max_page_size)
+    box = _bbox(bbox)
+    where = [sql.SQL("{} = %s").format(sql.Identifier(principal.scope_column)),
+             sql.SQL("{} = %s").format(sql.Identifier(target.level.code_column))]
+    params: list = [principal.scope_code, target.code]
+    for column, value in (("kind", kind), ("category", category), ("status", status)):
+        if value is not None:
+            where.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
+            params.append(value.value)
+    if period.start is not None:
+        where.append(sql.SQL("report_day >= %s"))
+        params.append(period.start)
+    if period.end is not None:
+        where.append(sql.SQL("report_day <= %s"))
+        params.append(period.end)
+    if box is not None:
+        where.append(sql.SQL("geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)"))
+        params.extend(box)
+    if after is not None:
+        where.append(sql.SQL("case_id > %s"))
+        params.append(after)
+    columns = sql.SQL(", ").join(
+        sql.SQL("round(ST_X(geom)::numeric, 5)::float8 AS lon") if c == "lon"
+        else sql.SQL("round(ST_Y(geom)::numeric, 5)::float8 AS lat") if c == "lat"
+        else sql.Identifier(c) for c in CASE_COLUMNS)
+    query = sql.SQL("SELECT {cols} FROM cases WHERE {where} ORDER BY case_id LIMIT %s").format(
+        cols=columns, where=sql.SQL(" AND ").join(where))
+    async with hub.pool.connection() as conn:
+        rows = await (await conn.execute(query, [*params, limit])).fetchall()
+    for r in rows:
+        r["address"] = mask_address(r["address"])
+    next_cursor = rows[-1]["case_id"] if len(rows) == limit else None
+    headers = {"Cache-Control": "private, no-store"}
+    if next_cursor is not None:
+        headers["Link"] = f'<{request.url.include_query_params(after=next_cursor)}>; rel="next"'
+    if format is Format.CSV:
+        return Response(csv_bytes(rows, CASE_COLUMNS), media_type=CSV, headers=headers)
+    if format is Format.GEOJSON:
+        for r in rows:
+            r["geometry"] = (dumps({"type": "Point", "coordinates": [r["lon"], r["lat"]]}).decode()
+                             if r["lon"] is not None else None)
+        return Response(feature_collection(rows), media_type=GEOJSON, headers=headers)
+    return Response(dumps({"count": len(rows), "next": next_cursor, "cases": rows}),
+                    media_type=JSON, headers=headers)

@@ -1,0 +1,161 @@
+"""Vector tiles (ST_AsMVT): areas with their counts at the level that suits the zoom, and
+case points at high zoom; TileJSON describes each layer."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from psycopg import sql
+
+from api.answers import JSON, MVT, cached, dumps
+from api.auth import CurrentPrincipal, Principal, hub_of
+from api.errors import BadParameterError
+from api.params import CategoryParam, KindParam
+from api.periods import Period, period_params
+from api.rollupsql import Filters, grouped, union_rows
+from api.state import Hub
+from core.case import AreaLevel
+from core.errors import ForbiddenError
+
+router = APIRouter(prefix="/tiles", tags=["tiles"])
+PeriodDep = Annotated[Period, Depends(period_params)]
+CASES_MIN_ZOOM = 14
+MAX_ZOOM = 20
+MAX_POINTS = 5000
+
+
+class Layer(StrEnum):
+    AREAS = "areas"
+    CASES = "cases"
+
+
+def level_for_zoom(z: int) -> AreaLevel:
+    """The area level drawn at a zoom: districts far out, grids close in."""
+    if z <= 10:
+        return AreaLevel.DISTRICT
+    if z <= 11:
+        return AreaLevel.STREET
+    if z <= 13:
+        return AreaLevel.COMMUNITY
+    return AreaLevel.GRID
+
+
+def _check_tile(z: int, x: int, y: int) -> None:
+    if not 0 <= x < 2 ** z:
+        raise BadParameterError("x", f"must be 0..{2 ** z - 1} at zoom {z}")
+    if not 0 <= y < 2 ** z:
+        raise BadParameterError("y", f"must be 0..{2 ** z - 1} at zoom {z}")
+
+
+def _scope_codes(hub: Hub, principal: Principal, level: AreaLevel) -> list[str] | None:
+    """Codes of the level inside the key's scope; None when the scope is the whole hierarchy."""
+    scope = hub.areas.get(principal.scope_code)
+    if scope is not None and scope.parent_code not in hub.areas.by_code:
+        return None
+    if scope is not None and scope.level is level:
+        return [scope.code]
+    return hub.areas.descendants(principal.scope_code, level)
+
+
+async def _areas_tile(hub: Hub, principal: Principal, z: int, x: int, y: int, period: Period,
+                      filters: Filters) -> bytes:
+    level = level_for_zoom(z)
+    allowed = _scope_codes(hub, principal, level)
+    async with hub.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT code FROM areas WHERE valid_to IS NULL AND level = %s"
+            " AND geom && ST_Transform(ST_TileEnvelope(%s, %s, %s), 4326)"
+            " AND (%s::text[] IS NULL OR code = ANY(%s::text[]))",
+            (level.value, z, x, y, allowed, allowed))
+        codes = [r["code"] for r in await cur.fetchall()]
+        if not codes:
+            return b""
+        q = grouped(union_rows([("cur", period)], codes, filters, detail=False), ["area_code"])
+        counts = {r["area_code"]: r for r in await (await conn.execute(q.composed(), q.params)).fetchall()}
+        k = hub.api.k_threshold if principal.role.value == "viewer" and level is AreaLevel.GRID else 0
+
+        def shown(v):
+            v = int(v or 0)
+            return None if 0 < v < k else v
+
+        reported = [shown(counts.get(c, {}).get("reported")) for c in codes]
+        resolved = [shown(counts.get(c, {}).get("resolved")) for c in codes]
+        cur = await conn.execute(
+            "SELECT ST_AsMVT(t, 'areas', 4096, 'geom') AS tile FROM ("
+            " SELECT a.code, a.name, a.level, c.reported, c.resolved,"
+            "  ST_AsMVTGeom(ST_Transform(a.geom, 3857), ST_TileEnvelope(%s, %s, %s), 4096, 64, true) AS geom"
+            " FROM areas a JOIN unnest(%s::text[], %s::int[], %s::int[]) AS c(code, reported, resolved)"
+            "  ON a.code = c.code AND a.valid_to IS NULL) t WHERE t.geom IS NOT NULL",
+            (z, x, y, codes, reported, resolved))
+        return bytes((await cur.fetchone())["tile"] or b"")
+
+
+async def _cases_tile(hub: Hub, principal: Principal, z: int, x: int, y: int, period: Period,
+                      filters: Filters) -> bytes:
+    if not principal.role.sees_cases:
+        raise ForbiddenError("the cases layer needs an analyst or admin key")
+    if z < CASES_MIN_ZOOM:
+        return b""
+    async with hub.pool.connection() as conn:
+        cur = await conn.execute(sql.SQL(
+            "SELECT ST_AsMVT(t, 'cases', 4096, 'geom') AS tile FROM ("
+            " SELECT case_id, kind, category, status, report_day::text AS report_day,"
+            "  ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope(%(z)s, %(x)s, %(y)s), 4096, 64, true) AS geom"
+            " FROM cases WHERE {scope} = %(scope)s"
+            "  AND geom && ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s), 4326)"
+            "  AND (%(start)s::date IS NULL OR report_day >= %(start)s)"
+            "  AND (%(end)s::date IS NULL OR report_day <= %(end)s)"
+            "  AND (%(kind)s::text IS NULL OR kind = %(kind)s)"
+            "  AND (%(category)s::text IS NULL OR category = %(category)s)"
+            " ORDER BY case_id LIMIT %(limit)s) t").format(scope=sql.Identifier(principal.scope_column)),
+            {"z": z, "x": x, "y": y, "scope": principal.scope_code, "start": period.start,
+             "end": period.end, "kind": filters.kind, "category": filters.category, "limit": MAX_POINTS})
+        return bytes((await cur.fetchone())["tile"] or b"")
+
+
+@router.get("/{layer}/{z}/{x}/{y}.mvt", summary="A Mapbox vector tile",
+            responses={200: {"content": {MVT: {}}}}, response_class=Response)
+async def tile(request: Request, principal: CurrentPrincipal, period: PeriodDep,
+               layer: Layer, z: Annotated[int, Path(ge=0, le=MAX_ZOOM)],
+               x: Annotated[int, Path(ge=0)], y: Annotated[int, Path(ge=0)],
+               kind: KindParam = None, category: CategoryParam = None) -> Response:
+    """`areas`: polygons with reported and resolved counts for the period, at the level that
+    suits the zoom; `cases`: case points from zoom 14 (analysts). Cached by ETag."""
+    _check_tile(z, x, y)
+    hub = hub_of(request)
+    filters = Filters(kind.value if kind else None, category.value if category else None)
+    make = _areas_tile if layer is Layer.AREAS else _cases_tile
+
+    async def build():
+        return await make(hub, principal, z, x, y, period, filters), MVT
+
+    return await cached(request, principal, build,
+                        cache_control=f"private, max-age={hub.api.tile_max_age}")
+
+
+@router.get("/{layer}.json", summary="TileJSON of a layer")
+async def tilejson(request: Request, principal: CurrentPrincipal, layer: Layer) -> Response:
+    """TileJSON 3.0.0 for a layer, bounded by the key's scope area."""
+    hub = hub_of(request)
+    async with hub.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT ST_XMin(e) AS w, ST_YMin(e) AS s, ST_XMax(e) AS e, ST_YMax(e) AS n"
+            " FROM (SELECT ST_Extent(geom) AS e FROM areas WHERE code = %s AND valid_to IS NULL) b",
+            (principal.scope_code,))
+        b = await cur.fetchone()
+    query = f"?{request.url.query}" if request.url.query else ""
+    base = str(request.base_url).rstrip("/")
+    fields = ({"code": "String", "name": "String", "level": "String", "reported": "Number",
+               "resolved": "Number"} if layer is Layer.AREAS else
+              {"case_id": "Number", "kind": "String", "category": "String", "status": "String",
+               "report_day": "String"})
+    body = {
+        "tilejson": "3.0.0", "name": f"gridhub-{layer.value}", "scheme": "xyz",
+        "tiles": [f"{base}/tiles/{layer.value}/{{z}}/{{x}}/{{y}}.mvt{query}"],
+        "minzoom": CASES_MIN_ZOOM if layer is Layer.CASES else 0, "maxzoom": MAX_ZOOM,
+        "bounds": [b["w"], b["s"], b["e"], b["n"]] if b and b["w"] is not None else [-180, -85, 180, 85],
+        "vector_layers": [{"id": layer.value, "fields": fields}],
+    }
+    return Response(dumps(body), media_type=JSON)

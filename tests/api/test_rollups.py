@@ -1,0 +1,105 @@
+"""The rollups equal a recount from cases, and an incremental refresh equals a rebuild."""
+
+from __future__ import annotations
+
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+from core.case import AreaLevel
+from store import rollups
+from store.loading import STAGE_COLUMNS, merge_cases
+
+TZ = "Asia/Shanghai"
+
+
+def _recount_daily(conn, level: AreaLevel) -> set[tuple]:
+    return set(conn.execute(sql.SQL(
+        "SELECT {col}, report_day, kind, category, count(*),"
+        " count(*) FILTER (WHERE status IN ('resolved', 'closed')),"
+        " count(*) FILTER (WHERE status = 'unresolved'), count(*) FILTER (WHERE closed_at IS NOT NULL)"
+        " FROM cases WHERE {col} IS NOT NULL GROUP BY 1, 2, 3, 4").format(
+        col=sql.Identifier(level.code_column))).fetchall())
+
+
+def _rollup_daily(conn, level: AreaLevel) -> set[tuple]:
+    return set(conn.execute(
+        "SELECT area_code, day, kind, category, reported, resolved, status_unresolved, closed"
+        " FROM rollup_daily WHERE level = %s", (level.value,)).fetchall())
+
+
+def _snapshot(conn) -> dict[str, set]:
+    """Every rollup row as text (hour sums rounded: their float addition order may differ)."""
+    return {table: {r[0] for r in conn.execute(sql.SQL(
+        "SELECT (to_jsonb(t) || jsonb_build_object('close_hours_sum',"
+        " round((to_jsonb(t)->>'close_hours_sum')::numeric, 6)))::text FROM {} t").format(
+        sql.Identifier(table)))}
+            for table in ("rollup_daily", "rollup_closed_daily", "rollup_monthly")}
+
+
+def test_every_level_equals_a_recount(api_db):
+    with psycopg.connect(api_db) as conn:
+        for level in AreaLevel:
+            assert _rollup_daily(conn, level) == _recount_daily(conn, level), level
+        closed_recount = set(conn.execute(
+            "SELECT district_code, greatest((closed_at AT TIME ZONE %s)::date, report_day), count(*)"
+            " FROM cases WHERE closed_at IS NOT NULL AND district_code IS NOT NULL GROUP BY 1, 2",
+            (TZ,)).fetchall())
+        closed_rollup = set(conn.execute(
+            "SELECT area_code, day, sum(closed) FROM rollup_closed_daily WHERE level = 'district'"
+            " GROUP BY 1, 2").fetchall())
+        assert closed_rollup == closed_recount
+        # Open at the end of each month, per district, against a recount at that instant.
+        month_ends = conn.execute(
+            "SELECT area_code, month, open_end FROM rollup_monthly WHERE level = 'district'"
+            " AND kind = '*' AND category = '*'").fetchall()
+        assert len(month_ends) > 50
+        for code, month, open_end in month_ends[::7]:
+            expected = conn.execute(
+                "SELECT count(*) FROM cases WHERE district_code = %s"
+                " AND report_day < (%s::date + interval '1 month')"
+                " AND (closed_at IS NULL OR greatest((closed_at AT TIME ZONE %s)::date, report_day)"
+                "      >= (%s::date + interval '1 month'))", (code, month, TZ, month)).fetchone()[0]
+            assert open_end == expected, (code, month)
+
+
+def _changed_cases(conn, n: int) -> pd.DataFrame:
+    """n stored cases with new statuses, close times, days and grids, ready to merge again."""
+    cols = [c for c in STAGE_COLUMNS if c not in ("lon", "lat", "position")]
+    cur = conn.execute(sql.SQL(
+        "SELECT {}, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM cases"
+        " WHERE grid_code IS NOT NULL ORDER BY case_id LIMIT %s").format(
+        sql.SQL(", ").join(map(sql.Identifier, cols))), (n,))
+    frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+    other = conn.execute("SELECT grid_code, community_code, street_code, district_code FROM cases"
+                         " WHERE grid_code IS NOT NULL ORDER BY case_id DESC LIMIT 1").fetchone()
+    third = len(frame) // 3
+    # a third closed later (a closure moves days), a third re-opened, a third moved day and grid
+    frame.loc[:third, "closed_at"] = frame.loc[:third, "reported_at"] + pd.Timedelta(days=40)
+    frame.loc[:third, "status"] = "resolved"
+    frame.loc[third:2 * third, "closed_at"] = pd.NaT
+    frame.loc[third:2 * third, "status"] = "in_mediation"
+    moved = frame.index[2 * third:]
+    frame.loc[moved, "report_day"] = pd.to_datetime(frame.loc[moved, "report_day"]) - pd.Timedelta(days=3)
+    frame.loc[moved, ["grid_code", "community_code", "street_code", "district_code"]] = list(other)
+    frame["record_hash"] = frame["record_hash"] + "-v2"
+    frame["position"] = range(len(frame))
+    frame["attributes"] = None
+    return frame
+
+
+def test_incremental_refresh_equals_a_rebuild(api_db):
+    with psycopg.connect(api_db) as conn:
+        total_rows = conn.execute("SELECT count(*) FROM rollup_daily").fetchone()[0]
+        changed = _changed_cases(conn, 300)
+        merged = merge_cases(conn, 999, changed)
+        assert merged.updated == 300
+        written = rollups.refresh_touched(conn, TZ)
+        assert 0 < written < total_rows / 5  # only the touched pairs were recomputed
+        incremental = _snapshot(conn)
+        for level in AreaLevel:
+            assert _rollup_daily(conn, level) == _recount_daily(conn, level), level
+        rollups.rebuild(conn, TZ)
+        rebuilt = _snapshot(conn)
+    for table in incremental:
+        assert incremental[table] == rebuilt[table], table
