@@ -20,8 +20,13 @@ from connectors.spec import FieldMap, PiiHandling, SourceSpec
 from core.case import CASE_COLUMNS, conform
 from core.hashing import row_hashes
 
-_CHINESE_DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日\s*(?:(\d{1,2})[时:](\d{1,2})分?)?")
-_NUMBER_JUNK = re.compile(r"[,，\s元万人个]|RMB|CNY|¥|￥")
+_CHINESE_DATE = re.compile(
+    r"(\d{4})年(\d{1,2})月(\d{1,2})日\s*(?:(\d{1,2})[时点:](\d{1,2})分?(?:(\d{1,2})秒)?)?")
+_NUMBER_JUNK = re.compile(r"[,\s]|RMB|CNY|¥|\$")  # after NFKC: thousands separators, currency
+_NUMBER = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(\D*)$")
+_HAS_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+# Suffixes understood in every number field; a spec's `units` add to or override them.
+DEFAULT_UNITS = {"": 1.0, "元": 1.0, "万元": 1e4, "万": 1e4, "亿元": 1e8, "人": 1.0, "个": 1.0}
 _HASHED_FIELDS = [c for c in CASE_COLUMNS if c not in ("record_hash", "raw_id", "attributes")]
 
 
@@ -51,7 +56,7 @@ def map_chunk(spec: SourceSpec, raw: pd.DataFrame, hash_key: bytes, city_tz: str
     if "kind" not in spec.fields:
         cases["kind"] = spec.kind.value
     cases["source_record_id"] = _clean_text(cases["source_record_id"])
-    if spec.format.value not in ("geofile",) and "src_x" in cases:
+    if "src_x" in cases and "src_crs" not in spec.fields:
         cases["src_crs"] = spec.crs
     cases["city_code"] = city_code
     cases = conform(cases)
@@ -106,7 +111,7 @@ def _parse(field: str, values: pd.Series, fmap: FieldMap, spec: SourceSpec,
     if fmap.parse == "datetime":
         parsed = parse_datetimes(text, fmap.formats, spec.timezone)
     else:
-        parsed = pd.to_numeric(text.str.replace(_NUMBER_JUNK, "", regex=True), errors="coerce")
+        parsed = parse_numbers(text, {**DEFAULT_UNITS, **fmap.units})
         if fmap.parse == "integer":
             parsed = parsed.round().astype("Int64")
     failed = text.notna() & parsed.isna()
@@ -115,17 +120,30 @@ def _parse(field: str, values: pd.Series, fmap: FieldMap, spec: SourceSpec,
     return parsed
 
 
+def parse_numbers(text: pd.Series, units: dict[str, float]) -> pd.Series:
+    """Numbers as agencies write them: '12,500.00元', '1.2万', '１２５００' (already NFKC)."""
+    plain = text.str.replace(_NUMBER_JUNK, "", regex=True)
+    fast = pd.to_numeric(plain, errors="coerce")
+    slow = plain.notna() & fast.isna()
+    if slow.any():
+        parts = plain[slow].str.extract(_NUMBER)
+        factor = parts[1].map(units)
+        fast[slow] = pd.to_numeric(parts[0], errors="coerce") * factor
+    return fast.astype("float64")
+
+
 def parse_datetimes(text: pd.Series, formats: list[str], tz: str) -> pd.Series:
-    """Parse with each format in turn (plus 'epoch_ms', 'excel', 'chinese'); local tz -> UTC."""
+    """Parse with each format in turn (strftime patterns, 'ISO8601', 'chinese', 'epoch_ms',
+    'epoch_s', 'excel'); times without an offset are in the source's zone tz; result in UTC."""
     result = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us, UTC]")
     todo = text.notna()
     for fmt in formats or ["ISO8601"]:
         if not todo.any():
             break
         part = text[todo]
-        if fmt == "epoch_ms":
+        if fmt in ("epoch_ms", "epoch_s"):
             numbers = pd.to_numeric(part, errors="coerce")
-            parsed = pd.to_datetime(numbers, unit="ms", utc=True, errors="coerce")
+            parsed = pd.to_datetime(numbers, unit=fmt[-2:].strip("_"), utc=True, errors="coerce")
         elif fmt == "excel":
             numbers = pd.to_numeric(part, errors="coerce")
             local = pd.Timestamp("1899-12-30") + pd.to_timedelta(numbers, unit="D")
@@ -134,20 +152,34 @@ def parse_datetimes(text: pd.Series, formats: list[str], tz: str) -> pd.Series:
             if fmt == "chinese":
                 part = part.str.replace(_CHINESE_DATE, _chinese_to_iso, regex=True)
                 fmt = "ISO8601"
-            local = pd.to_datetime(part, format=fmt, errors="coerce")
-            if getattr(local.dt, "tz", None) is None:
-                local = local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
-            parsed = local.dt.tz_convert("UTC")
+            parsed = _parse_clock_text(part, fmt, tz)
         parsed = parsed.astype("datetime64[us, UTC]")
         result[todo] = parsed
         todo = todo & result.isna()
     return result
 
 
+def _parse_clock_text(part: pd.Series, fmt: str, tz: str) -> pd.Series:
+    """Text with an explicit offset keeps it; text without one is local time in tz."""
+    offset = part.str.contains(_HAS_OFFSET, regex=True) if fmt == "ISO8601" else None
+    parsed = pd.Series(pd.NaT, index=part.index, dtype="datetime64[us, UTC]")
+    naive_rows = part.index if offset is None else part.index[~offset.to_numpy(dtype=bool)]
+    if len(naive_rows):
+        local = pd.to_datetime(part[naive_rows], format=fmt, errors="coerce")
+        if getattr(local.dt, "tz", None) is None:
+            local = local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+        parsed[naive_rows] = local.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+    if offset is not None and offset.any():
+        aware = part.index[offset.to_numpy(dtype=bool)]
+        parsed[aware] = pd.to_datetime(part[aware], format=fmt, utc=True,
+                                       errors="coerce").astype("datetime64[us, UTC]")
+    return parsed
+
+
 def _chinese_to_iso(match: re.Match) -> str:
-    year, month, day, hour, minute = match.groups()
+    year, month, day, hour, minute, second = match.groups()
     stamp = f"{year}-{int(month):02d}-{int(day):02d}"
-    return f"{stamp}T{int(hour or 0):02d}:{int(minute or 0):02d}:00"
+    return f"{stamp}T{int(hour or 0):02d}:{int(minute or 0):02d}:{int(second or 0):02d}"
 
 
 def _protect(values: pd.Series, how: PiiHandling, key: bytes) -> pd.Series:
@@ -166,4 +198,4 @@ def _mask(value: str) -> str:
     return value[:keep] + "*" * (len(value) - 2 * keep) + value[-keep:]
 
 
-__all__ = ["MappedChunk", "map_chunk", "parse_datetimes", "record_hash", "POSITION"]
+__all__ = ["MappedChunk", "map_chunk", "parse_datetimes", "parse_numbers", "record_hash", "POSITION"]

@@ -3,7 +3,9 @@
 Layout under the output folder:
     city/      areas_<level>.geojson (DataV style) and gazetteer.csv
     feeds/     one file (or database table, or API fixture) per agency feed
-    truth/     records/part-*.parquet (true grid of every record), defects.csv, outbreaks.json
+    truth/     records/part-*.parquet (true grid of every record, with feed and
+               source_record_id), defects.csv (every injected fault: feed, source_record_id,
+               fault, field, expected handling), outbreaks.json
     manifest.json
 Streams in time-ordered chunks, so ten million records need no more memory than one chunk.
 """
@@ -20,12 +22,24 @@ import numpy as np
 import pandas as pd
 
 from demo.city import build_city, write_city
+from demo.feeds.base import FeedContext
+from demo.feeds.court import CourtWriter
+from demo.feeds.district import DistrictWriter
+from demo.feeds.faults import DEFECT_COLUMNS
 from demo.feeds.hotline import HotlineWriter
-from demo.truth import CITY_TZ, DAYS, START_DAY, TruthPlan, iter_truth, plan_outbreaks
+from demo.feeds.labour import LabourWriter
+from demo.feeds.mediation import MediationWriter
+from demo.feeds.patrol import PatrolWriter
+from demo.feeds.petitions import PetitionsWriter
+from demo.feeds.police import PoliceWriter
+from demo.feeds.urban import UrbanWriter
+from demo.truth import CITY_TZ, DAYS, FEEDS, START_DAY, TruthPlan, iter_truth, plan_outbreaks
 
 DEFAULT_SEED = 7
 DEFAULT_RECORDS = 200_000
-FEED_WRITERS = (HotlineWriter,)
+FEED_WRITERS = (HotlineWriter, PoliceWriter, CourtWriter, MediationWriter, PetitionsWriter,
+                UrbanWriter, LabourWriter, DistrictWriter, PatrolWriter)
+assert sorted(w.name for w in FEED_WRITERS) == sorted(FEEDS), "one writer per demo feed"
 
 
 @dataclass(frozen=True)
@@ -57,25 +71,33 @@ def generate(out_dir: Path, seed: int = DEFAULT_SEED, records: int = DEFAULT_REC
     rng = np.random.default_rng([seed, 99])
     outbreaks = plan_outbreaks(city.areas, rng, START_DAY, DAYS, records)
     plan = TruthPlan(city.addresses, outbreaks, records, seed)
-    writers = [w(out_dir / "feeds", CITY_TZ) for w in FEED_WRITERS]
+    area_names = dict(zip(city.areas["code"], city.areas["name"], strict=True))
+    context = FeedContext(out_dir / "feeds", CITY_TZ, area_names)
+    writers = [w(context) for w in FEED_WRITERS]
     per_feed: dict[str, int] = {}
-    defects = []
-    for part, truth in enumerate(iter_truth(plan, chunk_records)):
-        truth["source_record_id"] = None
+    defects_path = out_dir / "truth" / "defects.csv"
+    n_defects = 0
+    pd.DataFrame(columns=DEFECT_COLUMNS).to_csv(defects_path, index=False)
+    try:
+        for part, truth in enumerate(iter_truth(plan, chunk_records)):
+            truth["source_record_id"] = None
+            for writer in writers:
+                mine = (truth["feed"] == writer.name).to_numpy()
+                truth.loc[mine, "source_record_id"] = writer.record_ids(truth[mine]).to_numpy()
+                found = writer.write(truth[mine].reset_index(drop=True), rng)
+                found[DEFECT_COLUMNS].to_csv(defects_path, mode="a", header=False, index=False)
+                n_defects += len(found)
+                per_feed[writer.name] = per_feed.get(writer.name, 0) + int(mine.sum())
+            truth.to_parquet(out_dir / "truth" / "records" / f"part-{part:04d}.parquet", index=False)
+            if progress:
+                progress(len(truth))
+    finally:
         for writer in writers:
-            mine = (truth["feed"] == writer.name).to_numpy()
-            truth.loc[mine, "source_record_id"] = writer.record_ids(truth[mine]).to_numpy()
-            defects.append(writer.write(truth[mine].reset_index(drop=True), rng))
-            per_feed[writer.name] = per_feed.get(writer.name, 0) + int(mine.sum())
-        truth.to_parquet(out_dir / "truth" / "records" / f"part-{part:04d}.parquet", index=False)
-        if progress:
-            progress(len(truth))
-    all_defects = pd.concat(defects, ignore_index=True) if defects else pd.DataFrame()
-    all_defects.to_csv(out_dir / "truth" / "defects.csv", index=False)
+            writer.close()
     (out_dir / "truth" / "outbreaks.json").write_text(
         json.dumps([o.as_record() for o in outbreaks], ensure_ascii=False, indent=1))
     manifest = DemoManifest(seed=seed, records=records, per_feed=per_feed,
-                            defects=len(all_defects), outbreaks=len(outbreaks))
+                            defects=n_defects, outbreaks=len(outbreaks))
     (out_dir / "manifest.json").write_text(json.dumps(manifest.__dict__, indent=1))
     return manifest
 

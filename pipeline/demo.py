@@ -1,6 +1,10 @@
-"""The demo end to end: areas from the generated city, then every source spec ingested."""
+"""The demo end to end: areas from the generated city, the demo's live services (police API,
+district database), then every source spec ingested."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 import pandas as pd
 from rich.progress import Progress
@@ -8,6 +12,7 @@ from rich.progress import Progress
 from connectors.spec import load_specs
 from core.case import AreaLevel
 from core.settings import GridHubSettings
+from demo.feeds.services import DISTRICT_URL, POLICE_URL, demo_services
 from geo.areas import read_area_file
 from geo.gazetteer import read_gazetteer_csv
 from pipeline.ingest import IngestResult, ingest
@@ -29,11 +34,28 @@ def load_demo_areas(cfg: GridHubSettings, url: str) -> int:
     return count
 
 
-def run_demo(cfg: GridHubSettings, url: str, progress: Progress | None = None) -> list[IngestResult]:
-    """Ingest every source spec, in name order."""
+@contextmanager
+def feed_variables(cfg: GridHubSettings, url: str,
+                   environ: Mapping[str, str] | None = None) -> Iterator[dict[str, str]]:
+    """Values for the ${NAME} placeholders of source specs: the environment first, and the
+    demo's own services (started for the block) for what the environment does not name."""
+    variables = dict(environ or {})
+    wanted = POLICE_URL not in variables or DISTRICT_URL not in variables
+    if wanted and (cfg.demo_dir / "manifest.json").exists():
+        with demo_services(cfg.demo_dir, url) as services:
+            yield {**services, **variables}
+    else:
+        yield variables
+
+
+def run_demo(cfg: GridHubSettings, url: str, progress: Progress | None = None,
+             environ: Mapping[str, str] | None = None) -> list[IngestResult]:
+    """Ingest every source spec, in name order, with the demo's services running."""
     results = []
-    for name, spec in sorted(load_specs(cfg.resolved_sources_dir).items()):
-        task = progress.add_task(f"ingest {name}", total=None) if progress else None
-        advance = (lambda n, t=task: progress.advance(t, n)) if progress else None
-        results.append(ingest(spec, cfg, url, progress=advance))
+    with feed_variables(cfg, url, environ) as variables:
+        for name, spec in sorted(load_specs(cfg.resolved_sources_dir).items()):
+            task = progress.add_task(f"ingest {name}", total=None) if progress else None
+            advance = (lambda step, n, t=task: progress.advance(t, n) if step == "process" else None) \
+                if progress else None
+            results.append(ingest(spec, cfg, url, progress=advance, variables=variables))
     return results

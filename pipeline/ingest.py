@@ -1,32 +1,45 @@
-"""Ingest one source: read -> land raw -> map -> validate -> geocode -> load -> rollups.
+"""Ingest one source, as two steps that Airflow may run as separate tasks:
 
-A run's data, its watermark and its "succeeded" record commit in one transaction; a run that
-fails or is killed leaves nothing but its "running"/"failed" record, so re-running it ends
-with exactly the rows of a clean run. A per-source advisory lock keeps two ingests (CLI,
-Airflow) of one source apart.
+1. `land`: read the source in chunks and store every record raw (payload, position, content
+   hash), linked to the run. The landing commits on its own, so a run stopped later by a
+   quality gate, failed or killed keeps its raw records for replay and audit.
+2. `process`: read the run's landing back in chunks -> map -> validate -> geocode -> load ->
+   rollups -> watermark -> "succeeded", all in one transaction: a run that fails or is killed
+   here loads nothing, and re-running it ends with exactly the rows of a clean run.
+
+`ingest` runs both. A per-source advisory lock keeps two ingests (CLI, Airflow) of one source
+apart; the watermark moves only when `process` commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
 import psycopg
 
 from connectors.mapping import map_chunk
-from connectors.readers import POSITION, read_chunks
+from connectors.readers import POSITION, ReadContext, read_chunks
 from connectors.spec import SourceSpec
+from connectors.watermark import highest
+from core.errors import GridHubError
 from core.hashing import row_hashes
 from core.settings import GridHubSettings
 from geo.geocode import geocode
-from geo.grids import GridIndex
+from geo.geocoder import Geocoder
+from quality.batch import settle_batch
 from quality.verdicts import judge
 from store import rollups, runs
 from store.db import connect
-from store.loading import land_raw, merge_cases, quarantine
+from store.loading import LandedChunk, land_raw, merge_cases, quarantine, read_landed
 
-Progress = Callable[[int], None]
+# progress(step, records): step is "land" or "process".
+Progress = Callable[[str, int], None]
+
+
+class RunStateError(GridHubError):
+    """A run cannot be processed in its present state (not landed, finished, superseded)."""
 
 
 @dataclass
@@ -40,52 +53,104 @@ def source_lock_id(source: str) -> str:
     return f"gridhub-ingest:{source}"
 
 
-def ingest(spec: SourceSpec, settings: GridHubSettings, url: str,
-           progress: Progress | None = None) -> IngestResult:
-    """Run one ingest of a source end to end."""
+def ingest(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Progress | None = None,
+           variables: Mapping[str, str] | None = None) -> IngestResult:
+    """Run one ingest of a source end to end: land, then process."""
+    run_id = land(spec, settings, url, progress=progress, variables=variables)
+    return process(spec, settings, url, run_id, progress=progress)
+
+
+def land(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Progress | None = None,
+         variables: Mapping[str, str] | None = None) -> int:
+    """Read the source from its watermark and land every record raw; returns the run id."""
     run_id = runs.start_run(url, spec.name, {"format": spec.format.value})
     try:
-        counts = _run(spec, settings, url, run_id, progress)
-    except BaseException as exc:  # recorded, then re-raised unchanged
-        runs.fail_run(url, run_id, "failed", f"{type(exc).__name__}: {exc}")
+        with connect(url) as conn:
+            _lock(conn, spec.name)
+            runs.interrupt_stale(conn, spec.name, run_id)
+            watermark_from = runs.get_watermark(conn, spec.name)
+            context = ReadContext(settings.data_dir, variables or {}, watermark_from)
+            read, fields, watermark_to = 0, {}, watermark_from
+            for raw in read_chunks(spec, context):
+                land_raw(conn, spec.name, run_id, raw_landing_frame(spec, raw))
+                read += len(raw)
+                fields.update(dict.fromkeys(c for c in raw.columns if c != POSITION))
+                if spec.watermark and spec.watermark in raw:
+                    watermark_to = highest(raw[spec.watermark], watermark_to)
+                if progress:
+                    progress("land", len(raw))
+            runs.mark_landed(conn, run_id, read, list(fields), watermark_from, watermark_to)
+    except BaseException as exc:
+        _record_failure(url, run_id, exc)
+        raise
+    return run_id
+
+
+def process(spec: SourceSpec, settings: GridHubSettings, url: str, run_id: int,
+            progress: Progress | None = None) -> IngestResult:
+    """Map, validate, geocode and load a landed run, then rollups and watermark, in one commit."""
+    try:
+        with connect(url) as conn:
+            _lock(conn, spec.name)
+            landed = runs.landed_run(conn, run_id)
+            _check_processable(conn, spec, run_id, landed)
+            geocoder = Geocoder.from_database(conn)
+            counts = runs.RunCounts()
+            for chunk in read_landed(conn, run_id, landed["source_fields"], spec.chunk_rows):
+                _process_chunk(conn, spec, settings, run_id, chunk, geocoder, counts)
+                if progress:
+                    progress("process", len(chunk.positions))
+            if counts.records_read != landed["records_read"]:
+                raise RunStateError(f"run {run_id} landed {landed['records_read']} records but"
+                                    f" {counts.records_read} were read back")
+            rollups.refresh_touched(conn)
+            runs.set_watermark(conn, spec.name, landed["watermark_to"], run_id)
+            runs.finish_run(conn, run_id, counts)
+    except BaseException as exc:
+        _record_failure(url, run_id, exc)
         raise
     return IngestResult(spec.name, run_id, counts)
 
 
-def _run(spec: SourceSpec, settings: GridHubSettings, url: str, run_id: int,
-         progress: Progress | None) -> runs.RunCounts:
-    counts = runs.RunCounts()
-    with connect(url) as conn:
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (source_lock_id(spec.name),))
-        watermark_from = runs.get_watermark(conn, spec.name)
-        grids = GridIndex.from_database(conn)
-        for raw in read_chunks(spec, settings.data_dir, watermark_from):
-            _process_chunk(conn, spec, settings, run_id, raw, grids, counts)
-            if progress:
-                progress(len(raw))
-        rollups.refresh_touched(conn)
-        runs.set_watermark(conn, spec.name, None, run_id)
-        runs.finish_run(conn, run_id, counts, watermark_from, None)
-    return counts
+def _lock(conn: psycopg.Connection, source: str) -> None:
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (source_lock_id(source),))
+
+
+def _check_processable(conn: psycopg.Connection, spec: SourceSpec, run_id: int, landed: dict | None) -> None:
+    if landed is None or landed["source"] != spec.name:
+        raise RunStateError(f"no run {run_id} of source {spec.name!r}")
+    if landed["landed_at"] is None:
+        raise RunStateError(f"run {run_id} has not finished landing; land it again")
+    if landed["status"] != "running":
+        raise RunStateError(f"run {run_id} is already {landed['status']}")
+    later = runs.later_succeeded_run(conn, spec.name, run_id)
+    if later is not None:
+        # Loading older data over a newer run's would undo its updates.
+        raise RunStateError(f"run {run_id} is superseded by run {later}, which already succeeded")
+
+
+def _record_failure(url: str, run_id: int, exc: BaseException) -> None:
+    # A quality gate's exception may say "stopped" (run_status); anything else is a failure.
+    status = getattr(exc, "run_status", "failed")
+    runs.fail_run(url, run_id, status, f"{type(exc).__name__}: {exc}")
 
 
 def _process_chunk(conn: psycopg.Connection, spec: SourceSpec, settings: GridHubSettings,
-                   run_id: int, raw: pd.DataFrame, grids: GridIndex, counts: runs.RunCounts) -> None:
-    counts.records_read += len(raw)
-    landing = raw_landing_frame(spec, raw)
-    raw_ids = land_raw(conn, spec.name, run_id, landing)
-    fields = raw.drop(columns=[POSITION])
-    mapped = map_chunk(spec, fields, settings.hash_key.get_secret_value().encode(),
+                   run_id: int, chunk: LandedChunk, geocoder: Geocoder, counts: runs.RunCounts) -> None:
+    counts.records_read += len(chunk.positions)
+    mapped = map_chunk(spec, chunk.fields, settings.hash_key.get_secret_value().encode(),
                        settings.timezone, settings.city_code)
-    mapped.cases["raw_id"] = raw_ids.to_numpy()
-    verdict = judge(mapped.cases, mapped.problems)
-    located = geocode(verdict.passed, grids)
-    located["position"] = raw.loc[located.index, POSITION].to_numpy()
+    mapped.cases["raw_id"] = pd.array(chunk.raw_ids, dtype="Int64")
+    verdict = judge(mapped.cases, mapped.problems, spec=spec)
+    settle_batch(conn, spec, run_id, verdict, settings.data_dir)  # may stop the run (GateFailed)
+    located = geocode(verdict.passed, geocoder)
+    located["position"] = chunk.positions[located.index.to_numpy()]
     merged = merge_cases(conn, run_id, located)
+    rows = verdict.failed.index.to_numpy()
     failed = pd.DataFrame({
         "source_record_id": verdict.failed["source_record_id"],
         "raw_id": verdict.failed["raw_id"],
-        "payload": landing.loc[verdict.failed.index, "payload"],
+        "payload": [chunk.payloads[i] for i in rows],
         "reasons": verdict.reasons,
     })
     newly_quarantined = quarantine(conn, spec.name, run_id, failed)
@@ -109,3 +174,27 @@ def raw_landing_frame(spec: SourceSpec, raw: pd.DataFrame) -> pd.DataFrame:
         "payload": payload,
     }, index=raw.index)
 
+
+@dataclass
+class SourceCheck:
+    """A dry run of a source on a sample: raw records, mapped cases, and each row's problems."""
+
+    raw: pd.DataFrame
+    cases: pd.DataFrame
+    reasons: pd.Series  # list of {"check", "message"} per row; empty when the row passes
+
+
+def check_source(spec: SourceSpec, settings: GridHubSettings, rows: int = 10,
+                 variables: Mapping[str, str] | None = None) -> SourceCheck:
+    """Read the first rows of a source, map and validate them; nothing is written anywhere."""
+    context = ReadContext(settings.data_dir, variables or {}, None, limit=rows)
+    chunks = list(read_chunks(spec, context))
+    raw = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame({POSITION: []})
+    fields = raw.drop(columns=[POSITION])
+    mapped = map_chunk(spec, fields, settings.hash_key.get_secret_value().encode(),
+                       settings.timezone, settings.city_code)
+    verdict = judge(mapped.cases, mapped.problems)
+    reasons = pd.Series([[] for _ in range(len(raw))], index=raw.index, dtype=object)
+    for index, found in verdict.reasons.items():
+        reasons.at[index] = list(found)
+    return SourceCheck(raw=raw, cases=mapped.cases, reasons=reasons)

@@ -6,12 +6,16 @@ one statement, so a retried or repeated load changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 import psycopg
+import pyarrow as pa
+import pyarrow.json as pajson
 
 from store.copy import copy_frame
 
@@ -39,8 +43,8 @@ class MergeCounts:
         return self
 
 
-def land_raw(conn: psycopg.Connection, source: str, run_id: int, raw: pd.DataFrame) -> pd.Series:
-    """Store raw records (payload JSON, key, content hash) once each; returns raw_id per row.
+def land_raw(conn: psycopg.Connection, source: str, run_id: int, raw: pd.DataFrame) -> int:
+    """Store raw records once per content and link every one read to the run; returns rows linked.
 
     raw must have columns position, record_key, content_hash, payload (JSON text).
     """
@@ -53,11 +57,41 @@ def land_raw(conn: psycopg.Connection, source: str, run_id: int, raw: pd.DataFra
         "INSERT INTO raw_records (source, run_id, position, record_key, content_hash, payload)"
         " SELECT %s, %s, position, record_key, content_hash, payload::jsonb FROM stage_raw"
         " ON CONFLICT (source, content_hash) DO NOTHING", (source, run_id))
-    rows = conn.execute(
-        "SELECT s.position, r.raw_id FROM stage_raw s JOIN raw_records r"
-        " ON r.source = %s AND r.content_hash = s.content_hash", (source,)).fetchall()
-    ids = dict(rows)
-    return raw["position"].map(ids).astype("Int64")
+    cur = conn.execute(
+        "INSERT INTO run_records (run_id, position, raw_id)"
+        " SELECT %s, s.position, r.raw_id FROM stage_raw s JOIN raw_records r"
+        " ON r.source = %s AND r.content_hash = s.content_hash", (run_id, source))
+    return cur.rowcount
+
+
+@dataclass
+class LandedChunk:
+    """Records of a run read back from the raw landing: source fields as text, in input order."""
+
+    fields: pd.DataFrame
+    positions: np.ndarray
+    raw_ids: np.ndarray
+    payloads: list[str]
+
+
+def read_landed(conn: psycopg.Connection, run_id: int, fields: list[str],
+                chunk_rows: int) -> Iterator[LandedChunk]:
+    """Stream a run's landed records back in chunks (a server-side cursor; flat memory)."""
+    schema = pa.schema([(name, pa.string()) for name in fields])
+    options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    with conn.cursor(name=f"landed_{run_id}") as cur:
+        cur.itersize = chunk_rows
+        cur.execute(
+            "SELECT rr.position, rr.raw_id, r.payload::text FROM run_records rr"
+            " JOIN raw_records r USING (raw_id) WHERE rr.run_id = %s ORDER BY rr.position",
+            (run_id,))
+        while rows := cur.fetchmany(chunk_rows):
+            positions, raw_ids, payloads = zip(*rows, strict=True)
+            data = "\n".join(payloads).encode("utf-8")
+            table = pajson.read_json(pa.py_buffer(data), parse_options=options)
+            frame = table.to_pandas().astype(object).where(lambda f: f.notna(), None)
+            yield LandedChunk(frame, np.asarray(positions, dtype=np.int64),
+                              np.asarray(raw_ids, dtype=np.int64), list(payloads))
 
 
 def quarantine(conn: psycopg.Connection, source: str, run_id: int, rows: pd.DataFrame) -> int:

@@ -36,15 +36,55 @@ def start_run(url: str, source: str, params: dict | None = None) -> int:
         ).fetchone()[0]
 
 
-def finish_run(conn: psycopg.Connection, run_id: int, counts: RunCounts,
-               watermark_from: str | None, watermark_to: str | None) -> None:
+def mark_landed(conn: psycopg.Connection, run_id: int, records_read: int, fields: list[str],
+                watermark_from: str | None, watermark_to: str | None) -> None:
+    """Record a complete landing (in the landing's transaction): count, fields, watermarks."""
+    conn.execute(
+        "UPDATE ingest_runs SET landed_at = now(), records_read = %s, source_fields = %s,"
+        " watermark_from = %s, watermark_to = %s WHERE run_id = %s",
+        (records_read, json.dumps(fields, ensure_ascii=False), watermark_from, watermark_to, run_id),
+    )
+
+
+def landed_run(conn: psycopg.Connection, run_id: int) -> dict | None:
+    """The run's source, status, landing time, record count, fields and watermarks."""
+    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        return cur.execute(
+            "SELECT source, status, landed_at, records_read, coalesce(source_fields, '[]') AS"
+            " source_fields, watermark_from, watermark_to FROM ingest_runs WHERE run_id = %s",
+            (run_id,)).fetchone()
+
+
+def later_succeeded_run(conn: psycopg.Connection, source: str, run_id: int) -> int | None:
+    """A run of the source newer than run_id that already succeeded, if any."""
+    row = conn.execute(
+        "SELECT max(run_id) FROM ingest_runs WHERE source = %s AND run_id > %s"
+        " AND status = 'succeeded'", (source, run_id)).fetchone()
+    return row[0]
+
+
+def interrupt_stale(conn: psycopg.Connection, source: str, run_id: int) -> int:
+    """Mark older runs of the source still 'running' as failed: killed mid-way, or overtaken.
+
+    Called under the source's lock by a new landing, which re-reads everything they would
+    have loaded (the watermark has not moved past them).
+    """
+    cur = conn.execute(
+        "UPDATE ingest_runs SET status = 'failed', finished_at = now(),"
+        " error = 'interrupted: stopped before it finished; run ' || %s || ' replaces it'"
+        " WHERE source = %s AND run_id < %s AND status = 'running'",
+        (str(run_id), source, run_id))
+    return cur.rowcount
+
+
+def finish_run(conn: psycopg.Connection, run_id: int, counts: RunCounts) -> None:
     """Mark the run succeeded, inside the transaction that commits its data."""
     conn.execute(
         "UPDATE ingest_runs SET status = 'succeeded', finished_at = now(), records_read = %s,"
-        " loaded = %s, inserted = %s, updated = %s, quarantined = %s, duplicates = %s,"
-        " watermark_from = %s, watermark_to = %s WHERE run_id = %s",
+        " loaded = %s, inserted = %s, updated = %s, quarantined = %s, duplicates = %s"
+        " WHERE run_id = %s",
         (counts.records_read, counts.loaded, counts.inserted, counts.updated, counts.quarantined,
-         counts.duplicates, watermark_from, watermark_to, run_id),
+         counts.duplicates, run_id),
     )
 
 
@@ -58,6 +98,7 @@ def fail_run(url: str, run_id: int, status: str, error: str) -> None:
 
 
 def get_watermark(conn: psycopg.Connection, source: str) -> str | None:
+    """The source's watermark as of its last committed run."""
     row = conn.execute("SELECT watermark FROM source_state WHERE source = %s", (source,)).fetchone()
     return row[0] if row else None
 
@@ -74,6 +115,7 @@ def set_watermark(conn: psycopg.Connection, source: str, watermark: str | None, 
 
 
 def run_record(url: str, run_id: int) -> dict:
+    """The whole ingest_runs row of a run."""
     with connect(url) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
         return cur.execute("SELECT * FROM ingest_runs WHERE run_id = %s", (run_id,)).fetchone()
 

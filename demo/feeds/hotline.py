@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from demo import people
-from demo.feeds.base import CATEGORY_LABELS, STATUS_LABELS, CsvAppender, labels, local_text
+from demo.feeds.base import (
+    CATEGORY_LABELS,
+    STATUS_LABELS,
+    CsvAppender,
+    FeedContext,
+    labels,
+    local_text,
+)
 from demo.feeds.faults import Roles, inject
 from geo.crs import from_wgs84
 
@@ -21,9 +26,9 @@ ROLES = Roles(record_id="工单编号", reported_at="受理时间", closed_at="�
 class HotlineWriter:
     name = NAME
 
-    def __init__(self, feeds_dir: Path, tz: str):
-        self.out = CsvAppender(feeds_dir / f"{NAME}.csv", encoding="gbk")
-        self.tz = tz
+    def __init__(self, ctx: FeedContext):
+        self.out = CsvAppender(ctx.feeds_dir / f"{NAME}.csv", encoding="gbk")
+        self.tz = ctx.tz
 
     def write(self, truth: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         """Render this feed's truth rows, inject faults, append; returns the defects."""
@@ -40,9 +45,12 @@ class HotlineWriter:
             "经度": np.round(x, 6).astype(str),
             "纬度": np.round(y, 6).astype(str),
         })
-        frame, defects = inject(frame, ROLES, NAME, rng, encoding="gbk")
+        frame, defects = inject(frame, ROLES, NAME, rng, encoding="gbk", tz=self.tz)
         self.out.write(frame)
         return defects
 
     def record_ids(self, truth: pd.DataFrame) -> pd.Series:
         return "RX" + truth["uid"].astype(str).str.zfill(9)
+
+    def close(self) -> None:
+        pass
