@@ -1,13 +1,24 @@
-"""Storing governance areas and the standard-address gazetteer in PostGIS."""
+"""Storing governance areas, their boundary versions and the standard-address gazetteer."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
 
 import geopandas as gpd
 import pandas as pd
 import psycopg
 import shapely
+from psycopg import sql
+from psycopg.types.json import Jsonb
 
+from core.case import AreaLevel
+from geo.geocode import geocode
+from geo.geocoder import Geocoder
+from geo.versions import BoundaryPlan
+from store import rollups
 from store.copy import copy_frame
+from store.loading import sql_text
 
 
 def replace_current_areas(conn: psycopg.Connection, areas: gpd.GeoDataFrame) -> int:
@@ -49,3 +60,129 @@ def replace_gazetteer(conn: psycopg.Connection, addresses: pd.DataFrame) -> int:
         " WHERE (g.text, g.geom, g.grid_code) IS DISTINCT FROM (EXCLUDED.text, EXCLUDED.geom, EXCLUDED.grid_code)")
     conn.execute("DROP TABLE stage_gazetteer")
     return cur.rowcount
+
+
+def read_areas(conn: psycopg.Connection, as_of: date | None = None) -> gpd.GeoDataFrame:
+    """Areas valid on a day (the current ones when as_of is None), every level."""
+    rows = conn.execute(
+        "SELECT code, parent_code, level, name, valid_from, valid_to, ST_AsBinary(geom) FROM areas"
+        " WHERE CASE WHEN %(day)s::date IS NULL THEN valid_to IS NULL"
+        " ELSE valid_from <= %(day)s AND (valid_to IS NULL OR valid_to > %(day)s) END",
+        {"day": as_of}).fetchall()
+    frame = pd.DataFrame(rows, columns=["code", "parent_code", "level", "name", "valid_from",
+                                        "valid_to", "wkb"])
+    return gpd.GeoDataFrame(frame.drop(columns="wkb"), geometry=shapely.from_wkb(frame["wkb"].to_numpy()),
+                            crs="EPSG:4326")
+
+
+@dataclass
+class VersionResult:
+    version_id: int | None
+    plan: BoundaryPlan
+    cases_reassigned: int
+
+
+def load_boundary_version(conn: psycopg.Connection, plan: BoundaryPlan, source: str | None = None) -> VersionResult:
+    """Apply a planned version: close retired rows, open new ones, re-assign affected cases.
+
+    Cases reported on or after the effective day that sat in a retired area, or that were
+    unlocated, go through the geocoding cascade again against the new boundaries; their
+    previous assignment is kept in case_area_history, and their rollups are refreshed.
+    """
+    if plan.is_empty:
+        return VersionResult(None, plan, 0)
+    version_id = conn.execute(
+        "INSERT INTO area_versions (effective_from, level, source, added, changed, closed, unchanged,"
+        " report) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING version_id",
+        (plan.effective_from, plan.level, source, len(plan.added), len(plan.changed),
+         len(plan.closed), len(plan.unchanged), Jsonb(plan.rows().to_dict("records")))).fetchone()[0]
+    retired = plan.retired_codes
+    early = conn.execute(
+        "SELECT code FROM areas WHERE code = ANY(%s) AND valid_to IS NULL AND valid_from >= %s",
+        (retired, plan.effective_from)).fetchall()
+    if early:
+        raise ValueError(f"areas {[r[0] for r in early][:5]} were opened on or after"
+                         f" {plan.effective_from}: a new version must take effect later")
+    conn.execute("UPDATE areas SET valid_to = %s WHERE code = ANY(%s) AND valid_to IS NULL",
+                 (plan.effective_from, retired))
+    opened = plan.opened
+    frame = pd.DataFrame({
+        "code": opened["code"], "parent_code": opened["parent_code"], "level": opened["level"],
+        "name": opened["name"], "wkt": shapely.to_wkt(opened.geometry.to_numpy(), rounding_precision=-1),
+    })
+    conn.execute("CREATE TEMP TABLE stage_areas (code text, parent_code text, level text,"
+                 " name text, wkt text) ON COMMIT DROP")
+    copy_frame(conn, "stage_areas", frame)
+    conn.execute(
+        "INSERT INTO areas (code, valid_from, parent_code, level, name, geom, version_id)"
+        " SELECT code, %s, parent_code, level, name, ST_Multi(ST_GeomFromText(wkt, 4326)), %s"
+        " FROM stage_areas", (plan.effective_from, version_id))
+    conn.execute("DROP TABLE stage_areas")
+    moved = reassign_cases(conn, version_id, plan)
+    conn.execute("UPDATE area_versions SET cases_reassigned = %s WHERE version_id = %s", (moved, version_id))
+    return VersionResult(version_id, plan, moved)
+
+
+_CASE_INPUTS = ["case_id", "report_day", "src_x", "src_y", "src_crs", "address", "area_name",
+                "source_grid_code", "attributes", "grid_code", "community_code", "street_code",
+                "district_code", "geocode_method", "geocode_precision", "unlocated_reason"]
+
+
+def reassign_cases(conn: psycopg.Connection, version_id: int, plan: BoundaryPlan) -> int:
+    """Geocode again the cases a version may move; returns how many changed area."""
+    column = sql.Identifier(AreaLevel(plan.level).code_column)
+    rows = conn.execute(sql.SQL(
+        "SELECT case_id, report_day, src_x, src_y, src_crs, address, area_name, source_grid_code,"
+        " attributes, grid_code, community_code, street_code, district_code, geocode_method,"
+        " geocode_precision, unlocated_reason FROM cases"
+        " WHERE report_day >= %s AND ({col} = ANY(%s) OR geocode_method = 'none')"
+        " OR (report_day >= %s AND geom && ST_GeomFromText(%s, 4326))").format(col=column),
+        (plan.effective_from, plan.retired_codes, plan.effective_from, _new_extent(plan))).fetchall()
+    if not rows:
+        return 0
+    before = pd.DataFrame(rows, columns=_CASE_INPUTS)
+    inputs = before.drop(columns=["district_code"]).assign(district_code=None)
+    after = geocode(inputs, Geocoder.from_database(conn))
+    outputs = ["grid_code", "community_code", "street_code", "district_code", "geocode_method",
+               "geocode_precision", "unlocated_reason"]
+    old = before[outputs].astype("string").fillna("")
+    new = after[outputs].astype("string").fillna("")
+    moved = (old != new).any(axis=1).to_numpy()
+    if not moved.any():
+        return 0
+    before, after = before[moved], after[moved]
+    history = before[["case_id", "grid_code", "community_code", "street_code", "district_code",
+                      "geocode_method", "geocode_precision"]].assign(version_id=version_id)
+    copy_frame(conn, "case_area_history", history)
+    conn.execute(sql_text("stage_cases.sql"))  # creates touched_days for the rollup refresh
+    conn.execute(
+        "CREATE TEMP TABLE stage_reassigned (case_id bigint, grid_code text, community_code text,"
+        " street_code text, district_code text, geocode_method text, geocode_precision text,"
+        " unlocated_reason text, lon double precision, lat double precision, attributes jsonb)"
+        " ON COMMIT DROP")
+    copy_frame(conn, "stage_reassigned", after[["case_id", *outputs, "lon", "lat", "attributes"]])
+    # The old and the new (day, areas) of every moved case need their rollups recomputed.
+    conn.execute(
+        "INSERT INTO touched_days SELECT c.report_day, c.grid_code, c.community_code,"
+        " c.street_code, c.district_code, c.city_code FROM cases c JOIN stage_reassigned s USING (case_id)")
+    conn.execute(
+        "UPDATE cases c SET grid_code = s.grid_code, community_code = s.community_code,"
+        " street_code = s.street_code, district_code = s.district_code,"
+        " geocode_method = s.geocode_method, geocode_precision = s.geocode_precision,"
+        " unlocated_reason = s.unlocated_reason, attributes = s.attributes,"
+        " geom = CASE WHEN s.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) END"
+        " FROM stage_reassigned s WHERE c.case_id = s.case_id")
+    conn.execute(
+        "INSERT INTO touched_days SELECT c.report_day, c.grid_code, c.community_code,"
+        " c.street_code, c.district_code, c.city_code FROM cases c JOIN stage_reassigned s USING (case_id)")
+    conn.execute("DROP TABLE stage_reassigned")
+    rollups.refresh_touched(conn)
+    return int(moved.sum())
+
+
+def _new_extent(plan: BoundaryPlan) -> str:
+    """The envelope of the new shapes, as WKT: cases inside may now fall in them."""
+    opened = plan.opened
+    if opened.empty:
+        return "POLYGON EMPTY"
+    return shapely.to_wkt(shapely.envelope(shapely.union_all(opened.geometry.to_numpy())))
