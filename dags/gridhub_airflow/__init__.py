@@ -1,0 +1,1 @@
+"""Helpers shared by GridHub's DAG files (assets, schedules, retry rules, the database)."""

@@ -1,0 +1,72 @@
+"""One ingest DAG per source spec in GRIDHUB_SOURCES_DIR: `ingest_<source>`.
+
+Adding a YAML file to the sources folder makes its DAG appear at the next parse; the spec
+gives the schedule. Each task body is one call into the pipeline library, the same code
+`gridhub ingest` runs. At most one run per source is active, and the pipeline's advisory
+lock keeps Airflow and the CLI from ingesting one source at the same time.
+"""
+
+from __future__ import annotations
+
+import os
+
+from airflow.sdk import DAG, dag, task
+from gridhub_airflow.common import (
+    DEFAULT_ARGS,
+    START_DATE,
+    TAGS,
+    cases_asset,
+    database_url,
+    settings,
+    source_schedule,
+)
+
+from connectors.spec import SourceSpec, load_specs
+from core.settings import GridHubSettings
+
+
+def build_ingest_dag(spec: SourceSpec) -> DAG:
+    """The DAG that ingests one source: extract and land raw, then validate, geocode, load."""
+    cases = cases_asset(spec.name)
+
+    @dag(
+        dag_id=f"ingest_{spec.name}",
+        description=f"Ingest {spec.agency} ({spec.format.value}) into cases",
+        schedule=source_schedule(spec),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args=DEFAULT_ARGS,
+        tags=[*TAGS, "ingest", spec.format.value],
+        doc_md=__doc__,
+    )
+    def ingest_source():
+        @task
+        def extract_and_land(*, dag_run=None, data_interval_start=None,
+                             data_interval_end=None) -> int:
+            """Read the source (from its watermark, or a backfill's interval); land it raw."""
+            from pipeline.orchestration import backfill_window, land_for_run
+
+            cfg = settings()
+            window = backfill_window(spec, dag_run.run_type, data_interval_start,
+                                     data_interval_end)
+            return land_for_run(spec, cfg, database_url(cfg), window, os.environ)
+
+        @task(outlets=[cases])
+        def validate_geocode_load(landed_run: int, *, outlet_events=None) -> dict:
+            """Map, validate, geocode and load the landed run, with rollups, in one commit."""
+            from pipeline.orchestration import process_landed_run
+
+            cfg = settings()
+            result = process_landed_run(spec, cfg, database_url(cfg), landed_run)
+            counts = vars(result.counts)
+            outlet_events[cases].extra = {"run_id": result.run_id, **counts}
+            return {"run_id": result.run_id, **counts}
+
+        validate_geocode_load(extract_and_land())
+
+    return ingest_source()
+
+
+for _spec in load_specs(GridHubSettings().resolved_sources_dir).values():
+    build_ingest_dag(_spec)

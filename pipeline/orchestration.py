@@ -1,0 +1,137 @@
+"""What a scheduler needs around the pipeline: which database, which errors deserve a retry,
+and which slice of a source a backfill run reads.
+
+Free of Airflow imports on purpose: the DAGs in dags/ call these, and so can any other
+scheduler or the tests, without paying for Airflow's import.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from connectors.spec import SourceFormat, SourceSpec
+from core.errors import ConfigError, GridHubError
+from core.settings import GridHubSettings
+from pipeline import ingest
+from pipeline.ingest import source_lock_id
+from store.db import TRANSIENT_ERRORS, connect
+from store.provision import PrivateCluster
+
+# Schemes an Airflow connection URI may carry for PostgreSQL; libpq knows only the first two.
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://",
+                     "postgresql+psycopg2://")
+
+# Formats whose reader can fetch "records changed between two instants" from the source
+# itself; file drops have no such query, so a date range means nothing to them.
+WINDOWED_FORMATS = frozenset({SourceFormat.REST, SourceFormat.SQL})
+
+
+class RunKind(StrEnum):
+    """Why a DAG run exists (Airflow's run types, as plain strings)."""
+
+    SCHEDULED = "scheduled"
+    MANUAL = "manual"
+    BACKFILL = "backfill"
+    ASSET_TRIGGERED = "asset_triggered"
+
+
+@dataclass(frozen=True)
+class WatermarkWindow:
+    """Read only records whose watermark field lies in [start, end)."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ConfigError(f"a watermark window needs timezone-aware bounds, got {self}")
+        if self.end <= self.start:
+            raise ConfigError(f"empty watermark window: {self.start} is not before {self.end}")
+
+
+def database_url(connection_uri: str | None, settings: GridHubSettings) -> str:
+    """The GridHub database: the scheduler's connection, else DATABASE_URL, else `gridhub db up`'s."""
+    if connection_uri:
+        for scheme in _POSTGRES_SCHEMES:
+            if connection_uri.startswith(scheme):
+                return "postgresql://" + connection_uri[len(scheme):]
+        raise ConfigError(f"the gridhub connection must be a PostgreSQL URI, got scheme "
+                          f"{connection_uri.split('://', 1)[0]!r}")
+    if settings.database_url:
+        return settings.database_url
+    url = PrivateCluster(settings.data_dir / "pg").url()
+    if url is None:
+        raise GridHubError("no database: set the Airflow connection 'gridhub' "
+                           "(AIRFLOW_CONN_GRIDHUB), or DATABASE_URL, or run `gridhub db up`")
+    return url
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when exc, or an error it was raised from, is one a retry can cure."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, TRANSIENT_ERRORS):
+            return True
+        seen.add(id(current))
+        # An error raised while handling another one was caused by it, unless `from None`.
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return False
+
+
+def backfill_window(spec: SourceSpec, run_kind: RunKind | str, interval_start: datetime | None,
+                    interval_end: datetime | None) -> WatermarkWindow | None:
+    """The window a run reads: its data interval for a backfill, else None (incremental)."""
+    # Airflow hands in its DagRunType, a str enum; newer run types are simply not backfills.
+    if str(getattr(run_kind, "value", run_kind)) != RunKind.BACKFILL.value:
+        return None
+    if spec.format not in WINDOWED_FORMATS or not spec.watermark:
+        raise ConfigError(
+            f"{spec.name}: backfills need a {sorted(f.value for f in WINDOWED_FORMATS)} source with a "
+            f"watermark field; this one is {spec.format.value}"
+            f"{'' if spec.watermark else ' without a watermark'}: re-run it instead")
+    if interval_start is None or interval_end is None:
+        raise ConfigError(f"{spec.name}: a backfill run has no data interval")
+    return WatermarkWindow(interval_start, interval_end)
+
+
+def reopen_failed_run(url: str, source: str, run_id: int) -> bool:
+    """Make a landed run that failed while processing processable again; True if it was reopened.
+
+    A failed `process` rolled back everything it wrote, so its landing is intact and running
+    it again is safe. Not when a later run of the source is running or has succeeded: that
+    one re-reads everything this one would load. The earlier error is kept, marked retried.
+    """
+    with connect(url) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (source_lock_id(source),))
+        reopened = conn.execute(
+            "UPDATE ingest_runs SET status = 'running', finished_at = NULL,"
+            " error = 'retried after: ' || coalesce(error, 'no error recorded')"
+            " WHERE run_id = %(run)s AND source = %(source)s AND status = 'failed'"
+            " AND landed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ingest_runs later"
+            "  WHERE later.source = %(source)s AND later.run_id > %(run)s"
+            "  AND later.status IN ('running', 'succeeded'))",
+            {"run": run_id, "source": source}).rowcount
+    return reopened == 1
+
+
+def land_for_run(spec: SourceSpec, settings: GridHubSettings, url: str,
+                 window: WatermarkWindow | None, environ: Mapping[str, str]) -> int:
+    """Extract and land raw (incrementally, or the window of a backfill); returns the run id."""
+    if window is None:
+        return ingest.land(spec, settings, url, variables=dict(environ))
+    if "window" not in inspect.signature(ingest.land).parameters:
+        raise GridHubError(f"{spec.name}: this version of pipeline.ingest.land cannot read a"
+                           f" watermark window, so backfills are not possible yet")
+    return ingest.land(spec, settings, url, variables=dict(environ), window=window)
+
+
+def process_landed_run(spec: SourceSpec, settings: GridHubSettings, url: str,
+                       run_id: int) -> ingest.IngestResult:
+    """Validate, geocode and load a landed run; a retry resumes it after a failure."""
+    reopen_failed_run(url, spec.name, run_id)
+    return ingest.process(spec, settings, url, run_id)

@@ -1,0 +1,231 @@
+#!/usr/bin/env python
+"""Start `airflow standalone` on the repo's dags/ and check, through Airflow's REST API, that
+every source DAG (and every DAG file) is listed, with no import errors.
+
+    .venv/bin/python scripts/airflow_check.py [--port 8080] [--timeout 240] [--keep-home]
+
+Airflow runs in a throwaway AIRFLOW_HOME with a SQLite metadata database, LocalExecutor,
+parallelism 4 and every DAG paused, so nothing is ingested: this checks parsing and
+registration the way the scheduler, dag-processor and api-server see them. Exit status 0
+when every check passes; the figures (startup time, DAG counts) are printed either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from connectors.spec import load_specs  # noqa: E402  (after the repo is on sys.path)
+from core.settings import GridHubSettings  # noqa: E402
+
+DAGS_FOLDER = ROOT / "dags"
+ADMIN = "admin"
+
+
+@dataclass
+class CheckReport:
+    """What the running Airflow answered, and what is wrong with it."""
+
+    started_in_s: float = 0.0
+    listed_in_s: float = 0.0
+    dag_ids: list[str] = field(default_factory=list)
+    import_errors: list[dict] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def airflow_env(home: Path, port: int) -> dict[str, str]:
+    """The environment of a private standalone Airflow serving dags/ on 127.0.0.1:port."""
+    base_url = f"http://127.0.0.1:{port}"
+    bindir = str(Path(sys.executable).parent)
+    return {
+        **os.environ,
+        # standalone starts its components as `airflow ...` from PATH: this venv's.
+        "PATH": os.pathsep.join([bindir, os.environ.get("PATH", "")]),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        # Registered but never run: this check must not ingest into anyone's database.
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__BASE_URL": base_url,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
+        # Parse new files at once rather than on the default five-minute folder scan.
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+    }
+
+
+def start(home: Path, env: dict[str, str]) -> subprocess.Popen:
+    """`airflow standalone` in its own process group, its output in home/standalone.log."""
+    airflow = Path(sys.executable).with_name("airflow")
+    log = (home / "standalone.log").open("wb")
+    return subprocess.Popen([str(airflow), "standalone"], env=env, cwd=home, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGINT to the whole group (standalone stops its components), then SIGTERM, then SIGKILL."""
+    if process.poll() is not None:
+        return
+    for sig, grace in ((signal.SIGINT, 15), (signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def wait_healthy(client: httpx.Client, process: subprocess.Popen, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"airflow standalone exited with status {process.returncode}")
+        try:
+            health = client.get("/api/v2/monitor/health")
+            if health.status_code == 200 and all(
+                    part.get("status") == "healthy"
+                    for name, part in health.json().items()
+                    if name in ("metadatabase", "scheduler", "dag_processor")):
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError("airflow standalone did not become healthy in time")
+
+
+def login(client: httpx.Client, home: Path, deadline: float) -> None:
+    """A JWT for the admin user whose password standalone generated."""
+    passwords = home / "simple_auth_manager_passwords.json.generated"
+    while not passwords.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    password = json.loads(passwords.read_text())[ADMIN]
+    answer = client.post("/auth/token", json={"username": ADMIN, "password": password})
+    answer.raise_for_status()
+    client.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+
+
+def listed_dags(client: httpx.Client) -> list[dict]:
+    answer = client.get("/api/v2/dags", params={"limit": 1000})
+    answer.raise_for_status()
+    return answer.json()["dags"]
+
+
+def import_errors(client: httpx.Client) -> list[dict]:
+    answer = client.get("/api/v2/importErrors", params={"limit": 1000})
+    answer.raise_for_status()
+    return answer.json()["import_errors"]
+
+
+def dag_files() -> set[str]:
+    """DAG files of dags/ (the helper package is excluded by dags/.airflowignore)."""
+    return {p.name for p in DAGS_FOLDER.glob("*.py")}
+
+
+def check(port: int | None = None, timeout: float = 180, keep_home: bool = False) -> CheckReport:
+    """Start standalone Airflow, wait until every expected DAG is listed, check, stop."""
+    report = CheckReport()
+    expected_sources = {f"ingest_{name}" for name in
+                        load_specs(GridHubSettings().resolved_sources_dir)}
+    home = Path(tempfile.mkdtemp(prefix="gridhub-airflow-check-"))
+    port = port or free_port()
+    began = time.monotonic()
+    deadline = began + timeout
+    process = start(home, airflow_env(home, port))
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            wait_healthy(client, process, deadline)
+            report.started_in_s = time.monotonic() - began
+            login(client, home, deadline)
+            dags: list[dict] = []
+            # The dag-processor registers files one by one: wait for all, or for an error.
+            while time.monotonic() < deadline:
+                dags = listed_dags(client)
+                report.import_errors = import_errors(client)
+                files = {Path(d["fileloc"]).name for d in dags}
+                if report.import_errors or (expected_sources <= {d["dag_id"] for d in dags}
+                                            and dag_files() <= files):
+                    break
+                time.sleep(1)
+            report.listed_in_s = time.monotonic() - began
+            report.dag_ids = sorted(d["dag_id"] for d in dags)
+            _judge(report, dags, expected_sources, client)
+    except (RuntimeError, TimeoutError, httpx.HTTPError) as exc:
+        report.problems.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        stop(process)
+        if report.problems:
+            log = home / "standalone.log"
+            tail = log.read_text(errors="replace").splitlines()[-40:] if log.exists() else []
+            report.problems.append("last lines of standalone.log:\n  " + "\n  ".join(tail))
+        if not keep_home:
+            shutil.rmtree(home, ignore_errors=True)
+    return report
+
+
+def _judge(report: CheckReport, dags: list[dict], expected_sources: set[str],
+           client: httpx.Client) -> None:
+    listed = {d["dag_id"]: d for d in dags}
+    for error in report.import_errors:
+        report.problems.append(f"import error in {error['filename']}: {error['stack_trace']}")
+    missing = sorted(expected_sources - set(listed))
+    if missing:
+        report.problems.append(f"source DAGs not listed: {missing}")
+    unlisted_files = sorted(dag_files() - {Path(d["fileloc"]).name for d in dags})
+    if unlisted_files:
+        report.problems.append(f"DAG files with no listed DAG: {unlisted_files}")
+    for dag_id in sorted(expected_sources & set(listed)):
+        details = client.get(f"/api/v2/dags/{dag_id}/details").json()
+        if details.get("max_active_runs") != 1:
+            report.problems.append(f"{dag_id}: max_active_runs is {details.get('max_active_runs')}")
+        if not listed[dag_id]["is_paused"]:
+            report.problems.append(f"{dag_id} is not paused: this check must not run ingests")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=None, help="api-server port (default: a free one)")
+    parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for Airflow")
+    parser.add_argument("--keep-home", action="store_true", help="keep the AIRFLOW_HOME for a look")
+    args = parser.parse_args()
+    report = check(args.port, args.timeout, args.keep_home)
+    print(f"healthy after {report.started_in_s:.1f} s; DAGs listed after {report.listed_in_s:.1f} s")
+    print(f"{len(report.dag_ids)} DAGs listed: {', '.join(report.dag_ids)}")
+    print(f"import errors: {len(report.import_errors)}")
+    for problem in report.problems:
+        print(f"PROBLEM: {problem}")
+    print("OK" if report.ok else "FAILED")
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Airflow for the DAG tests: a throwaway AIRFLOW_HOME, the repo's dags/, a SQLite metadata DB.
+
+Airflow reads its configuration once, when `airflow` is first imported, so the environment is
+set here, at collection time, before any test module imports it. The metadata database is
+migrated once per session (SQLite is Airflow's own test setup and holds only Airflow's
+bookkeeping; GridHub's data always goes to the real PostGIS test databases). All DAG tests
+run in this one process: the first `dag.test()` builds Airflow's in-process execution API
+(~6 s), later ones reuse it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from core.settings import PROJECT_ROOT
+from store.db import with_dbname
+
+DAGS_FOLDER = PROJECT_ROOT / "dags"
+AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="gridhub-airflow-"))
+atexit.register(shutil.rmtree, AIRFLOW_HOME, ignore_errors=True)
+
+os.environ.update({
+    "AIRFLOW_HOME": str(AIRFLOW_HOME),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
+    "AIRFLOW__CORE__PARALLELISM": "4",
+    # Retries in seconds, not the production five minutes: the retry test waits for one.
+    "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "1",
+})
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Airflow's metadata database, migrated once for the session."""
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, text=True,
+                   timeout=300)
+    return AIRFLOW_HOME / "airflow.db"
+
+
+@pytest.fixture(scope="session")
+def dagbag(airflow_db):
+    """Every DAG file of dags/, parsed the way the dag-processor parses its "dags-folder" bundle
+    (which puts the folder on sys.path, so DAG files can import their helper package)."""
+    from airflow.dag_processing.dagbag import BundleDagBag
+
+    return BundleDagBag(dag_folder=str(DAGS_FOLDER), bundle_path=DAGS_FOLDER,
+                        bundle_name="dags-folder")
+
+
+@pytest.fixture
+def gridhub_env(monkeypatch, db_url, demo_dir) -> str:
+    """Point the DAGs' tasks at this test's database (as an Airflow connection) and demo data."""
+    monkeypatch.setenv("AIRFLOW_CONN_GRIDHUB", db_url)
+    monkeypatch.setenv("GRIDHUB_DATA_DIR", str(demo_dir))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    return db_url
+
+
+@pytest.fixture
+def run_dag(dagbag):
+    """Run a DAG of the bag with dag.test(); returns its state and each task's state and tries."""
+
+    def run(dag_id: str, **kwargs) -> DagRunResult:
+        from airflow.models import TaskInstance
+        from airflow.utils.session import create_session
+
+        dag = dagbag.dags[dag_id]
+        dag_run = dag.test(**kwargs)
+        with create_session() as session:
+            tis = session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=dag_run.run_id).all()
+            tasks = {ti.task_id: (str(ti.state), ti.try_number) for ti in tis}
+        return DagRunResult(str(dag_run.state), tasks)
+
+    return run
+
+
+# What a user would compare between two databases after the same ingest: how many rows each
+# table holds, and digests of every case's identity, content and grid, and of every
+# quarantined record's failed checks.
+FINGERPRINT_QUERIES = {
+    "cases": "SELECT count(*) FROM cases",
+    "quarantined": "SELECT count(*) FROM quarantine WHERE released_at IS NULL",
+    "raw_records": "SELECT count(*) FROM raw_records",
+    "rollup_rows": "SELECT count(*) FROM rollup_daily",
+    "rollup_reported": "SELECT coalesce(sum(reported), 0) FROM rollup_daily WHERE level = 'city'",
+    "cases_digest": "SELECT md5(coalesce(string_agg(concat_ws('|', source, source_record_id,"
+                    " record_hash, grid_code, geocode_method), ',' ORDER BY source, source_record_id),"
+                    " '')) FROM cases",
+    # The checks that failed, not their messages: some name the time of the run.
+    "quarantine_digest": "SELECT md5(coalesce(string_agg(concat_ws('|', source, source_record_id,"
+                         " jsonb_path_query_array(reasons, '$[*].check')::text), ','"
+                         " ORDER BY source, source_record_id, raw_id), '')) FROM quarantine"
+                         " WHERE released_at IS NULL",
+}
+
+
+def fingerprint_of(url: str) -> dict:
+    """Row counts and digests of what an ingest leaves behind."""
+    with psycopg.connect(url) as conn:
+        return {name: conn.execute(query).fetchone()[0]
+                for name, query in FINGERPRINT_QUERIES.items()}
+
+
+def ingest_runs_of(url: str) -> list[dict]:
+    """Every ingest run recorded in the database, oldest first."""
+    with psycopg.connect(url) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        return cur.execute("SELECT * FROM ingest_runs ORDER BY run_id").fetchall()
+
+
+class DagRunResult:
+    """The outcome of one DAG run: its state, and (state, try number) per task id."""
+
+    def __init__(self, state: str, tasks: dict[str, tuple[str, int]]):
+        self.state = state
+        self.tasks = tasks
+
+    def __repr__(self) -> str:
+        return f"DagRunResult({self.state!r}, {self.tasks!r})"
+
+
+@pytest.fixture
+def fingerprint():
+    """fingerprint(url): row counts and digests of what an ingest leaves behind."""
+    return fingerprint_of
+
+
+@pytest.fixture
+def ingest_runs():
+    """ingest_runs(url): every ingest run recorded in a database, oldest first."""
+    return ingest_runs_of
+
+
+@pytest.fixture(scope="session")
+def cli_reference(server_url, city_template, demo_dir) -> dict:
+    """What `gridhub ingest hotline_12345` leaves in a fresh database: the clean run to match."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    name = f"gridhub_test_cliref_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(city_template)))
+    url = with_dbname(server_url, name)
+    try:
+        result = CliRunner().invoke(app, ["ingest", "hotline_12345"],
+                                    env={"DATABASE_URL": url, "GRIDHUB_DATA_DIR": str(demo_dir)})
+        assert result.exit_code == 0, result.output
+        return fingerprint_of(url)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))

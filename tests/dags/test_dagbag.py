@@ -1,0 +1,50 @@
+"""Every DAG file imports cleanly, and the DAGs are wired the way an operator expects."""
+
+from __future__ import annotations
+
+from airflow.sdk import CronDataIntervalTimetable
+
+from connectors.spec import load_specs
+from core.settings import GridHubSettings
+
+
+def _specs():
+    return load_specs(GridHubSettings().resolved_sources_dir)
+
+
+def test_every_dag_file_imports_without_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert dagbag.dags, "no DAG was found in dags/"
+    # Helper modules are not parsed as DAG files (dags/.airflowignore).
+    assert not any("gridhub_airflow" in path for path in dagbag.file_last_changed)
+
+
+def test_one_ingest_dag_per_source_spec_with_its_schedule(dagbag):
+    specs = _specs()
+    ingest_dags = {dag_id for dag_id in dagbag.dags if dag_id.startswith("ingest_")}
+    assert ingest_dags == {f"ingest_{name}" for name in specs}
+    for name, spec in specs.items():
+        dag = dagbag.dags[f"ingest_{name}"]
+        assert dag.max_active_runs == 1, name
+        assert dag.catchup is False, name
+        # A cron schedule with real data intervals in the source's zone: backfills read them.
+        expected = CronDataIntervalTimetable(spec.schedule, timezone=spec.timezone)
+        assert dag.timetable == expected, name
+
+
+def test_the_load_publishes_the_source_cases_asset(dagbag):
+    for name in _specs():
+        dag = dagbag.dags[f"ingest_{name}"]
+        outlets = {outlet.uri for task in dag.tasks for outlet in task.outlets}
+        assert outlets == {f"gridhub://cases/{name}"}, name
+        # The asset is published by the last task, once the cases are committed.
+        (publisher,) = [t for t in dag.tasks if t.outlets]
+        assert not publisher.downstream_list, name
+
+
+def test_ingest_tasks_retry_transient_errors_only(dagbag):
+    for name in _specs():
+        for task in dagbag.dags[f"ingest_{name}"].tasks:
+            assert task.retries >= 1, task.task_id
+            assert task.retry_exponential_backoff > 1, task.task_id
+            assert type(task.retry_policy).__name__ == "TransientErrorsOnly", task.task_id
