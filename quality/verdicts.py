@@ -1,20 +1,38 @@
 """Row-level verdicts: which canonical rows pass, and for the others every reason in words.
 
-The checks are vectorised over the whole chunk; a row fails with all of its reasons at once,
-so a data engineer fixing a spec sees everything wrong with it.
+The suite (quality.suite) runs through Great Expectations once per chunk; every row that
+fails a quarantining expectation, or whose mapping left a problem, fails with all of its
+reasons at once, so a data engineer fixing a spec sees everything wrong with it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from core.case import CaseKind, Category, Status
+from connectors.spec import SourceSpec
+from quality.config import quality_config
+from quality.suite import Action, CityExtent, suite_rules
+from quality.text import looks_garbled
+from quality.validation import RuleOutcome, validate
 
-REQUIRED = ("source_record_id", "reported_at", "kind", "category", "status")
-MAX_CLOCK_SKEW = pd.Timedelta(minutes=10)
+CANONICAL_SUITE = "canonical_case"
+
+
+@dataclass
+class ValidationReport:
+    """What one validation found: GX's statistics per rule and the row counts of the split."""
+
+    suite: str
+    rows: int
+    passed: int
+    failed: int
+    mapping_failed: int  # rows whose mapping already reported a problem
+    outcomes: list[RuleOutcome] = field(default_factory=list)
+    oldest_reported_at: pd.Timestamp | None = None  # among passing rows
+    newest_reported_at: pd.Timestamp | None = None
 
 
 @dataclass
@@ -23,57 +41,53 @@ class Verdict:
 
     passed: pd.DataFrame
     failed: pd.DataFrame
-    reasons: pd.Series  # aligned with failed: list[dict(check, message)]
+    reasons: pd.Series  # aligned with failed: list[dict(check, message, ...)]
+    report: ValidationReport | None = None
 
 
-def judge(cases: pd.DataFrame, problems: pd.Series, now: pd.Timestamp | None = None) -> Verdict:
-    """Check every row; mapping problems count as failures too."""
-    now = now or pd.Timestamp.now(tz="UTC")
-    reasons = [[{"check": "mapping", "message": p} for p in ps] for ps in problems]
-    checks = _checks(cases, now)
-    for name, (mask, message) in checks.items():
-        for i in np.flatnonzero(mask):
-            reasons[i].append({"check": name, "message": message})
-    failed_mask = np.array([bool(r) for r in reasons], dtype=bool)
-    reason_series = pd.Series(reasons, index=cases.index, dtype=object)
-    return Verdict(passed=cases[~failed_mask], failed=cases[failed_mask],
-                   reasons=reason_series[failed_mask])
+def judge(cases: pd.DataFrame, problems: pd.Series, *, spec: SourceSpec | None = None,
+          now: pd.Timestamp | None = None, extent: CityExtent | None = None) -> Verdict:
+    """Check every row against the suite (the source's own rules too, given its spec);
+    mapping problems count as failures."""
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now).tz_convert("UTC")
+    config = quality_config(spec)
+    rules = suite_rules(config, now.to_pydatetime(), spec.timezone if spec else "Asia/Shanghai",
+                        extent)
+    suite = spec.name if spec else CANONICAL_SUITE
+    outcomes = validate(cases, rules, suite)
+
+    counts = np.fromiter(map(len, problems.array), dtype=np.int64, count=len(problems))
+    failing = counts > 0
+    reasons: dict[int, list[dict]] = {
+        int(i): [_mapping_reason(p) for p in problems.iat[i]] for i in np.flatnonzero(failing)}
+    for outcome in outcomes:
+        if outcome.rule.action is not Action.QUARANTINE:
+            continue
+        reason = {"check": outcome.rule.key, "expectation": outcome.rule.expectation,
+                  "message": outcome.rule.message}
+        for i in outcome.failing.tolist():
+            reasons.setdefault(i, []).append(reason)
+        failing[outcome.failing] = True
+
+    positions = np.flatnonzero(failing)
+    failed = cases.iloc[positions]
+    passed = cases.iloc[np.flatnonzero(~failing)]
+    reported = passed["reported_at"] if "reported_at" in passed else pd.Series(dtype="object")
+    report = ValidationReport(
+        suite=suite, rows=len(cases), passed=len(passed), failed=len(failed),
+        mapping_failed=int((counts > 0).sum()), outcomes=outcomes,
+        oldest_reported_at=_or_none(reported.min()), newest_reported_at=_or_none(reported.max()))
+    reason_series = pd.Series([reasons[int(i)] for i in positions], index=failed.index, dtype=object)
+    return Verdict(passed=passed, failed=failed, reasons=reason_series, report=report)
 
 
-def _checks(cases: pd.DataFrame, now: pd.Timestamp) -> dict[str, tuple[np.ndarray, str]]:
-    """name -> (boolean mask of failing rows, message)."""
-    out: dict[str, tuple[np.ndarray, str]] = {}
-    for column in REQUIRED:
-        out[f"{column}_present"] = (cases[column].isna().to_numpy(), f"{column} is missing")
-    allowed = {"kind": CaseKind, "category": Category, "status": Status}
-    for column, enum in allowed.items():
-        bad = cases[column].notna() & ~cases[column].isin([e.value for e in enum])
-        out[f"{column}_known"] = (bad.to_numpy(), f"{column} is not one of {sorted(e.value for e in enum)}")
-    future = (cases["reported_at"] > now + MAX_CLOCK_SKEW).fillna(False)
-    out["reported_not_future"] = (future.to_numpy(dtype=bool), "reported_at is in the future")
-    reversed_ = (cases["closed_at"] < cases["reported_at"]).fillna(False)
-    out["closed_after_reported"] = (reversed_.to_numpy(dtype=bool), "closed_at is before reported_at")
-    garbled = cases["address"].map(looks_garbled, na_action="ignore").fillna(False).astype(bool)
-    out["address_readable"] = (garbled.to_numpy(), "address text is garbled (wrong character encoding)")
-    negative = (cases["amount"] < 0).fillna(False)
-    out["amount_not_negative"] = (negative.to_numpy(dtype=bool), "amount is negative")
-    return out
+def _mapping_reason(problem: str) -> dict:
+    field_name, _, _ = problem.partition(":")
+    return {"check": "mapping", "field": field_name.strip(), "message": problem}
 
 
-def looks_garbled(text: str) -> bool:
-    """Mojibake: UTF-8 read as Latin-1 (Ã, å…) or as GBK (runs of rare characters)."""
-    if any("\u0080" <= ch <= "\u00ff" for ch in text):
-        return True
-    cjk = [ch for ch in text if "\u4e00" <= ch <= "\u9fff"]
-    if len(cjk) < 4:
-        return False
-    rare = sum(1 for ch in cjk if not _in_gb2312(ch))
-    return rare / len(cjk) > 0.3
+def _or_none(value) -> pd.Timestamp | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value)
 
 
-def _in_gb2312(ch: str) -> bool:
-    try:
-        ch.encode("gb2312")
-    except UnicodeEncodeError:
-        return False
-    return True
+__all__ = ["CityExtent", "ValidationReport", "Verdict", "judge", "looks_garbled"]

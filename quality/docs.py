@@ -1,0 +1,123 @@
+"""GX Data Docs: every validation run rendered as HTML under <data_dir>/quality/docs.
+
+Validation itself runs in an ephemeral context; here a file context under
+<data_dir>/quality/gx keeps a SUMMARY-sized result per run (the counts of its quality record,
+not millions of row indexes) and renders it, so the docs grow run by run, across processes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from quality.records import QualityRecord
+
+SITE = "gridhub"
+
+
+def docs_dir(data_dir: Path) -> Path:
+    """Where the site is built (index.html at its top)."""
+    return data_dir / "quality" / "docs"
+
+
+def publish(record: QualityRecord, data_dir: Path, run_time: datetime | None = None) -> Path:
+    """Store the run's validation result and (re)build its page and the index; returns index.html."""
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    import quality.expectations  # noqa: F401  (renders GridHub's own expectations)
+
+    run_time = run_time or datetime.now(UTC)
+    with _locked(data_dir):
+        context = _file_context(data_dir)
+        suite_id = ExpectationSuiteIdentifier(name=record.suite)
+        result_id = ValidationResultIdentifier(
+            expectation_suite_identifier=suite_id,
+            run_id=RunIdentifier(run_name=f"run-{record.run_id}", run_time=run_time),
+            batch_identifier=record.source)
+        context.validation_results_store.store_validation_results(
+            suite_validation_result=suite_result(record, run_time),
+            suite_validation_result_identifier=result_id,
+            expectation_suite_identifier=suite_id)
+        context.build_data_docs(site_names=[SITE], resource_identifiers=[result_id])
+    return docs_dir(data_dir) / "index.html"
+
+
+def suite_result(record: QualityRecord, run_time: datetime):
+    """The quality record as a GX ExpectationSuiteValidationResult (SUMMARY detail)."""
+    from great_expectations.core import (
+        ExpectationSuiteValidationResult,
+        ExpectationValidationResult,
+    )
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    results = []
+    for e in record.expectations:
+        evaluated, unexpected, missing = e["evaluated"], e["unexpected"], e["missing"]
+        judged = evaluated - missing
+        results.append(ExpectationValidationResult(
+            success=e["success"],
+            expectation_config=ExpectationConfiguration(
+                type=e["expectation"], kwargs=e["kwargs"],
+                meta={"gridhub_key": e["key"], "message": e["message"], "action": e["action"]}),
+            result={
+                "element_count": evaluated, "unexpected_count": unexpected,
+                "unexpected_percent": 100.0 * unexpected / judged if judged else 0.0,
+                "missing_count": missing,
+                "missing_percent": 100.0 * missing / evaluated if evaluated else 0.0,
+                "partial_unexpected_list": e.get("examples", []),
+            }))
+    good = sum(r.success for r in results)
+    return ExpectationSuiteValidationResult(
+        success=record.success, results=results, suite_name=record.suite,
+        statistics={"evaluated_expectations": len(results), "successful_expectations": good,
+                    "unsuccessful_expectations": len(results) - good,
+                    "success_percent": 100.0 * good / len(results) if results else 100.0},
+        meta={"run_id": RunIdentifier(run_name=f"run-{record.run_id}", run_time=run_time),
+              "validation_time": run_time,
+              "active_batch_definition": {"datasource_name": "gridhub",
+                                          "data_asset_name": record.source,
+                                          "data_connector_name": "pipeline",
+                                          "batch_identifiers": {"run_id": record.run_id}},
+              "gridhub": {"rows": record.rows_evaluated, "passed": record.rows_passed,
+                          "failed": record.rows_failed, "gates": record.gates}})
+
+
+def _file_context(data_dir: Path):
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="file", project_root_dir=str(data_dir / "quality"))
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    target = str(docs_dir(data_dir).resolve())
+    sites = context.variables.data_docs_sites or {}
+    if sites.get(SITE, {}).get("store_backend", {}).get("base_directory") != target:
+        config = {"class_name": "SiteBuilder", "show_how_to_buttons": False,
+                  "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                                    "base_directory": target},
+                  "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}}
+        if SITE in sites:
+            context.update_data_docs_site(SITE, config)
+        else:
+            context.add_data_docs_site(SITE, config)
+    return context
+
+
+@contextmanager
+def _locked(data_dir: Path) -> Iterator[None]:
+    """One docs writer at a time (ingests of different sources may run in parallel)."""
+    lock = data_dir / "quality" / ".docs.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

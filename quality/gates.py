@@ -1,0 +1,146 @@
+"""Batch gates: whole-run checks that stop a run before it loads.
+
+volume      the run's record count against the median of the source's recent runs
+schema      the source's columns against those of its last successful run
+quarantine  the share of the run's rows that failed validation
+freshness   how old the newest record delivered is
+
+Each gate is a plain function of numbers and lists, so tests can read it as a table; the
+history it compares against is read from `ingest_runs` by the functions at the end.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from core.errors import GridHubError
+from quality.config import FreshnessGate, SchemaGate, VolumeGate
+
+
+@dataclass(frozen=True)
+class GateResult:
+    gate: str  # volume | schema | quarantine_rate | freshness
+    passed: bool
+    message: str
+    observed: Any = None
+    limit: Any = None
+
+    def as_record(self) -> dict:
+        return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items()}
+
+
+class GateFailed(GridHubError):
+    """A batch gate stopped the run: nothing is loaded, the raw landing stays for replay."""
+
+    run_status = "stopped"  # what the pipeline records for the run
+
+    def __init__(self, source: str, run_id: int, failures: list[GateResult]):
+        self.source, self.run_id, self.failures = source, run_id, failures
+        reasons = "; ".join(f"{f.gate}: {f.message}" for f in failures)
+        super().__init__(f"run {run_id} of {source} stopped by quality gates: {reasons}")
+
+
+def volume_gate(records: int, history: list[int], cfg: VolumeGate) -> GateResult:
+    """A drop below, or a spike above, the median of recent runs stops the run."""
+    if not cfg.enabled or len(history) < cfg.min_history:
+        return GateResult("volume", True, f"{records:,} records; too little history to compare"
+                          f" ({len(history)} of {cfg.min_history} runs)", records)
+    median = statistics.median(history)
+    low, high = median * cfg.min_ratio, median * cfg.max_ratio
+    share = records / median if median else float("inf")
+    usual = f"the usual {median:,.0f} (median of the last {len(history)} successful runs)"
+    if records < low:
+        return GateResult("volume", False, f"{records:,} records is {share:.0%} of {usual};"
+                          f" a drop below {cfg.min_ratio:.0%}", records, low)
+    if records > high:
+        return GateResult("volume", False, f"{records:,} records is {share:.0%} of {usual};"
+                          f" a spike above {cfg.max_ratio:.0%}", records, high)
+    return GateResult("volume", True, f"{records:,} records is {share:.0%} of {usual}", records)
+
+
+def schema_gate(columns: list[str], baseline: list[str] | None, mapped: list[str],
+                cfg: SchemaGate) -> GateResult:
+    """New or missing source columns; a column the mapping reads is never allowed to go missing."""
+    expected = cfg.columns if cfg.columns is not None else baseline
+    have = set(columns)
+    missing_mapped = [c for c in mapped if c not in have]
+    if expected is None:
+        new, missing = [], missing_mapped
+    else:
+        new = [c for c in columns if c not in set(expected)]
+        missing = [c for c in expected if c not in have]
+    problems, stop = [], bool(missing_mapped)
+    if missing:
+        problems.append(f"missing columns {missing}")
+        stop = stop or cfg.on_missing == "stop"
+    if new:
+        problems.append(f"new columns {new}")
+        stop = stop or cfg.on_new == "stop"
+    if not problems:
+        return GateResult("schema", True, f"{len(columns)} columns as expected", len(columns))
+    what = "; ".join(problems)
+    if missing_mapped:
+        what += f" (the mapping reads {missing_mapped})"
+    return GateResult("schema", not stop, what, columns, expected)
+
+
+def quarantine_rate_gate(failed: int, rows: int, max_rate: float) -> GateResult:
+    """More failing rows than the source's threshold stops the run."""
+    rate = failed / rows if rows else 0.0
+    words = f"{failed:,} of {rows:,} rows failed validation ({rate:.1%}; threshold {max_rate:.1%})"
+    return GateResult("quarantine_rate", rate <= max_rate, words, rate, max_rate)
+
+
+def freshness_gate(newest: datetime | None, now: datetime, cfg: FreshnessGate) -> GateResult:
+    """The newest record delivered must be younger than max_age_hours (when set)."""
+    if cfg.max_age_hours is None:
+        return GateResult("freshness", True, "no freshness limit set", newest)
+    limit = now - timedelta(hours=cfg.max_age_hours)
+    if newest is None:
+        return GateResult("freshness", False, "no valid reported_at in the run", None, limit)
+    age = (now - newest).total_seconds() / 3600
+    words = f"newest record reported {age:,.1f} h ago (limit {cfg.max_age_hours:g} h)"
+    return GateResult("freshness", newest >= limit, words, newest, limit)
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the landing recorded about a run."""
+
+    records: int
+    fields: list[str]
+    replay: bool
+
+
+def run_facts(conn: psycopg.Connection, run_id: int) -> RunFacts:
+    row = conn.execute(
+        "SELECT records_read, coalesce(source_fields, '[]'::jsonb), params ? 'replay_of'"
+        " FROM ingest_runs WHERE run_id = %s", (run_id,)).fetchone()
+    if row is None:
+        raise GridHubError(f"no ingest run {run_id}")
+    return RunFacts(int(row[0]), list(row[1]), bool(row[2]))
+
+
+def volume_history(conn: psycopg.Connection, source: str, run_id: int, runs: int) -> list[int]:
+    """Record counts of the source's latest successful runs before this one that read anything
+    (replays excluded): an incremental source's empty runs say nothing about its usual volume."""
+    rows = conn.execute(
+        "SELECT records_read FROM ingest_runs WHERE source = %s AND run_id < %s"
+        " AND status = 'succeeded' AND records_read > 0 AND NOT params ? 'replay_of'"
+        " ORDER BY run_id DESC LIMIT %s",
+        (source, run_id, runs)).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def baseline_fields(conn: psycopg.Connection, source: str, run_id: int) -> list[str] | None:
+    """The columns of the source's last successful run before this one, if any."""
+    row = conn.execute(
+        "SELECT source_fields FROM ingest_runs WHERE source = %s AND run_id < %s"
+        " AND status = 'succeeded' AND source_fields IS NOT NULL AND NOT params ? 'replay_of'"
+        " ORDER BY run_id DESC LIMIT 1", (source, run_id)).fetchone()
+    return list(row[0]) if row else None

@@ -1,0 +1,132 @@
+"""The expectation suite as data: the canonical case's rules plus each source's own.
+
+A rule names a GX expectation and its arguments, the words a data engineer reads when a row
+fails it, and what failing does: quarantine the row, or only count it (a warning, for faults
+that a later step repairs, such as coordinates outside the city).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from core.case import CaseKind, Category, Outcome, Status
+from quality.config import QualityConfig
+
+REQUIRED = ("source_record_id", "reported_at", "kind", "category", "status")
+MAX_CLOCK_SKEW = timedelta(minutes=10)
+DEFAULT_START = datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))
+READABLE_TEXT = ("address", "area_name")
+
+
+class Action(StrEnum):
+    QUARANTINE = "quarantine"
+    WARN = "warn"
+
+
+@dataclass(frozen=True)
+class CityExtent:
+    """The city's bounding box in WGS84 degrees."""
+
+    west: float
+    south: float
+    east: float
+    north: float
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One expectation of the suite."""
+
+    key: str  # stable name, used in quarantine reasons and quality records
+    expectation: str  # GX expectation, snake_case (expect_column_values_to_not_be_null)
+    kwargs: Mapping[str, Any] = field(hash=False)
+    message: str  # what is wrong with a failing row, in words
+    action: Action = Action.QUARANTINE
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns the expectation reads."""
+        kw = self.kwargs
+        if "column" in kw:
+            return [kw["column"]]
+        if "column_A" in kw:
+            return [kw["column_A"], kw["column_B"]]
+        return list(kw.get("column_list", []))
+
+
+def suite_rules(config: QualityConfig, now: datetime, tz: str = "Asia/Shanghai",
+                extent: CityExtent | None = None) -> list[Rule]:
+    """The canonical rules for this moment and source, then the source's own."""
+    start = (datetime.combine(config.start, datetime.min.time(), ZoneInfo(tz))
+             if config.start else DEFAULT_START)
+    rules = canonical_rules(now, start, extent, tuple(config.required))
+    taken = {r.key for r in rules}
+    for i, declared in enumerate(config.expectations):
+        kwargs = declared.kwargs
+        column = kwargs.get("column") or kwargs.get("column_A") or str(i)
+        key = declared.key or f"{declared.expect.removeprefix('expect_')}__{column}"
+        while key in taken:
+            key += "_"
+        taken.add(key)
+        rules.append(Rule(key, declared.expect, kwargs, declared.message, Action(declared.action)))
+    return rules
+
+
+def canonical_rules(now: datetime, start: datetime = DEFAULT_START,
+                    extent: CityExtent | None = None, required: tuple[str, ...] = ()) -> list[Rule]:
+    """What every canonical case must satisfy, whatever its source."""
+    rules = [
+        Rule(f"{column}_present", "expect_column_values_to_not_be_null", {"column": column},
+             f"{column} is missing")
+        for column in dict.fromkeys(REQUIRED + required)
+    ]
+    for column, values in (("kind", CaseKind), ("category", Category), ("status", Status),
+                           ("outcome", Outcome)):
+        codes = sorted(v.value for v in values)
+        rules.append(Rule(f"{column}_known", "expect_column_values_to_be_in_set",
+                          {"column": column, "value_set": codes},
+                          f"{column} is not one of {', '.join(codes)}"))
+    latest = now + MAX_CLOCK_SKEW
+    rules += [
+        Rule("reported_not_future", "expect_column_values_to_be_between",
+             {"column": "reported_at", "max_value": latest},
+             f"reported_at is in the future (after {latest:%Y-%m-%d %H:%M} UTC)"),
+        Rule("reported_after_start", "expect_column_values_to_be_between",
+             {"column": "reported_at", "min_value": start},
+             f"reported_at is before the source's start ({start:%Y-%m-%d})"),
+        Rule("closed_after_reported", "expect_column_pair_values_a_to_be_greater_than_b",
+             {"column_A": "closed_at", "column_B": "reported_at", "or_equal": True,
+              "ignore_row_if": "either_value_is_missing"},
+             "closed_at is before reported_at"),
+        Rule("one_version_per_record", "expect_column_pair_values_a_to_have_one_value_of_b",
+             {"column_A": "source_record_id", "column_B": "record_hash"},
+             "source_record_id occurs more than once in this batch with different contents"),
+        Rule("amount_not_negative", "expect_column_values_to_be_between",
+             {"column": "amount", "min_value": 0}, "amount is negative"),
+        Rule("severity_in_range", "expect_column_values_to_be_between",
+             {"column": "severity", "min_value": 1, "max_value": 5},
+             "severity is outside 1..5", Action.WARN),
+        Rule("parties_positive", "expect_column_values_to_be_between",
+             {"column": "parties", "min_value": 1}, "parties is below 1", Action.WARN),
+    ]
+    rules += [
+        Rule(f"{column}_readable", "expect_column_values_to_be_readable_text", {"column": column},
+             f"{column} text is garbled (wrong character encoding)")
+        for column in READABLE_TEXT
+    ]
+    if extent is not None:
+        # Coordinates outside the city are repaired or located otherwise by geo: count them only.
+        rules += [
+            Rule("lon_in_city", "expect_column_values_to_be_between",
+                 {"column": "lon", "min_value": extent.west, "max_value": extent.east},
+                 "longitude (WGS84) is outside the city's extent", Action.WARN),
+            Rule("lat_in_city", "expect_column_values_to_be_between",
+                 {"column": "lat", "min_value": extent.south, "max_value": extent.north},
+                 "latitude (WGS84) is outside the city's extent", Action.WARN),
+        ]
+    return rules
