@@ -28,7 +28,9 @@ def list_sources() -> None:
     with friendly_errors():
         cfg = settings()
         specs = load_specs(cfg.resolved_sources_dir)
-    table = Table("name", "agency", "kind", "format", "crs", "watermark", "schedule")
+    table = Table("agency", "kind", "format", "crs", "watermark", "schedule")
+    table.add_column("name", no_wrap=True, min_width=max((len(n) for n in specs), default=4))
+    table.columns.insert(0, table.columns.pop())
     for spec in specs.values():
         table.add_row(spec.name, spec.agency, spec.kind.value, spec.format.value, spec.crs,
                       spec.watermark or "", spec.schedule or "")
@@ -45,14 +47,15 @@ def check(name: str = typer.Argument(..., help="a source name, or the path of a 
         url = _optional_database(cfg)
         with feed_variables(cfg, url, os.environ) if url else _no_services() as variables:
             result = check_source(spec, cfg, rows=rows, variables=variables)
-    table = Table("field", *[str(i) for i in range(len(result.cases))], title=f"{spec.name}: mapped sample")
-    for column in CHECK_COLUMNS:
-        table.add_row(column, *["" if _missing(v) else str(v) for v in result.cases[column]])
-    console.print(table)
-    bad = [(i, r) for i, r in result.reasons.items() if r]
-    for index, reasons in bad:
-        for reason in reasons:
-            console.print(f"[yellow]row {index}[/yellow] {reason['check']}: {reason['message']}")
+    for index, case in result.cases.iterrows():
+        table = Table("field", "value", title=f"{spec.name}: record {index}", title_justify="left")
+        for column in CHECK_COLUMNS:
+            if not _missing(case[column]):
+                table.add_row(column, str(case[column]))
+        console.print(table)
+        for reason in result.reasons.at[index]:
+            console.print(f"[yellow]record {index}[/yellow] {reason['check']}: {reason['message']}")
+    bad = [i for i, r in result.reasons.items() if r]
     console.print(f"{len(result.cases)} record(s) read, {len(bad)} with problems")
     if bad:
         raise typer.Exit(1)

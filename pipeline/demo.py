@@ -35,24 +35,27 @@ def load_demo_areas(cfg: GridHubSettings, url: str) -> int:
 
 
 @contextmanager
-def feed_variables(cfg: GridHubSettings, url: str,
-                   environ: Mapping[str, str] | None = None) -> Iterator[dict[str, str]]:
+def feed_variables(cfg: GridHubSettings, url: str, environ: Mapping[str, str] | None = None,
+                   keep_services: bool = True) -> Iterator[dict[str, str]]:
     """Values for the ${NAME} placeholders of source specs: the environment first, and the
-    demo's own services (started for the block) for what the environment does not name."""
+    demo's own services (started for the block) for what the environment does not name.
+
+    keep_services=False drops the demo's district database afterwards (tests).
+    """
     variables = dict(environ or {})
     wanted = POLICE_URL not in variables or DISTRICT_URL not in variables
     if wanted and (cfg.demo_dir / "manifest.json").exists():
-        with demo_services(cfg.demo_dir, url) as services:
+        with demo_services(cfg.demo_dir, url, keep=keep_services) as services:
             yield {**services, **variables}
     else:
         yield variables
 
 
 def run_demo(cfg: GridHubSettings, url: str, progress: Progress | None = None,
-             environ: Mapping[str, str] | None = None) -> list[IngestResult]:
+             environ: Mapping[str, str] | None = None, keep_services: bool = True) -> list[IngestResult]:
     """Ingest every source spec, in name order, with the demo's services running."""
     results = []
-    with feed_variables(cfg, url, environ) as variables:
+    with feed_variables(cfg, url, environ, keep_services) as variables:
         for name, spec in sorted(load_specs(cfg.resolved_sources_dir).items()):
             task = progress.add_task(f"ingest {name}", total=None) if progress else None
             advance = (lambda step, n, t=task: progress.advance(t, n) if step == "process" else None) \

@@ -193,7 +193,7 @@ def check_source(spec: SourceSpec, settings: GridHubSettings, rows: int = 10,
     fields = raw.drop(columns=[POSITION])
     mapped = map_chunk(spec, fields, settings.hash_key.get_secret_value().encode(),
                        settings.timezone, settings.city_code)
-    verdict = judge(mapped.cases, mapped.problems)
+    verdict = judge(mapped.cases, mapped.problems, spec=spec)
     reasons = pd.Series([[] for _ in range(len(raw))], index=raw.index, dtype=object)
     for index, found in verdict.reasons.items():
         reasons.at[index] = list(found)
