@@ -146,6 +146,7 @@ def iter_truth(plan: TruthPlan, chunk_records: int = 500_000) -> Iterator[pd.Dat
         rng = np.random.default_rng([plan.seed, i])
         chunk = _draw_background(plan, rng, a, b, int(per_chunk[i]))
         chunk = pd.concat([chunk, _draw_outbreaks(plan, rng, a, b)], ignore_index=True)
+        chunk = chunk.astype("int64")  # a chunk without outbreaks concatenates an untyped empty frame
         cases = _finish(chunk, plan, rng).sort_values("reported_at", kind="stable")
         cases.insert(0, "uid", np.arange(uid, uid + len(cases), dtype=np.int64))
         uid += len(cases)
