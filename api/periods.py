@@ -28,10 +28,24 @@ class Period:
     def days(self) -> int | None:
         return (self.end - self.start).days + 1 if self.bounded else None
 
+    @property
+    def whole_months(self) -> int | None:
+        """How many calendar months the period spans, when it is exactly whole months."""
+        if not self.bounded or self.start.day != 1 or _next_month(self.end).replace(day=1) - timedelta(days=1) != self.end:
+            return None
+        return (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
+
     def previous(self) -> Period | None:
-        """The period of equal length just before this one."""
+        """The period of equal length just before this one: as many calendar months before a
+        period of whole months (June -> May), else as many days."""
         if not self.bounded:
             return None
+        months = self.whole_months
+        if months:
+            start = self.start
+            for _ in range(months):
+                start = (start - timedelta(days=1)).replace(day=1)
+            return Period(start, self.start - timedelta(days=1))
         return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
 
     def as_dict(self) -> dict:

@@ -43,32 +43,38 @@ def _cohort_counts(column: str, join: sql.Composable) -> sql.Composed:
     """Per (area, report day, kind, category, close lag) counts of the cases that `join`
     (a JOIN clause, or nothing for every case) keeps."""
     statuses = sql.SQL(", ").join(
-        sql.SQL("count(*) FILTER (WHERE c.status = {}) AS {}").format(sql.Literal(s.value),
-                                                                      sql.Identifier(f"status_{s.value}"))
+        sql.SQL("count(*) FILTER (WHERE status = {}) AS {}").format(sql.Literal(s.value),
+                                                                    sql.Identifier(f"status_{s.value}"))
         for s in Status)
     buckets = sql.SQL(", ").join(
-        sql.SQL("count(*) FILTER (WHERE x.bucket = {}) AS {}").format(sql.Literal(i), sql.Identifier(f"h{i}"))
+        sql.SQL("count(*) FILTER (WHERE bucket = {}) AS {}").format(sql.Literal(i), sql.Identifier(f"h{i}"))
         for i in range(HIST_BUCKETS))
+    # OFFSET 0 keeps each subquery whole, so hours and bucket are computed once per case
+    # rather than once per aggregate that reads them.
     return sql.SQL("""
-        SELECT c.{col} AS code, c.report_day AS day, c.kind, c.category,
-               CASE WHEN c.closed_at IS NOT NULL
-                    THEN greatest((c.closed_at AT TIME ZONE %(tz)s)::date - c.report_day, 0) END AS lag,
+        SELECT code, day, kind, category, lag,
                count(*) AS reported,
-               count(*) FILTER (WHERE c.status IN ('resolved', 'closed')) AS resolved,
-               count(*) FILTER (WHERE c.status = 'in_mediation') AS in_mediation,
-               count(*) FILTER (WHERE c.outcome = 'settled') AS settled,
-               count(*) FILTER (WHERE c.outcome = 'not_settled') AS not_settled,
-               count(*) FILTER (WHERE c.closed_at IS NOT NULL) AS closed,
-               coalesce(sum(x.hours), 0) AS close_hours_sum,
+               count(*) FILTER (WHERE status IN ('resolved', 'closed')) AS resolved,
+               count(*) FILTER (WHERE status = 'in_mediation') AS in_mediation,
+               count(*) FILTER (WHERE outcome = 'settled') AS settled,
+               count(*) FILTER (WHERE outcome = 'not_settled') AS not_settled,
+               count(hours) AS closed,
+               coalesce(sum(hours), 0) AS close_hours_sum,
                {statuses}, {buckets}
-        FROM cases c {join}
-        CROSS JOIN LATERAL (
-            SELECT greatest(extract(epoch FROM c.closed_at - c.reported_at) / 3600.0, 0)::float8 AS hours
-        ) h
-        CROSS JOIN LATERAL (
-            SELECT h.hours, CASE WHEN h.hours IS NOT NULL THEN width_bucket(h.hours, {edges}) END AS bucket
-        ) x
-        WHERE c.{col} IS NOT NULL
+        FROM (
+            SELECT *, width_bucket(hours, {edges}) AS bucket
+            FROM (
+                SELECT c.{col} AS code, c.report_day AS day, c.kind, c.category, c.status, c.outcome,
+                       CASE WHEN c.closed_at IS NOT NULL THEN greatest(
+                           (c.closed_at AT TIME ZONE %(tz)s)::date - c.report_day, 0) END AS lag,
+                       CASE WHEN c.closed_at IS NOT NULL THEN greatest(
+                           extract(epoch FROM c.closed_at - c.reported_at) / 3600.0, 0)::float8 END AS hours
+                FROM cases c {join}
+                WHERE c.{col} IS NOT NULL
+                OFFSET 0
+            ) per_case
+            OFFSET 0
+        ) c
         GROUP BY 1, 2, 3, 4, 5""").format(
         col=sql.Identifier(column), join=join, statuses=statuses, buckets=buckets,
         edges=sql.SQL("ARRAY[{}]::float8[]").format(sql.SQL(", ").join(map(sql.Literal, HOUR_EDGES))))
@@ -94,25 +100,30 @@ def _insert_daily(level: AreaLevel, join: sql.Composable) -> sql.Composed:
         counts=_cohort_counts(level.code_column, join))
 
 
-def _monthly_from_daily(source_filter: sql.Composable) -> sql.Composed:
+def _monthly_from_daily(source_filter: sql.Composable, with_open_end: bool = False) -> sql.Composed:
     """INSERT INTO rollup_monthly the sums of both daily tables over rows passing the filter.
 
     The filter may use `d` (a daily row with columns area_code and day) and must keep whole
-    months; it is applied to rollup_daily and rollup_closed_daily alike.
+    months; it is applied to rollup_daily and rollup_closed_daily alike. with_open_end also
+    fills open_end (right only when every month of each area is being inserted).
     """
     month_sums = sql.SQL(", ").join(
-        sql.SQL("sum({n})").format(n=sql.Identifier(n)) if n == "close_hours_sum"
-        else sql.SQL("sum({n})::int").format(n=sql.Identifier(n)) for n in ADDITIVE)
+        sql.SQL("sum({n}) AS {n}").format(n=sql.Identifier(n)) if n == "close_hours_sum"
+        else sql.SQL("sum({n})::int AS {n}").format(n=sql.Identifier(n)) for n in ADDITIVE)
     zeros = sql.SQL(", ").join(sql.SQL("0 AS {}").format(sql.Identifier(n)) for n in ADDITIVE)
     hist = sql.SQL(", ").join(sql.SQL("coalesce(sum(close_hist[{}]), 0)::int").format(sql.Literal(i + 1))
                               for i in range(HIST_BUCKETS))
+    open_end = sql.SQL(
+        ", sum(reported - closed_on) OVER (PARTITION BY area_code, kind, category ORDER BY month)"
+        if with_open_end else "")
     return sql.SQL("""
         INSERT INTO rollup_monthly (area_code, level, month, kind, category, {additive},
-                                    close_hist, closed_on)
+                                    close_hist, closed_on {open_end_col})
+        SELECT *{open_end} FROM (
         SELECT area_code, level, month,
-               CASE WHEN grouping(kind) = 1 THEN {total} ELSE kind END,
-               CASE WHEN grouping(category) = 1 THEN {total} ELSE category END,
-               {month_sums}, ARRAY[{hist}], sum(closed_on)::int
+               CASE WHEN grouping(kind) = 1 THEN {total} ELSE kind END AS kind,
+               CASE WHEN grouping(category) = 1 THEN {total} ELSE category END AS category,
+               {month_sums}, ARRAY[{hist}] AS close_hist, sum(closed_on)::int AS closed_on
         FROM (
             SELECT d.area_code, d.level, date_trunc('month', d.day)::date AS month, d.kind,
                    d.category, {additive_d}, d.close_hist, 0 AS closed_on
@@ -123,7 +134,9 @@ def _monthly_from_daily(source_filter: sql.Composable) -> sql.Composed:
             FROM rollup_closed_daily d {filter}
         ) u
         GROUP BY GROUPING SETS ((area_code, level, month, kind, category), (area_code, level, month))
-    """).format(additive=_ids(ADDITIVE), total=sql.Literal(TOTAL), month_sums=month_sums,
+        ) g
+    """).format(open_end=open_end, open_end_col=sql.SQL(", open_end" if with_open_end else ""),
+                additive=_ids(ADDITIVE), total=sql.Literal(TOTAL), month_sums=month_sums,
                 hist=hist, additive_d=sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(n))
                                                          for n in ADDITIVE),
                 zeros=zeros, filter=source_filter)
@@ -152,6 +165,7 @@ def refresh_touched(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE) 
         return 0
     if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM touched_days)").fetchone()[0]:
         return 0
+    conn.execute("SET LOCAL jit = off")
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS rollup_moves (area_code text, day date,"
                  " kind text, category text, n integer) ON COMMIT DROP")
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS rollup_touched_months (code text, month date)"
@@ -222,6 +236,7 @@ def _refresh_level(conn: psycopg.Connection, level: AreaLevel, timezone: str) ->
 
 def rebuild(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE) -> int:
     """Recompute every rollup row from cases (after a boundary change, or a bulk load)."""
+    conn.execute("SET LOCAL jit = off")  # compiling these big aggregates costs more than it saves
     conn.execute("TRUNCATE rollup_daily, rollup_closed_daily, rollup_monthly")
     written = 0
     for level in AreaLevel:
@@ -232,8 +247,7 @@ def rebuild(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE) -> int:
         SELECT area_code, level, day + lag, kind, category, sum(n)
         FROM rollup_daily, unnest(close_lags, close_lag_counts) AS u(lag, n)
         GROUP BY area_code, level, day + lag, kind, category""")
-    conn.execute(_monthly_from_daily(sql.SQL("")))
-    conn.execute(_CARRY_OPEN_END.format(scope=sql.SQL(""), from_month=sql.SQL("")))
+    conn.execute(_monthly_from_daily(sql.SQL(""), with_open_end=True))
     _announce(conn)
     return written
 

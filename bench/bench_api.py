@@ -1,0 +1,477 @@
+"""Benchmark of the API on millions of demo cases, against a count(*) GROUP BY baseline.
+
+    .venv/bin/python bench/bench_api.py                    # 10,000,000 cases (setup ~15 min once)
+    .venv/bin/python bench/bench_api.py --records 200000   # a quick run
+
+Setup (skipped when the bench database already holds that many cases): a separate database
+(default gridhub_bench, never the shared gridhub one) gets the demo city's areas, then cases
+derived straight from the demo truth (demo/truth.py: the true kind, category, status, times
+and grid of every case, as a perfect ingest would store them) are COPYed into `cases` with
+their secondary indexes dropped and rebuilt afterwards, and the rollups are built with
+store.rollups.rebuild. This skips the feeds and the ingest pipeline on purpose: it measures the
+API, not the ingest.
+
+Then, in one run, it prints for /areas/{code}/summary, /stats and z14 area tiles: latency
+p50 / p95 / p99 and requests per second at 16 concurrent clients (wrk, `apt-get install wrk`)
+against `gridhub serve --workers 2`, with the answer cache on (the default) and off; and the
+same questions answered by count(*) ... GROUP BY over `cases` (16 concurrent connections) as
+the baseline. Request URLs rotate over thousands of areas, periods and tiles, so the cached
+figures include cache misses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import psycopg
+import shapely
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import demo.truth as demo_truth  # noqa: E402
+from api.keys import Role, create_key  # noqa: E402
+from core.settings import GridHubSettings  # noqa: E402
+from demo.city import build_city, write_city  # noqa: E402
+from demo.truth import CITY_TZ, DAYS, START_DAY, TruthPlan, iter_truth, plan_outbreaks  # noqa: E402
+from pipeline.demo import load_demo_areas  # noqa: E402
+from store import migrations, provision, rollups  # noqa: E402
+from store.copy import copy_frame  # noqa: E402
+from store.db import with_dbname  # noqa: E402
+
+# demo.truth concatenates an empty, untyped outbreak frame onto chunks without outbreaks, which
+# turns category_idx into objects and fails from about 2M records up (reported to the demo
+# owner); give that empty frame integer columns until demo/truth.py does.
+_draw_outbreaks = demo_truth._draw_outbreaks
+
+
+def _typed_outbreaks(plan, rng, a, b):
+    drawn = _draw_outbreaks(plan, rng, a, b)
+    return drawn.astype("int64") if drawn.empty else drawn
+
+
+demo_truth._draw_outbreaks = _typed_outbreaks
+
+TARGETS = {"summary": (10, 50), "stats": (10, 50)}  # p50, p99 ms
+TILE_P95_TARGET = 20
+RPS_TARGET = 1000
+MONTHS = [f"{y}-{m:02d}" for y, m in [(2025, m) for m in range(1, 13)] + [(2026, m) for m in range(1, 10)]]
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# ---------------------------------------------------------------- setup
+def _secondary_indexes(conn) -> list[tuple[str, str]]:
+    return conn.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'cases'"
+        " AND indexname <> 'cases_pkey'").fetchall()
+
+
+def _truth_to_cases(truth: pd.DataFrame, offset: int, city_code: str) -> pd.DataFrame:
+    """Canonical case rows for truth rows, as a perfect ingest would store them."""
+    n = len(truth)
+    ids = np.arange(offset, offset + n).astype(str)
+    points = shapely.points(truth["lon"].to_numpy(), truth["lat"].to_numpy())
+    points = shapely.set_srid(points, 4326)
+    return pd.DataFrame({
+        "source": truth["feed"].astype(str).to_numpy(),
+        "source_record_id": ids,
+        "record_hash": ids,
+        "run_id": 0,
+        "kind": truth["kind"].astype(str).to_numpy(),
+        "category": truth["category"].astype(str).to_numpy(),
+        "status": truth["status"].astype(str).to_numpy(),
+        "outcome": truth["outcome"].to_numpy(),
+        "reported_at": truth["reported_at"].to_numpy(),
+        "occurred_at": truth["occurred_at"].to_numpy(),
+        "closed_at": truth["closed_at"].to_numpy(),
+        "report_day": truth["reported_at"].dt.tz_convert(CITY_TZ).dt.date.to_numpy(),
+        "geom": shapely.to_wkb(points, hex=True, include_srid=True),
+        "grid_code": truth["grid_code"].to_numpy(),
+        "community_code": truth["community_code"].to_numpy(),
+        "street_code": truth["street_code"].to_numpy(),
+        "district_code": truth["district_code"].to_numpy(),
+        "city_code": city_code,
+        "geocode_method": "coordinates",
+        "geocode_precision": "grid",
+        "severity": truth["severity"].to_numpy(),
+        "parties": truth["parties"].to_numpy(),
+    })
+
+
+def setup(url: str, records: int, seed: int, workdir: Path) -> None:
+    cfg = GridHubSettings(data_dir=workdir, database_url=url)
+    t0 = time.perf_counter()
+    city = build_city(seed)
+    write_city(city, cfg.demo_dir / "city")
+    load_demo_areas(cfg, url)
+    log(f"areas loaded ({time.perf_counter() - t0:.0f} s)")
+    rng = np.random.default_rng([seed, 99])
+    plan = TruthPlan(city.addresses, plan_outbreaks(city.areas, rng, START_DAY, DAYS, records),
+                     records, seed)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE cases RESTART IDENTITY")
+        indexes = _secondary_indexes(conn)
+        constraint = conn.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+                                  " WHERE conname = 'cases_natural_key'").fetchone()
+        if constraint:
+            conn.execute("ALTER TABLE cases DROP CONSTRAINT cases_natural_key")
+        for name, _ in indexes:
+            conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(name)))
+        t1, loaded = time.perf_counter(), 0
+        for chunk in iter_truth(plan, 500_000):
+            chunk = chunk.iloc[: records - loaded]
+            with conn.transaction():
+                copy_frame(conn, "cases", _truth_to_cases(chunk, loaded, cfg.city_code))
+            loaded += len(chunk)
+            log(f"  {loaded:,} cases copied ({loaded / (time.perf_counter() - t1):,.0f}/s)")
+            if loaded >= records:
+                break
+        t2 = time.perf_counter()
+        if constraint:
+            conn.execute("ALTER TABLE cases ADD CONSTRAINT cases_natural_key UNIQUE (source, source_record_id)")
+        for name, definition in indexes:
+            if name != "cases_natural_key":
+                conn.execute(definition)
+        conn.execute("ANALYZE cases")
+        log(f"indexes rebuilt ({time.perf_counter() - t2:.0f} s)")
+    t3 = time.perf_counter()
+    with psycopg.connect(url) as conn:
+        conn.execute("SET work_mem = '256MB'")
+        written = rollups.rebuild(conn, CITY_TZ)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE rollup_daily")
+        conn.execute("VACUUM ANALYZE rollup_closed_daily")
+        conn.execute("VACUUM ANALYZE rollup_monthly")
+    log(f"rollups rebuilt: {written:,} daily rows ({time.perf_counter() - t3:.0f} s)")
+
+
+def ensure_database(server_url: str, name: str, records: int, seed: int, fresh: bool) -> str:
+    url = with_dbname(server_url, name)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists and fresh:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+            exists = None
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    migrations.migrate(url)
+    with psycopg.connect(url) as conn:
+        have = conn.execute("SELECT count(*) FROM cases").fetchone()[0]
+        built = conn.execute("SELECT count(*) FROM rollup_monthly").fetchone()[0]
+    if have == records and built:
+        log(f"reusing {name}: {have:,} cases already loaded and rolled up")
+        return url
+    log(f"building {name} with {records:,} cases derived from the demo truth")
+    with tempfile.TemporaryDirectory(prefix="gridhub-bench-") as tmp:
+        setup(url, records, seed, Path(tmp))
+    return url
+
+
+# ---------------------------------------------------------------- workloads
+@dataclass
+class Workload:
+    name: str
+    paths: list[str]                      # API paths with query strings
+    baseline: list[tuple[sql.Composable, tuple]]  # the same questions over raw cases
+
+
+def _month_bounds(month: str) -> tuple[str, str]:
+    start = pd.Timestamp(month + "-01")
+    end = start + pd.offsets.MonthEnd(0)
+    return start.date().isoformat(), end.date().isoformat()
+
+
+def _tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2 ** z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+def workloads(url: str, rnd: random.Random, size: int) -> list[Workload]:
+    with psycopg.connect(url) as conn:
+        areas = conn.execute("SELECT code, level, parent_code FROM areas WHERE valid_to IS NULL").fetchall()
+        w, s, e, n = conn.execute("SELECT ST_XMin(x), ST_YMin(x), ST_XMax(x), ST_YMax(x) FROM"
+                                  " (SELECT ST_Extent(geom) x FROM areas WHERE level = 'city') b").fetchone()
+    level_of = {c: lvl for c, lvl, _ in areas}
+    by_level: dict[str, list[str]] = {}
+    for code, level, _ in areas:
+        by_level.setdefault(level, []).append(code)
+    summary_areas = (by_level["city"] + by_level["district"] + by_level["street"]
+                     + by_level["community"] + rnd.sample(by_level["grid"], 300))
+    summary, summary_base = [], []
+    for _ in range(size):
+        code = rnd.choice(summary_areas)
+        col = sql.Identifier(f"{level_of[code]}_code")
+        if rnd.random() < 0.2:
+            summary.append(f"/areas/{code}/summary")
+            summary_base.append((sql.SQL(
+                "SELECT kind, category, status, count(*), count(*) FILTER (WHERE closed_at IS NOT NULL)"
+                " FROM cases WHERE {} = %s GROUP BY 1, 2, 3").format(col), (code,)))
+        else:
+            lo, hi = _month_bounds(rnd.choice(MONTHS))
+            summary.append(f"/areas/{code}/summary?from={lo}&to={hi}")
+            summary_base.append((sql.SQL(
+                "SELECT kind, category, status, count(*), count(*) FILTER (WHERE closed_at IS NOT NULL)"
+                " FROM cases WHERE {} = %s AND report_day BETWEEN %s AND %s GROUP BY 1, 2, 3").format(col),
+                (code, lo, hi)))
+    parents = ([("district", c) for c in by_level["city"]] + [("street", c) for c in by_level["district"]]
+               + [("community", c) for c in by_level["street"]] + [("grid", c) for c in by_level["community"]])
+    stats, stats_base = [], []
+    for _ in range(size):
+        level, parent = rnd.choice(parents)
+        lo, hi = _month_bounds(rnd.choice(MONTHS))
+        stats.append(f"/stats?level={level}&parent={parent}&from={lo}&to={hi}")
+        stats_base.append((sql.SQL(
+            "SELECT {child}, count(*), count(*) FILTER (WHERE status IN ('resolved', 'closed'))"
+            " FROM cases WHERE {parent} = %s AND report_day BETWEEN %s AND %s GROUP BY 1").format(
+            child=sql.Identifier(f"{level}_code"), parent=sql.Identifier(f"{level_of[parent]}_code")),
+            (parent, lo, hi)))
+    x0, y1 = _tile_xy(w, s, 14)
+    x1, y0 = _tile_xy(e, n, 14)
+    tiles = [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+    tile_paths, tile_base = [], []
+    for _ in range(size):
+        x, y = rnd.choice(tiles)
+        tile_paths.append(f"/tiles/areas/14/{x}/{y}.mvt")
+        tile_base.append((sql.SQL(
+            "SELECT ST_AsMVT(t, 'areas', 4096, 'geom') FROM ("
+            " SELECT a.code, c.n, ST_AsMVTGeom(ST_Transform(a.geom, 3857), ST_TileEnvelope(14, %s, %s))"
+            " AS geom FROM areas a LEFT JOIN LATERAL (SELECT count(*) AS n FROM cases"
+            " WHERE grid_code = a.code) c ON true WHERE a.valid_to IS NULL AND a.level = 'grid'"
+            " AND a.geom && ST_Transform(ST_TileEnvelope(14, %s, %s), 4326)) t"), (x, y, x, y)))
+    return [Workload("summary", summary, summary_base), Workload("stats", stats, stats_base),
+            Workload("tile z14", tile_paths, tile_base)]
+
+
+# ---------------------------------------------------------------- measuring
+@dataclass
+class Figures:
+    requests: int
+    seconds: float
+    errors: int
+    p50: float
+    p95: float
+    p99: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+WRK_SCRIPT = r"""
+local urls = {}
+local counter = 0
+local threads = {}
+function setup(thread)
+  counter = counter + 1
+  thread:set("id", counter)
+  table.insert(threads, thread)
+end
+function init(args)
+  for line in io.lines(args[1]) do urls[#urls + 1] = line end
+  math.randomseed(id * 7919)
+  idx = math.random(#urls)
+  headers = {["Authorization"] = "Bearer " .. os.getenv("GRIDHUB_KEY")}
+end
+function request()
+  idx = idx % #urls + 1
+  return wrk.format("GET", urls[idx], headers)
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %f %f %f\n", summary.requests, summary.duration,
+    e.connect + e.read + e.write + e.timeout + e.status,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
+
+
+def run_wrk(base_url: str, key: str, paths: list[str], seconds: int, connections: int) -> Figures:
+    with tempfile.TemporaryDirectory() as tmp:
+        script, urls = Path(tmp) / "rotate.lua", Path(tmp) / "urls.txt"
+        script.write_text(WRK_SCRIPT)
+        urls.write_text("\n".join(paths) + "\n")
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script),
+             base_url, "--", str(urls)],
+            capture_output=True, text=True, env={**os.environ, "GRIDHUB_KEY": key}, check=True).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("RESULT"))
+    req, dur_us, err, p50, p95, p99 = line.split()[1:]
+    return Figures(int(req), int(dur_us) / 1e6, int(err), float(p50) / 1000, float(p95) / 1000,
+                   float(p99) / 1000)
+
+
+def run_baseline(url: str, queries: list, seconds: float, connections: int,
+                 max_queries: int = 2000) -> Figures:
+    """The questions answered by GROUP BY over cases, from `connections` threads."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+    counter = iter(range(max_queries))
+
+    def worker(offset: int) -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("SET statement_timeout = '120s'")
+            while time.perf_counter() < deadline:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    return
+                q, params = queries[(offset * 97 + i) % len(queries)]
+                t = time.perf_counter()
+                conn.execute(q, params).fetchall()
+                with lock:
+                    latencies.append(time.perf_counter() - t)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    q = statistics.quantiles([x * 1000 for x in latencies], n=100) if len(latencies) > 1 else [0] * 99
+    return Figures(len(latencies), elapsed, 0, q[49], q[94], q[98])
+
+
+class Server:
+    """`gridhub serve` in a subprocess on the bench database."""
+
+    def __init__(self, url: str, port: int, workers: int, cache_entries: int):
+        env = {**os.environ, "DATABASE_URL": url, "GRIDHUB_ENV": "development",
+               "GRIDHUB_API_CACHE_ENTRIES": str(cache_entries), "GRIDHUB_API_POOL_MAX_SIZE": "8"}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "gridhub"), "serve", "--port", str(port), "--workers", str(workers)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def __enter__(self) -> Server:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.proc.stderr.read()[-2000:]}")
+            try:
+                if httpx.get(self.base_url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError("server did not become healthy")
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def check_answers(base_url: str, key: str, work: Workload) -> None:
+    """Every path answers 200 before it is timed (no benchmark of error pages)."""
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
+        for path in work.paths[:20]:
+            r = c.get(path)
+            if r.status_code != 200:
+                raise RuntimeError(f"{path}: HTTP {r.status_code} {r.text[:300]}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--records", type=int, default=10_000_000)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--db-name", default="gridhub_bench")
+    p.add_argument("--fresh", action="store_true", help="rebuild the bench database")
+    p.add_argument("--seconds", type=int, default=10, help="per load test")
+    p.add_argument("--connections", type=int, default=16)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--urls", type=int, default=3000, help="distinct requests per workload")
+    p.add_argument("--setup-only", action="store_true", help="build the bench database and stop")
+    args = p.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed for the load tests: apt-get install wrk")
+    if args.db_name == "gridhub":
+        sys.exit("use a separate database for the benchmark, not the shared gridhub one")
+    server_url = with_dbname(provision.up(ROOT / "var", os.environ.get("DATABASE_URL")).url, "postgres")
+    url = ensure_database(server_url, args.db_name, args.records, args.seed, args.fresh)
+    if args.setup_only:
+        return
+    with psycopg.connect(url) as conn:
+        city = conn.execute("SELECT code FROM areas WHERE level = 'city' AND valid_to IS NULL").fetchone()[0]
+        key = create_key(conn, Role.ADMIN, city, "bench").key
+        n_cases = conn.execute("SELECT count(*) FROM cases").fetchone()[0]
+        n_rollup = conn.execute("SELECT (SELECT count(*) FROM rollup_daily), (SELECT count(*) FROM rollup_monthly)").fetchone()
+    loads = workloads(url, random.Random(args.seed), args.urls)
+    log(f"{n_cases:,} cases; rollup_daily {n_rollup[0]:,} rows, rollup_monthly {n_rollup[1]:,} rows; "
+        f"{args.connections} clients, {args.seconds} s per test, {os.cpu_count()} cores")
+    results: dict[tuple[str, str], Figures] = {}
+    for label, cache in (("api (cache on)", 20_000), ("api (cache off)", 0)):
+        with Server(url, args.port, args.workers, cache) as server:
+            for work in loads:
+                check_answers(server.base_url, key, work)
+                run_wrk(server.base_url, key, work.paths[:200], 2, args.connections)  # warm up
+                results[(work.name, label)] = run_wrk(server.base_url, key, work.paths, args.seconds,
+                                                      args.connections)
+                log(f"{work.name:9} {label}: done")
+    for work in loads:
+        results[(work.name, "count(*) GROUP BY cases")] = run_baseline(
+            url, work.baseline, args.seconds, args.connections)
+        log(f"{work.name:9} baseline: done")
+    report(results, loads, args)
+
+
+def report(results: dict, loads: list[Workload], args) -> None:
+    print()
+    print(f"{'question':10} {'answered by':26} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>9}"
+          f" {'errors':>6}  {'p50 vs baseline':>15}")
+    summary_rows = {}
+    for work in loads:
+        base = results[(work.name, "count(*) GROUP BY cases")]
+        for label in ("api (cache on)", "api (cache off)", "count(*) GROUP BY cases"):
+            f = results[(work.name, label)]
+            ratio = f"{base.p50 / f.p50:,.0f}x faster" if label != "count(*) GROUP BY cases" and f.p50 else ""
+            print(f"{work.name:10} {label:26} {f.p50:8.2f} {f.p95:8.2f} {f.p99:8.2f} {f.rps:9.0f}"
+                  f" {f.errors:6d}  {ratio:>15}")
+            summary_rows[f"{work.name} | {label}"] = f.__dict__ | {"rps": f.rps}
+    print()
+    checks = []
+    for name, (p50_t, p99_t) in TARGETS.items():
+        f = results[(name, "api (cache on)")]
+        checks.append((f"{name} p50 <= {p50_t} ms", f.p50 <= p50_t, f"{f.p50:.2f}"))
+        checks.append((f"{name} p99 <= {p99_t} ms", f.p99 <= p99_t, f"{f.p99:.2f}"))
+    tile = results[("tile z14", "api (cache on)")]
+    checks.append((f"tile z14 p95 <= {TILE_P95_TARGET} ms", tile.p95 <= TILE_P95_TARGET, f"{tile.p95:.2f}"))
+    rps = results[("summary", "api (cache on)")].rps
+    checks.append((f"summary >= {RPS_TARGET} req/s", rps >= RPS_TARGET, f"{rps:.0f}"))
+    for text, ok, value in checks:
+        print(f"  {'PASS' if ok else 'MISS'}  {text:28} measured {value}")
+    print(json.dumps({"records": args.records, "connections": args.connections,
+                      "workers": args.workers, "results": summary_rows}, default=str))
+
+
+if __name__ == "__main__":
+    main()
