@@ -8,17 +8,24 @@ scheduler or the tests, without paying for Airflow's import.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
+from pathlib import Path
 
 from connectors.spec import SourceFormat, SourceSpec
+from core.case import AreaLevel
 from core.errors import ConfigError, GridHubError
 from core.settings import GridHubSettings
+from geo.areas import read_area_file
 from pipeline import ingest
 from pipeline.ingest import source_lock_id
+from store import rollups
+from store.areas import VersionResult, load_boundary_version, prepare_version
 from store.db import TRANSIENT_ERRORS, connect
+from store.loading import sql_text
 from store.provision import PrivateCluster
 
 # Schemes an Airflow connection URI may carry for PostgreSQL; libpq knows only the first two.
@@ -28,6 +35,8 @@ _POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://",
 # Formats whose reader can fetch "records changed between two instants" from the source
 # itself; file drops have no such query, so a date range means nothing to them.
 WINDOWED_FORMATS = frozenset({SourceFormat.REST, SourceFormat.SQL})
+# Advisory lock key of the one scheduler task at a time that writes cases and rollups.
+CASE_WRITER_LOCK = "gridhub-cases-writer"
 
 
 class RunKind(StrEnum):
@@ -134,4 +143,54 @@ def process_landed_run(spec: SourceSpec, settings: GridHubSettings, url: str,
                        run_id: int) -> ingest.IngestResult:
     """Validate, geocode and load a landed run; a retry resumes it after a failure."""
     reopen_failed_run(url, spec.name, run_id)
-    return ingest.process(spec, settings, url, run_id)
+    with exclusive_case_writer(url):
+        return ingest.process(spec, settings, url, run_id)
+
+
+@contextmanager
+def exclusive_case_writer(url: str) -> Iterator[None]:
+    """Hold the one slot for writing cases and rollups while the block runs.
+
+    Loads of different sources touch the same rollup rows (the city's row of a day, at
+    least), and two concurrent refreshes of one rollup row end in a unique violation, so
+    the scheduler's loads, rollup refreshes and boundary re-assignments take turns. A
+    session lock on its own connection: a killed worker's lock goes with its connection.
+    """
+    with connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (CASE_WRITER_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (CASE_WRITER_LOCK,))
+
+
+def refresh_rollups(url: str, settings: GridHubSettings, run_ids: list[int] | None) -> int:
+    """Recount the rollups of the (area, day) pairs the given runs' cases fall on.
+
+    The ingest already did so in its own commit; this makes the rollups whole again after
+    anything that bypassed it. With no run ids (a manual run) every rollup is rebuilt.
+    Returns the rollup_daily rows written.
+    """
+    with exclusive_case_writer(url), connect(url) as conn:
+        if not run_ids:
+            return rollups.rebuild(conn, settings.timezone)
+        conn.execute(sql_text("stage_cases.sql"))  # creates touched_days
+        conn.execute(
+            "INSERT INTO touched_days SELECT report_day, grid_code, community_code, street_code,"
+            " district_code, city_code FROM cases WHERE run_id = ANY(%s)", (run_ids,))
+        return rollups.refresh_touched(conn, settings.timezone)
+
+
+def load_area_file(url: str, path: Path, level: AreaLevel | str, effective_from: date | None = None,
+                   complete: bool = False, force: bool = False) -> VersionResult:
+    """Load a file of areas as a new boundary version and re-assign the cases it moves.
+
+    Refuses (ConfigError listing the problems) when the checks find errors, unless force.
+    """
+    incoming = read_area_file(path, level)
+    with exclusive_case_writer(url), connect(url) as conn:
+        plan, report = prepare_version(conn, incoming, level, effective_from, complete)
+        if not report.ok and not force:
+            raise ConfigError(f"{path}: not loaded, the area checks found errors:\n"
+                              f"{report.frame().to_string(index=False)}")
+        return load_boundary_version(conn, plan, source=str(path))

@@ -29,10 +29,20 @@ def cases_asset(source: str) -> Asset:
     return Asset(name=f"gridhub_cases_{source}", uri=f"gridhub://cases/{source}", group="gridhub")
 
 
-def any_cases_asset(sources: list[str]):
-    """A schedule that fires when any source's cases change (None when there is no source)."""
-    assets = [cases_asset(name) for name in sorted(sources)]
-    return reduce(lambda left, right: left | right, assets) if assets else None
+# Published when a boundary version re-assigns cases to new areas.
+AREAS_ASSET = Asset(name="gridhub_areas", uri="gridhub://areas", group="gridhub")
+
+
+def cases_changed(sources: list[str]):
+    """A schedule that fires when any source's cases change, or areas re-assign them."""
+    assets = [cases_asset(name) for name in sorted(sources)] + [AREAS_ASSET]
+    return reduce(lambda left, right: left | right, assets)
+
+
+def run_ids_of(triggering_asset_events) -> list[int]:
+    """The ingest runs behind the asset events that triggered a run (none for a manual run)."""
+    return sorted({event.extra["run_id"] for events in (triggering_asset_events or {}).values()
+                   for event in events if "run_id" in (event.extra or {})})
 
 
 def source_schedule(spec: SourceSpec):

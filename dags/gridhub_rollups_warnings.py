@@ -1,0 +1,48 @@
+"""`gridhub_rollups_and_warnings`: whenever any source's cases change, bring the rollups up
+to date for the runs that changed them, then run early warning on the rollups.
+
+Scheduled on the assets the ingest DAGs (and the boundary DAG) publish; a manual run
+rebuilds every rollup.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+from gridhub_airflow.common import (
+    DEFAULT_ARGS,
+    START_DATE,
+    TAGS,
+    cases_changed,
+    database_url,
+    run_ids_of,
+    settings,
+)
+
+from connectors.spec import load_specs
+from core.settings import GridHubSettings
+
+
+@dag(
+    dag_id="gridhub_rollups_and_warnings",
+    description="Refresh rollups and run early warning when cases change",
+    schedule=cases_changed(list(load_specs(GridHubSettings().resolved_sources_dir))),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=[*TAGS, "rollups", "warnings"],
+    doc_md=__doc__,
+)
+def rollups_and_warnings():
+    @task
+    def refresh_rollups(*, triggering_asset_events=None) -> int:
+        """Recount the rollups the triggering runs touched (all of them on a manual run)."""
+        from pipeline.orchestration import refresh_rollups as refresh
+
+        cfg = settings()
+        return refresh(database_url(cfg), cfg, run_ids_of(triggering_asset_events))
+
+    refresh_rollups()
+
+
+rollups_and_warnings()
