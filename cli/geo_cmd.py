@@ -16,7 +16,11 @@ from store.db import connect
 
 app = typer.Typer(help="Geocoding: accuracy against the demo truth, CRS checks.",
                   no_args_is_help=True)
-report_out = Console()
+
+
+def report_out() -> Console:
+    """Reports go to stdout, sized to the terminal of this call."""
+    return Console()
 
 
 @app.command()
@@ -34,7 +38,7 @@ def accuracy(check: bool = typer.Option(False, help="exit 1 when a target share 
     titles = {"method": "by geocoding method", "input": "by what the record offered",
               "source": "by source and method"}
     for name, frame in report.items():
-        report_out.print(_table(frame, f"Records in their true area, {titles[name]}"))
+        report_out().print(_table(frame, f"Records in their true area, {titles[name]}"))
     missed = missed_targets(report["input"])
     for line in missed:
         console.print(f"[red]missed:[/red] {line}")
@@ -52,8 +56,8 @@ def check_crs(source: str = typer.Argument(..., help="name of an ingested source
             raise typer.Exit(1)
         verdict = detect_crs(points, Geocoder.from_database(conn))
     fits = pd.DataFrame([f.__dict__ for f in verdict.fits])
-    report_out.print(_table(fits, f"{source}: {verdict.records} points, {verdict.evidence} with evidence"))
-    report_out.print(verdict.message)
+    report_out().print(_table(fits, f"{source}: {verdict.records} points, {verdict.evidence} with evidence"))
+    report_out().print(verdict.message)
     if verdict.wrong:
         raise typer.Exit(1)
 

@@ -1,9 +1,10 @@
 """How often the cascade puts a record in its true area, measured against known truth.
 
 The demo generator keeps, for every record it writes into an agency feed, the grid,
-community and street where the case really happened. Joining the stored assignments to that
-truth on (source, source_record_id) gives, per geocoding method and per kind of input the
-record had, the share placed in the true grid, community and street.
+community, street and district where the case really happened. Joining the stored
+assignments to that truth on (source, source_record_id) gives, per geocoding method and per
+kind of input the record had, the share placed in the true grid, community, street and
+district (a feed that names only districts can at best be right at district level).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-TRUTH_COLUMNS = ["feed", "source_record_id", "grid_code", "community_code", "street_code"]
-LEVELS = ("grid", "community", "street")
+TRUTH_COLUMNS = ["feed", "source_record_id", "grid_code", "community_code", "street_code", "district_code"]
+LEVELS = ("grid", "community", "street", "district")
 
 
 class InputKind(StrEnum):
@@ -32,12 +33,12 @@ def read_assignments(conn: psycopg.Connection) -> pd.DataFrame:
     """Stored cases: source, source_record_id, method, codes, and which inputs they had."""
     rows = conn.execute(
         "SELECT source, source_record_id, geocode_method, geocode_precision, grid_code,"
-        " community_code, street_code, src_x IS NOT NULL AND src_y IS NOT NULL,"
+        " community_code, street_code, district_code, src_x IS NOT NULL AND src_y IS NOT NULL,"
         " source_grid_code IS NOT NULL, coalesce(address, '') <> '', coalesce(area_name, '') <> ''"
         " FROM cases").fetchall()
     return pd.DataFrame(rows, columns=[
         "source", "source_record_id", "geocode_method", "geocode_precision", "grid_code",
-        "community_code", "street_code", "has_xy", "has_grid_code", "has_address", "has_area_name"])
+        "community_code", "street_code", "district_code", "has_xy", "has_grid_code", "has_address", "has_area_name"])
 
 
 def input_kind(assigned: pd.DataFrame) -> np.ndarray:

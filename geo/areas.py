@@ -10,13 +10,14 @@ import json
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
 from core.case import AreaLevel
 from core.errors import ConfigError
 
-AREA_COLUMNS = ["code", "parent_code", "level", "name", "geometry"]
+AREA_COLUMNS = ["code", "parent_code", "level", "name", "invalid_reason", "geometry"]
 
 
 def read_area_file(path: Path, level: AreaLevel | str, code_field: str | None = None,
@@ -33,11 +34,17 @@ def read_area_file(path: Path, level: AreaLevel | str, code_field: str | None = 
         frame = frame.set_crs("EPSG:4326")
     frame = frame.to_crs("EPSG:4326")
     parent = _parent_codes(frame, parent_field)
+    if frame.geometry.isna().any():
+        missing = frame.loc[frame.geometry.isna(), code_field].astype(str).tolist()
+        raise ConfigError(f"{path}: areas without a geometry: {missing[:10]}")
+    valid = shapely.is_valid(frame.geometry.to_numpy())
+    reasons = np.where(valid, None, shapely.is_valid_reason(frame.geometry.to_numpy()))
     out = gpd.GeoDataFrame({
         "code": frame[code_field].astype(str),
         "parent_code": parent,
         "level": AreaLevel(level).value,
         "name": frame[name_field].astype(str) if name_field in frame else frame[code_field].astype(str),
+        "invalid_reason": reasons,  # why make_valid had to repair the shape, None when valid
     }, geometry=_as_multipolygons(frame.geometry), crs="EPSG:4326")
     return out
 

@@ -182,3 +182,12 @@ def read_gazetteer_csv(path) -> pd.DataFrame:
         raise ValueError(f"{path}: {int(bad.sum())} addresses lack text, district or point "
                          f"(first address_id {frame.loc[bad, 'address_id'].iloc[0]})")
     return frame[list(GAZETTEER_COLUMNS)]
+
+
+def read_gazetteer(conn) -> pd.DataFrame:
+    """The standard addresses stored in PostGIS (GAZETTEER_COLUMNS)."""
+    rows = conn.execute(
+        "SELECT address_id, district_code, street_code, community_code, grid_code, road,"
+        " number, compound, building, text, households, ST_X(geom), ST_Y(geom)"
+        " FROM gazetteer ORDER BY address_id").fetchall()
+    return pd.DataFrame(rows, columns=list(GAZETTEER_COLUMNS))

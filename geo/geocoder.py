@@ -19,7 +19,7 @@ import shapely
 
 from core.case import AreaLevel
 from geo.area_names import AreaNames
-from geo.gazetteer import GAZETTEER_COLUMNS, Gazetteer
+from geo.gazetteer import GAZETTEER_COLUMNS, Gazetteer, read_gazetteer
 from geo.grids import GridIndex
 
 FAR_PAST = date(1900, 1, 1)
@@ -68,12 +68,7 @@ class Geocoder:
         areas = pd.DataFrame(rows, columns=["code", "parent_code", "level", "name", "valid_from",
                                             "valid_to", "wkb"])
         areas["geometry"] = shapely.from_wkb(areas.pop("wkb").to_numpy())
-        rows = conn.execute(
-            "SELECT address_id, district_code, street_code, community_code, grid_code, road,"
-            " number, compound, building, text, households, ST_X(geom), ST_Y(geom)"
-            " FROM gazetteer ORDER BY address_id").fetchall()
-        addresses = pd.DataFrame(rows, columns=list(GAZETTEER_COLUMNS))
-        return cls(areas=areas, addresses=addresses, **options)
+        return cls(areas=areas, addresses=read_gazetteer(conn), **options)
 
     @classmethod
     def from_frames(cls, areas: pd.DataFrame, addresses: pd.DataFrame | None = None,

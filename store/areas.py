@@ -13,9 +13,10 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from core.case import AreaLevel
+from geo.area_checks import AreaReport, check_areas
 from geo.geocode import geocode
-from geo.geocoder import Geocoder
-from geo.versions import BoundaryPlan
+from geo.geocoder import FAR_PAST, Geocoder
+from geo.versions import BoundaryPlan, plan_version
 from store import rollups
 from store.copy import copy_frame
 from store.loading import sql_text
@@ -73,6 +74,24 @@ def read_areas(conn: psycopg.Connection, as_of: date | None = None) -> gpd.GeoDa
                                         "valid_to", "wkb"])
     return gpd.GeoDataFrame(frame.drop(columns="wkb"), geometry=shapely.from_wkb(frame["wkb"].to_numpy()),
                             crs="EPSG:4326")
+
+
+def prepare_version(conn: psycopg.Connection, incoming: gpd.GeoDataFrame, level: AreaLevel | str,
+                    effective_from: date | None = None,
+                    complete: bool = False) -> tuple[BoundaryPlan, AreaReport]:
+    """Plan a file of areas against the current ones, and check the hierarchy it would give.
+
+    Without an effective day, a level loaded for the first time holds from the start of time
+    and a new version of a loaded level from today.
+    """
+    level = AreaLevel(level).value
+    current = read_areas(conn)
+    if effective_from is None:
+        effective_from = date.today() if (current["level"] == level).any() else FAR_PAST
+    plan = plan_version(current, incoming, level, effective_from, complete)
+    kept = current[~current["code"].isin(plan.retired_codes + list(plan.opened["code"]))]
+    after = pd.concat([kept, plan.opened], ignore_index=True)
+    return plan, check_areas(incoming, after)
 
 
 @dataclass
