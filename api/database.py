@@ -26,3 +26,11 @@ async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
 
 
 ConnDep = Annotated[AsyncConnection, Depends(connection)]
+
+
+async def fetch_together(pool: AsyncConnectionPool, *queries) -> list[list[dict]]:
+    """Run (statement, params) pairs on one connection in pipeline mode: one round trip."""
+    async with pool.connection() as conn:
+        async with conn.pipeline():
+            cursors = [await conn.execute(statement, params) for statement, params in queries]
+        return [await cur.fetchall() for cur in cursors]

@@ -80,10 +80,28 @@ def log(msg: str) -> None:
 
 
 # ---------------------------------------------------------------- setup
-def _secondary_indexes(conn) -> list[tuple[str, str]]:
-    return conn.execute(
-        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'cases'"
-        " AND indexname <> 'cases_pkey'").fetchall()
+def _drop_case_indexes(conn) -> None:
+    """Drop the secondary indexes of cases for a fast COPY, noting them in the bench database
+    itself so that an interrupted setup still restores them."""
+    conn.execute("CREATE TABLE IF NOT EXISTS bench_dropped_indexes (name text PRIMARY KEY, definition text)")
+    conn.execute(
+        "INSERT INTO bench_dropped_indexes SELECT indexname, indexdef FROM pg_indexes"
+        " WHERE tablename = 'cases' AND indexname NOT IN ('cases_pkey', 'cases_natural_key')"
+        " ON CONFLICT DO NOTHING")
+    if conn.execute("SELECT 1 FROM pg_constraint WHERE conname = 'cases_natural_key'").fetchone():
+        conn.execute("INSERT INTO bench_dropped_indexes VALUES ('cases_natural_key', 'ALTER TABLE cases"
+                     " ADD CONSTRAINT cases_natural_key UNIQUE (source, source_record_id)')"
+                     " ON CONFLICT DO NOTHING")
+        conn.execute("ALTER TABLE cases DROP CONSTRAINT cases_natural_key")
+    for (name,) in conn.execute("SELECT name FROM bench_dropped_indexes").fetchall():
+        conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(name)))
+
+
+def _restore_case_indexes(conn) -> None:
+    for name, definition in conn.execute("SELECT name, definition FROM bench_dropped_indexes").fetchall():
+        conn.execute(definition)  # noqa: S608 - definitions read back from pg_indexes
+        conn.execute("DELETE FROM bench_dropped_indexes WHERE name = %s", (name,))
+    conn.execute("ANALYZE cases")
 
 
 def _truth_to_cases(truth: pd.DataFrame, offset: int, city_code: str) -> pd.DataFrame:
@@ -130,13 +148,7 @@ def setup(url: str, records: int, seed: int, workdir: Path) -> None:
                      records, seed)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("TRUNCATE cases RESTART IDENTITY")
-        indexes = _secondary_indexes(conn)
-        constraint = conn.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint"
-                                  " WHERE conname = 'cases_natural_key'").fetchone()
-        if constraint:
-            conn.execute("ALTER TABLE cases DROP CONSTRAINT cases_natural_key")
-        for name, _ in indexes:
-            conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(name)))
+        _drop_case_indexes(conn)
         t1, loaded = time.perf_counter(), 0
         for chunk in iter_truth(plan, 500_000):
             chunk = chunk.iloc[: records - loaded]
@@ -147,12 +159,7 @@ def setup(url: str, records: int, seed: int, workdir: Path) -> None:
             if loaded >= records:
                 break
         t2 = time.perf_counter()
-        if constraint:
-            conn.execute("ALTER TABLE cases ADD CONSTRAINT cases_natural_key UNIQUE (source, source_record_id)")
-        for name, definition in indexes:
-            if name != "cases_natural_key":
-                conn.execute(definition)
-        conn.execute("ANALYZE cases")
+        _restore_case_indexes(conn)
         log(f"indexes rebuilt ({time.perf_counter() - t2:.0f} s)")
     t3 = time.perf_counter()
     with psycopg.connect(url) as conn:
@@ -182,6 +189,9 @@ def ensure_database(server_url: str, name: str, records: int, seed: int, fresh: 
         built = conn.execute("SELECT count(*) FROM rollup_monthly").fetchone()[0]
     if have == records and built:
         log(f"reusing {name}: {have:,} cases already loaded and rolled up")
+        with psycopg.connect(url, autocommit=True) as conn:
+            if conn.execute("SELECT to_regclass('bench_dropped_indexes')").fetchone()[0]:
+                _restore_case_indexes(conn)
         return url
     log(f"building {name} with {records:,} cases derived from the demo truth")
     with tempfile.TemporaryDirectory(prefix="gridhub-bench-") as tmp:

@@ -33,6 +33,7 @@ ADDITIVE = ("reported", "resolved", "in_mediation", "settled", "not_settled", "c
             "close_hours_sum", *STATUS_COLUMNS)
 TOTAL = "*"  # kind and category of the per-area total rows in rollup_monthly
 NOTIFY_CHANNEL = "gridhub_rollups"
+REFRESH_LOCK_ID = 7_160_406  # advisory lock serialising rollup refreshes and rebuilds
 
 
 def _ids(names) -> sql.Composable:
@@ -165,6 +166,9 @@ def refresh_touched(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE) 
         return 0
     if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM touched_days)").fetchone()[0]:
         return 0
+    # One refresh at a time: a second ingest waits here until the first commits, then recounts
+    # with the first one's cases visible (each statement sees what is committed by then).
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK_ID,))
     conn.execute("SET LOCAL jit = off")
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS rollup_moves (area_code text, day date,"
                  " kind text, category text, n integer) ON COMMIT DROP")
@@ -236,6 +240,7 @@ def _refresh_level(conn: psycopg.Connection, level: AreaLevel, timezone: str) ->
 
 def rebuild(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE) -> int:
     """Recompute every rollup row from cases (after a boundary change, or a bulk load)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK_ID,))
     conn.execute("SET LOCAL jit = off")  # compiling these big aggregates costs more than it saves
     conn.execute("TRUNCATE rollup_daily, rollup_closed_daily, rollup_monthly")
     written = 0

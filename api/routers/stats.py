@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.answers import CSV, GEOJSON, JSON, Format, cached, csv_bytes, dumps, feature_collection
 from api.auth import CurrentPrincipal, Principal, area_in_scope, hub_of
+from api.database import fetch_together
 from api.errors import BadParameterError
 from api.measures import median_hours, rate
 from api.params import CategoryParam, FormatParam, KindParam, LevelParam, ParentParam, SimplifyParam
@@ -55,9 +56,7 @@ async def area_rows(hub: Hub, principal: Principal, level: AreaLevel, areas, per
     labelled = [("cur", period)] + ([("prev", previous)] if previous else [])
     q = grouped(union_rows(labelled, codes, filters, detail=False), ["label", "area_code"])
     o = open_at_end(codes, filters, period.end)
-    async with hub.pool.connection() as conn:
-        sums = await (await conn.execute(q.composed(), q.params)).fetchall()
-        opens = await (await conn.execute(o.composed(), o.params)).fetchall()
+    sums, opens = await fetch_together(hub.pool, (q.composed(), q.params), (o.composed(), o.params))
     cur = {r["area_code"]: r for r in sums if r["label"] == "cur"}
     prev = {r["area_code"]: r for r in sums if r["label"] == "prev"}
     open_by = {r["area_code"]: int(r["open"]) for r in opens}

@@ -12,6 +12,7 @@ from psycopg import sql
 from api.answers import JSON, cached, dumps
 from api.areaindex import AreaInfo
 from api.auth import CurrentPrincipal, Principal, area_in_scope, hub_of
+from api.database import fetch_together
 from api.measures import by_status, change, median_hours, rate
 from api.params import AreaCode, CategoryParam, KindParam
 from api.periods import Period, period_params
@@ -102,8 +103,13 @@ async def summary(request: Request, principal: CurrentPrincipal, code: AreaCode,
     async def build():
         previous = period.previous()
         labelled = [("cur", period)] + ([("prev", previous)] if previous else [])
-        rows = await _fetch(hub, grouped(union_rows(labelled, [code], filters, detail=True),
-                                         ["label", "kind", "category"]))
+        sums = grouped(union_rows(labelled, [code], filters, detail=True), ["label", "kind", "category"])
+        opened = open_at_end([code], filters, period.end)
+        rows, open_rows, warnings = await fetch_together(
+            hub.pool, (sums.composed(), sums.params), (opened.composed(), opened.params),
+            ("SELECT alert_id, signal, method, severity, status, first_day, last_day, observed,"
+             " expected, score FROM alerts WHERE area_code = %s AND status = ANY(%s)"
+             " ORDER BY severity DESC, last_day DESC LIMIT 100", (code, list(OPEN_ALERTS))))
         current: dict = {}
         prev: dict = {}
         by_kind: dict[str, int] = {}
@@ -116,13 +122,6 @@ async def summary(request: Request, principal: CurrentPrincipal, code: AreaCode,
                     by_category[row["category"]] = by_category.get(row["category"], 0) + int(row["reported"])
             else:
                 _add(prev, row)
-        open_rows = await _fetch(hub, open_at_end([code], filters, period.end))
-        async with hub.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT alert_id, signal, method, severity, status, first_day, last_day, observed,"
-                " expected, score FROM alerts WHERE area_code = %s AND status = ANY(%s)"
-                " ORDER BY severity DESC, last_day DESC LIMIT 100", (code, list(OPEN_ALERTS)))
-            warnings = await cur.fetchall()
         figures = _figures(current)
         body = {
             "area": {"code": area.code, "name": area.name, "level": area.level.value,

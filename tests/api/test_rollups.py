@@ -103,3 +103,34 @@ def test_incremental_refresh_equals_a_rebuild(api_db):
         rebuilt = _snapshot(conn)
     for table in incremental:
         assert incremental[table] == rebuilt[table], table
+
+
+def test_two_ingests_refreshing_at_once_end_like_a_rebuild(api_db):
+    import threading
+
+    with psycopg.connect(api_db) as conn:
+        changed = _changed_cases(conn, 400)
+    first, second = changed.iloc[:200].copy(), changed.iloc[200:].copy()
+    second["position"] = range(len(second))
+    a = psycopg.connect(api_db)
+    merge_cases(a, 998, first)
+    rollups.refresh_touched(a, TZ)  # holds the refresh lock until it commits
+
+    def other_ingest():
+        with psycopg.connect(api_db) as b:
+            merge_cases(b, 999, second)
+            rollups.refresh_touched(b, TZ)
+
+    worker = threading.Thread(target=other_ingest)
+    worker.start()
+    worker.join(timeout=1.0)
+    assert worker.is_alive()  # waiting for the first refresh
+    a.commit()
+    a.close()
+    worker.join(timeout=60)
+    with psycopg.connect(api_db) as conn:
+        incremental = _snapshot(conn)
+        rollups.rebuild(conn, TZ)
+        rebuilt = _snapshot(conn)
+    for table in incremental:
+        assert incremental[table] == rebuilt[table], table
