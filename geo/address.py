@@ -71,5 +71,5 @@ def split_place(text: str) -> Place:
 def _to_digits(match: re.Match) -> str:
     try:
         return str(cn2an.cn2an(match.group(), "smart"))
-    except ValueError:  # not a well-formed numeral (a typo, say): leave the text alone
+    except (ValueError, KeyError, IndexError):  # cn2an's ways of refusing a malformed numeral
         return match.group()

@@ -15,6 +15,8 @@ report day and each group is placed in the areas valid then.
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import numpy as np
 import pandas as pd
 
@@ -67,15 +69,16 @@ class _Cascade:
         self.method = np.full(self.n, GeocodeMethod.NONE.value, dtype=object)
         self.precision = np.full(self.n, None, dtype=object)
         self.notes = [None] * self.n
-        self.reasons: list[list[str]] = [[] for _ in range(self.n)]
+        self.reasons: defaultdict[int, list[str]] = defaultdict(list)  # row -> why each step failed
 
     def run(self, out: pd.DataFrame) -> None:
         self._coordinates()
         self._grid_code()
         self._address()
         self._area_name()
-        reason = np.array(["; ".join(r) if r else "no coordinates, grid code, address or area name"
-                           for r in self.reasons], dtype=object)
+        reason = np.full(self.n, None, dtype=object)
+        for row in np.flatnonzero(~self.done):
+            reason[row] = "; ".join(self.reasons[row]) or "no coordinates, grid code, address or area name"
         index = self.cases.index
         out.loc[index, "lon"] = self.lon
         out.loc[index, "lat"] = self.lat
@@ -83,7 +86,7 @@ class _Cascade:
             out.loc[index, column] = self.codes[column]
         out.loc[index, "geocode_method"] = self.method
         out.loc[index, "geocode_precision"] = self.precision
-        out.loc[index, "unlocated_reason"] = np.where(self.done, None, reason)
+        out.loc[index, "unlocated_reason"] = reason
         out.loc[index, "notes"] = pd.Series(self.notes, index=index, dtype=object)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -95,9 +98,9 @@ class _Cascade:
             self.notes[row] = note
 
     def _place_in_grids(self, rows: np.ndarray, grid_idx: np.ndarray, method: GeocodeMethod) -> None:
-        codes = self.context.grids.codes_for(grid_idx)
+        codes = self.context.grids.code_arrays(grid_idx)
         for column in AREA_COLUMNS:
-            self.codes[column][rows] = codes[column].to_numpy()
+            self.codes[column][rows] = codes[column]
         self.method[rows] = method.value
         self.precision[rows] = AreaLevel.GRID.value
         self.done[rows] = True
@@ -218,21 +221,28 @@ class _Cascade:
         points = np.array(sorted(points), dtype=np.int64)
         grid_of = dict(zip(points, self.context.grids.locate(gazetteer.lon[points], gazetteer.lat[points]),
                            strict=True))
+        # Most texts name one door: those are placed together, the rest one by one.
+        single_rows, single_grids, single_points = [], [], []
         for row in todo:
-            key = (texts[row], within[row])
-            self._place_address(row, matches[key], grid_of)
-
-    def _place_address(self, row: int, match, grid_of: dict[int, int]) -> None:
-        gazetteer = self.context.gazetteer
-        if match.rows:
+            match = matches[(texts[row], within[row])]
             grids = {grid_of[r] for r in match.rows}
             if len(grids) == 1 and -1 not in grids:
-                first = match.rows[0]
-                self._place_in_grids(np.array([row]), np.array([grids.pop()]), GeocodeMethod.ADDRESS)
-                self.lon[row], self.lat[row] = gazetteer.lon[first], gazetteer.lat[first]
+                single_rows.append(row)
+                single_grids.append(grids.pop())
+                single_points.append(match.rows[0])
                 if match.how != MatchHow.EXACT:
                     self._note(np.array([row]), address_match=match.how.value)
-                return
+            else:
+                self._place_address(row, match, grid_of)
+        if single_rows:
+            rows, points = np.array(single_rows), np.array(single_points)
+            self._place_in_grids(rows, np.array(single_grids), GeocodeMethod.ADDRESS)
+            self.lon[rows], self.lat[rows] = gazetteer.lon[points], gazetteer.lat[points]
+
+    def _place_address(self, row: int, match, grid_of: dict[int, int]) -> None:
+        """A text matching several places, only areas, or nothing."""
+        if match.rows:
+            grids = {grid_of[r] for r in match.rows}
             codes = tuple(self.context.grids.codes[g] for g in grids if g >= 0)
             area = self.context.names.common_area(codes)
             if area is not None and self.context.names.level[area] != AreaLevel.CITY:

@@ -142,9 +142,15 @@ class GridIndex:
 
     def codes_for(self, index: np.ndarray) -> pd.DataFrame:
         """grid_code and ancestor codes for grid indices from locate() (nulls where -1)."""
+        return pd.DataFrame(self.code_arrays(index))
+
+    def code_arrays(self, index: np.ndarray) -> dict[str, np.ndarray]:
+        """codes_for() as a dict of object arrays, without building a frame."""
+        index = np.asarray(index, dtype=np.int64)
         found = index >= 0
-        grid = np.full(len(index), None, dtype=object)
-        grid[found] = self.codes[index[found]]
-        out = self.ancestors.reindex(grid).reset_index(drop=True)
-        out.insert(0, "grid_code", grid)
+        out = {}
+        for column, values in (("grid_code", self.codes), *self.ancestors.items()):
+            picked = np.full(len(index), None, dtype=object)
+            picked[found] = np.asarray(values, dtype=object)[index[found]]
+            out[column] = picked
         return out
