@@ -11,11 +11,13 @@ import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 from quality.records import QualityRecord
 
 SITE = "gridhub"
+INDEX_LIMIT = 500  # the index lists this many latest validations; older pages stay reachable
 
 
 def docs_dir(data_dir: Path) -> Path:
@@ -35,7 +37,7 @@ def publish(record: QualityRecord, data_dir: Path, run_time: datetime | None = N
 
     run_time = run_time or datetime.now(UTC)
     with _locked(data_dir):
-        context = _file_context(data_dir)
+        context = _file_context(data_dir.resolve())
         suite_id = ExpectationSuiteIdentifier(name=record.suite)
         result_id = ValidationResultIdentifier(
             expectation_suite_identifier=suite_id,
@@ -90,7 +92,9 @@ def suite_result(record: QualityRecord, run_time: datetime):
                           "failed": record.rows_failed, "gates": record.gates}})
 
 
+@cache
 def _file_context(data_dir: Path):
+    """The GX file context under data_dir/quality (one per process and folder)."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -98,11 +102,13 @@ def _file_context(data_dir: Path):
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     target = str(docs_dir(data_dir).resolve())
     sites = context.variables.data_docs_sites or {}
-    if sites.get(SITE, {}).get("store_backend", {}).get("base_directory") != target:
+    if sites.get(SITE, {}).get("site_index_builder", {}).get("validation_results_limit") != INDEX_LIMIT \
+            or sites.get(SITE, {}).get("store_backend", {}).get("base_directory") != target:
         config = {"class_name": "SiteBuilder", "show_how_to_buttons": False,
                   "store_backend": {"class_name": "TupleFilesystemStoreBackend",
                                     "base_directory": target},
-                  "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}}
+                  "site_index_builder": {"class_name": "DefaultSiteIndexBuilder",
+                                         "validation_results_limit": INDEX_LIMIT}}
         if SITE in sites:
             context.update_data_docs_site(SITE, config)
         else:

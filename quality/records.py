@@ -128,3 +128,19 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, set | frozenset | tuple):
         return sorted(value) if isinstance(value, set | frozenset) else list(value)
     raise TypeError(f"cannot record {type(value).__name__} in a quality record")
+
+
+def recent_records(conn: psycopg.Connection, source: str | None = None,
+                   limit: int = 20) -> list[tuple[QualityRecord, dict]]:
+    """Latest quality records (newest run first), each with its run's status and error."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "SELECT q.run_id, q.source, q.suite, q.rows_evaluated, q.rows_passed, q.rows_failed,"
+            " q.mapping_failed, q.oldest_reported_at, q.newest_reported_at, q.expectations, q.gates,"
+            " q.success, r.status, r.error, r.started_at, r.finished_at"
+            " FROM quality_runs q JOIN ingest_runs r USING (run_id)"
+            " WHERE (%(source)s::text IS NULL OR q.source = %(source)s)"
+            " ORDER BY q.run_id DESC LIMIT %(limit)s", {"source": source, "limit": limit}).fetchall()
+    run_keys = ("status", "error", "started_at", "finished_at")
+    return [(QualityRecord(**{k: v for k, v in row.items() if k not in run_keys}),
+             {k: row[k] for k in run_keys}) for row in rows]

@@ -64,7 +64,7 @@ def judge(cases: pd.DataFrame, problems: pd.Series, *, spec: SourceSpec | None =
         if outcome.rule.action is not Action.QUARANTINE:
             continue
         reason = {"check": outcome.rule.key, "expectation": outcome.rule.expectation,
-                  "message": outcome.rule.message}
+                  "columns": outcome.rule.columns, "message": outcome.rule.message}
         for i in outcome.failing.tolist():
             reasons.setdefault(i, []).append(reason)
         failing[outcome.failing] = True
