@@ -43,7 +43,10 @@ class Query:
         return sql.SQL(sep).join(self.parts)
 
 
-def _area_clause(codes: list[str]) -> tuple[sql.Composable, list]:
+def _area_clause(codes: list[str] | sql.Composable) -> tuple[sql.Composable, list]:
+    """area_code equal to one code, in a list of codes, or in a subquery (a Composable)."""
+    if isinstance(codes, sql.Composable):
+        return sql.SQL("area_code IN ({})").format(codes), []
     if len(codes) == 1:
         return sql.SQL("area_code = %s"), [codes[0]]
     return sql.SQL("area_code = ANY(%s)"), [list(codes)]
@@ -80,7 +83,7 @@ _ADDITIVE_IDS = sql.SQL(", ").join(sql.Identifier(n) for n in ADDITIVE)
 _ZEROS = sql.SQL(", ").join(sql.SQL("0") for _ in ADDITIVE)
 
 
-def union_rows(labelled: list[tuple[str, Period]], codes: list[str], filters: Filters,
+def union_rows(labelled: list[tuple[str, Period]], codes: list[str] | sql.Composable, filters: Filters,
                detail: bool, months: bool = True) -> Query:
     """UNION ALL of rollup rows covering each labelled period, columns:
     label, area_code, kind, category, day, <ADDITIVE>, close_hist, closed_on.
