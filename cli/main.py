@@ -7,7 +7,16 @@ import json
 import typer
 from rich.table import Table
 
-from cli import areas_cmd, db_cmd, demo_cmd, geo_cmd, ingest_cmd, keys_cmd
+from cli import (
+    areas_cmd,
+    db_cmd,
+    demo_cmd,
+    geo_cmd,
+    ingest_cmd,
+    keys_cmd,
+    quality_cmd,
+    quarantine_cmd,
+)
 from cli.context import console, friendly_errors, settings
 
 app = typer.Typer(help="GridHub: grid-based urban governance data integration hub.",
@@ -18,6 +27,8 @@ app.add_typer(areas_cmd.app, name="areas")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(geo_cmd.app, name="geo")
 app.add_typer(ingest_cmd.sources_app, name="sources")
+app.add_typer(quarantine_cmd.app, name="quarantine")
+app.add_typer(quality_cmd.app, name="quality")
 app.command("ingest")(ingest_cmd.ingest)
 
 

@@ -66,3 +66,30 @@ def clean_hotline_rows(hotline_rows, hotline_defects) -> pd.DataFrame:
     ids = hotline_rows["工单编号"].str.strip()
     return hotline_rows[~ids.isin(hotline_defects["source_record_id"])
                         & ~ids.duplicated(keep=False)].reset_index(drop=True)
+
+
+@pytest.fixture
+def quality_api(settings, tmp_path):
+    """The real API on a real socket, its sources folder the fixture feeds' (tmp_path/sources);
+    `client(role)` gives an HTTP client with a key of that role for the whole city."""
+    import httpx
+    import psycopg
+
+    from api.keys import Role, create_key
+    from api.main import create_app
+    from tests.conftest import LiveServer
+
+    cfg = settings.model_copy(update={"sources_dir": tmp_path / "sources"})
+    clients: list[httpx.Client] = []
+    with LiveServer(create_app(cfg)) as server:
+        def client(role: Role = Role.ADMIN) -> httpx.Client:
+            with psycopg.connect(cfg.database_url) as conn:
+                key = create_key(conn, role, cfg.city_code, "quality tests").key
+            made = httpx.Client(base_url=server.base_url, timeout=30,
+                                headers={"Authorization": f"Bearer {key}"})
+            clients.append(made)
+            return made
+
+        yield client
+        for made in clients:
+            made.close()
