@@ -11,7 +11,7 @@ from api.answers import OrjsonResponse
 from api.audit import AuditMiddleware, AuditWriter
 from api.auth import check_auth_mode, current_principal
 from api.database import make_pool
-from api.routers import areas, cases, health, quality, sources, stats, summary, tiles
+from api.routers import areas, cases, health, quality, sources, stats, summary, tiles, warnings
 from api.settings import ApiSettings
 from api.state import Hub
 from core.errors import ConfigError
@@ -58,4 +58,5 @@ def create_app(settings: GridHubSettings | None = None, api_settings: ApiSetting
     app.include_router(tiles.router, dependencies=KEYED)
     app.include_router(sources.router, dependencies=KEYED)
     app.include_router(quality.router, dependencies=KEYED)
+    app.include_router(warnings.router, dependencies=KEYED)
     return app

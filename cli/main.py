@@ -16,6 +16,7 @@ from cli import (
     keys_cmd,
     quality_cmd,
     quarantine_cmd,
+    warn_cmd,
 )
 from cli.context import console, friendly_errors, settings
 
@@ -29,6 +30,7 @@ app.add_typer(geo_cmd.app, name="geo")
 app.add_typer(ingest_cmd.sources_app, name="sources")
 app.add_typer(quarantine_cmd.app, name="quarantine")
 app.add_typer(quality_cmd.app, name="quality")
+app.add_typer(warn_cmd.app, name="warn")
 app.command("ingest")(ingest_cmd.ingest)
 
 

@@ -121,9 +121,10 @@ def plan_outbreaks(areas: pd.DataFrame, rng: np.random.Generator, start: date, d
         outbreaks.append(Outbreak(len(outbreaks), "wage_arrears_cluster", Category.LABOUR,
                                   AreaLevel.GRID, cells, start + timedelta(int(starts[i])), 14,
                                   int(round(40 * scale))))
+    surge_communities = rng.choice(communities, 4, replace=False)  # four different places
     for i in range(4, 8):
         outbreaks.append(Outbreak(len(outbreaks), "property_surge", Category.PROPERTY_MANAGEMENT,
-                                  AreaLevel.COMMUNITY, (str(rng.choice(communities)),),
+                                  AreaLevel.COMMUNITY, (str(surge_communities[i - 4]),),
                                   start + timedelta(int(starts[i])), 10, int(round(30 * scale))))
     for i in range(8, 11):
         outbreaks.append(Outbreak(len(outbreaks), "neighbourhood_rise", Category.NEIGHBOURHOOD,
@@ -171,9 +172,10 @@ def _draw_outbreaks(plan: TruthPlan, rng: np.random.Generator, a: int, b: int) -
         first = (ob.start_day - plan.start_day).days
         if not (a <= first < b):
             continue
-        # Counts ramp up over the outbreak: a slow rise grows linearly, others jump then fade.
-        ramp = np.arange(1, ob.days + 1, dtype=float)
-        shape = ramp if ob.pattern == "neighbourhood_rise" else np.r_[ramp[:3], np.full(ob.days - 3, 3.0)]
+        # A slow rise grows linearly; a cluster or surge jumps on its first day (workers who
+        # were not paid, residents hit by one failure, come forward together) and then fades.
+        step = np.arange(ob.days, dtype=float)
+        shape = step + 1 if ob.pattern == "neighbourhood_rise" else np.exp(-step / 5.0)
         per_day = rng.multinomial(ob.extra_cases, shape / shape.sum())
         column = {AreaLevel.GRID: "grid_code", AreaLevel.COMMUNITY: "community_code",
                   AreaLevel.STREET: "street_code"}[AreaLevel(ob.level)]

@@ -1,0 +1,179 @@
+"""Expected daily counts per area: a citywide count regression times each area's share.
+
+In the spirit of Farrington / Noufaily, but pooled so that thousands of sparse grids need no
+model each: a quasi-Poisson GLM (statsmodels) fits the city's daily total of a signal with
+day-of-week and yearly Fourier terms (and a trend when it is significant), refitted every week
+on the data before a guard gap; with less than a year of history it falls back to a local
+level-plus-weekday model on recent weeks. Each area's expected count is its share of the city
+total over a trailing window, shrunk for sparse areas:
+
+    area volume   n^_a = m_a (n_a + kappa) / (m_a + kappa)     m_a = parent's count / siblings
+    signal risk   theta = (n_as + alpha) / (e_as + alpha)      e_as = n^_a * N_s / N
+    expected      mu_t = theta * n^_a / N * F_t                F_t = fitted city total
+
+so that an area's count over w days has a negative-binomial predictive distribution with
+shape n_as + alpha (gamma-Poisson), widened by the GLM's overdispersion.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
+
+from alerts.panel import CountPanel
+
+
+@dataclass(frozen=True)
+class BaselineSettings:
+    refit_every: int = 7  # days between model refits
+    guard_days: int = 7  # recent days kept out of every fit, so an outbreak cannot hide itself
+    min_history: int = 28  # days of data before any expectation is given
+    seasonal_history: int = 365  # days of data before yearly terms are fitted
+    local_window: int = 56  # days the short-history fallback fits on
+    max_history: int = 3 * 365
+    harmonics: int = 2
+    share_window: int = 365  # trailing days that set each area's share
+    area_prior: float = 3.0  # kappa: pseudo-cases pulling a sparse area towards its siblings
+    signal_prior: float = 2.0  # alpha: pseudo-cases pulling a signal's share towards the mix
+
+
+@dataclass
+class Baseline:
+    """Expected counts of one signal: per area and day, with what the tests need."""
+
+    expected: np.ndarray  # (areas x days) expected count per day
+    shape: np.ndarray  # (areas x days) negative-binomial shape of the predictive distribution
+    dispersion: np.ndarray  # (days,) quasi-Poisson dispersion of the citywide fit, >= 1
+    valid: np.ndarray  # (days,) True where a model was available
+    model: np.ndarray  # (days,) 'seasonal' | 'local' | '' (no model yet)
+
+
+def city_rows(panel: CountPanel) -> np.ndarray:
+    """Indices of the city-level areas (one for a hub that serves one city)."""
+    return panel.areas.at_level("city")
+
+
+def citywide_profile(series: np.ndarray, days: pd.DatetimeIndex,
+                     cfg: BaselineSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fitted daily total, dispersion and model name for every day, each from past data only."""
+    n = len(series)
+    fitted = np.full(n, np.nan)
+    dispersion = np.ones(n)
+    model = np.full(n, "", dtype=object)
+    design, names = _design(days, cfg.harmonics)
+    local = [i for i, name in enumerate(names) if name == "const" or name.startswith("dow")]
+    seasonal = list(range(len(names)))
+    trend = names.index("trend")
+    for refit in range(cfg.min_history + cfg.guard_days, n, cfg.refit_every):
+        train_end = refit - cfg.guard_days  # also the days of data this fit may use
+        upto = min(refit + cfg.refit_every, n)
+        if train_end >= cfg.seasonal_history:
+            lo, columns, name = max(0, train_end - cfg.max_history), seasonal, "seasonal"
+        else:
+            lo, columns, name = max(0, train_end - cfg.local_window), local, "local"
+        mean, phi = _fit_predict(series[lo:train_end], design[lo:train_end], design[refit:upto],
+                                 columns, trend)
+        fitted[refit:upto] = mean
+        dispersion[refit:upto] = phi
+        model[refit:upto] = name
+    return fitted, dispersion, model
+
+
+def _design(days: pd.DatetimeIndex, harmonics: int) -> tuple[np.ndarray, list[str]]:
+    """Regressors for every day: constant, weekdays, trend (years), yearly Fourier terms."""
+    columns = {"const": np.ones(len(days))}
+    dow = days.dayofweek.to_numpy()
+    for d in range(1, 7):
+        columns[f"dow{d}"] = (dow == d).astype(float)
+    columns["trend"] = np.arange(len(days)) / 365.25
+    year = 2 * np.pi * days.dayofyear.to_numpy() / 365.25
+    for k in range(1, harmonics + 1):
+        columns[f"cos{k}"] = np.cos(k * year)
+        columns[f"sin{k}"] = np.sin(k * year)
+    return np.column_stack(list(columns.values())), list(columns)
+
+
+def _fit_predict(y: np.ndarray, x: np.ndarray, x_new: np.ndarray, columns: list[int],
+                 trend: int) -> tuple[np.ndarray, float]:
+    """Quasi-Poisson GLM; the trend stays only when significant (as Farrington drops it)."""
+    if y.sum() == 0:
+        return np.zeros(len(x_new)), 1.0
+    # A regressor constant over the window (a weekday never seen) would make the fit singular.
+    columns = [c for c in columns if c == 0 or np.ptp(x[:, c]) > 0]
+    result = _glm(y, x[:, columns])
+    if trend in columns and result.pvalues[columns.index(trend)] > 0.05:
+        columns = [c for c in columns if c != trend]
+        result = _glm(y, x[:, columns])
+    phi = max(float(result.scale), 1.0)
+    return np.asarray(result.predict(x_new[:, columns])), phi
+
+
+def _glm(y: np.ndarray, x: np.ndarray):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (ConvergenceWarning, PerfectSeparationWarning, RuntimeWarning))
+        return sm.GLM(y, x, family=sm.families.Poisson()).fit(scale="X2")
+
+
+def _trailing(cumulative: np.ndarray, end: np.ndarray, width: int) -> np.ndarray:
+    """Sums over the `width` days before each end index (exclusive), from a leading-zero cumsum."""
+    hi = np.clip(end, 0, cumulative.shape[-1] - 1)
+    lo = np.clip(end - width, 0, cumulative.shape[-1] - 1)
+    return cumulative[..., hi] - cumulative[..., lo]
+
+
+@dataclass
+class Volumes:
+    """Trailing all-case counts per area, shared by every signal of a panel."""
+
+    smoothed: np.ndarray  # (areas x days) n^_a
+    city_total: np.ndarray  # (days,) N
+
+
+def area_volumes(panel: CountPanel, cfg: BaselineSettings) -> Volumes:
+    """Each area's smoothed trailing case count and the city's, for every day."""
+    area_total = _trailing_window(panel.total, cfg)
+    city_total = area_total[city_rows(panel)].sum(axis=0)
+    return Volumes(smoothed=_smoothed_volume(panel, area_total, cfg.area_prior), city_total=city_total)
+
+
+def _trailing_window(counts: np.ndarray, cfg: BaselineSettings) -> np.ndarray:
+    """Sums over the share window that stops guard_days before each day."""
+    end = np.arange(counts.shape[1]) - cfg.guard_days + 1
+    cumulative = np.hstack([np.zeros((counts.shape[0], 1)), counts.cumsum(axis=1)])
+    return _trailing(cumulative, end, cfg.share_window)
+
+
+def area_baseline(panel: CountPanel, signal: str, cfg: BaselineSettings,
+                  volumes: Volumes | None = None) -> Baseline:
+    """Expected counts of `signal` for every area and day of the panel."""
+    volumes = volumes or area_volumes(panel, cfg)
+    counts = panel.counts[signal]
+    city = city_rows(panel)
+    fitted, dispersion, model = citywide_profile(counts[city].sum(axis=0), panel.days, cfg)
+    area_signal = _trailing_window(counts, cfg)
+    city_signal = area_signal[city].sum(axis=0)
+    city_total = volumes.city_total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mix = np.where(city_total > 0, city_signal / city_total, 0.0)
+        risk = (area_signal + cfg.signal_prior) / (volumes.smoothed * mix + cfg.signal_prior)
+        share = np.where(city_total > 0, risk * volumes.smoothed / city_total, 0.0)
+    valid = ~np.isnan(fitted) & (city_total > 0)
+    expected = np.where(valid, share * np.nan_to_num(fitted), 0.0)
+    return Baseline(expected=expected, shape=area_signal + cfg.signal_prior,
+                    dispersion=dispersion, valid=valid, model=model)
+
+
+def _smoothed_volume(panel: CountPanel, area_total: np.ndarray, prior: float) -> np.ndarray:
+    """Each area's trailing case count, pulled towards an equal split of its parent's."""
+    parent = panel.areas.parent
+    has_parent = parent >= 0
+    siblings = np.bincount(parent[has_parent], minlength=len(parent))
+    split = np.zeros_like(area_total)
+    split[has_parent] = area_total[parent[has_parent]] / siblings[parent[has_parent]][:, None]
+    smoothed = split * (area_total + prior) / (split + prior)
+    return np.where(has_parent[:, None], smoothed, area_total)

@@ -1,0 +1,1 @@
+"""Detectors: each turns a signal's count matrix (and its baseline) into Scores."""

@@ -1,0 +1,173 @@
+"""`gridhub warn run`: judge one day, keep the alerts table and the hotspots up to date.
+
+One run loads the rollups up to its day, runs the configured method over the whole history
+(the CUSUM and the episodes need it), adds the day's escalation signals, syncs the alert
+lifecycle and replaces the day's hotspots, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import psycopg
+
+from alerts import lifecycle
+from alerts.baseline import area_baseline, area_volumes
+from alerts.detectors import escalation
+from alerts.detectors.hotspots import (
+    GridNeighbours,
+    HotspotSettings,
+    gi_star_hotspots,
+    window_counts,
+)
+from alerts.episodes import episodes_by_signal
+from alerts.methods import DetectorSettings, detect_signal, severity
+from alerts.panel import CountPanel
+from alerts.repository import load_panel, read_grid_shapes
+from store.db import connect
+
+
+@dataclass(frozen=True)
+class WarnSettings:
+    detectors: DetectorSettings = field(default_factory=DetectorSettings)
+    hotspots: HotspotSettings = field(default_factory=HotspotSettings)
+    escalation: escalation.EscalationSettings = field(default_factory=escalation.EscalationSettings)
+    lookback_days: int = 28  # episodes that ended longer ago than this are left alone
+    history_days: int = 3 * 365  # rollup days loaded before the judged day
+
+
+@dataclass
+class WarnRunResult:
+    as_of: date
+    method: str
+    episodes: int
+    opened: int
+    updated: int
+    closed: int
+    hotspots: int
+    escalations: int
+    seconds: float
+
+
+def run_warnings(url: str, as_of: date | None = None, cfg: WarnSettings = WarnSettings()) -> WarnRunResult:
+    """Judge `as_of` (default: the last day with rollups) and update alerts and hotspots."""
+    started = time.perf_counter()
+    with connect(url) as conn:
+        panel = load_panel(conn, end=as_of, history_days=cfg.history_days)
+        day = panel.days[-1].date()
+        episodes, hotspots = detect_day(panel, cfg, conn)
+        escalations = _escalations(conn, panel, cfg)
+        rows = pd.concat([_alert_rows(episodes, panel, cfg, day), escalations], ignore_index=True)
+        counts = lifecycle.sync(conn, rows, day, cfg.detectors.episodes.gap_days, panel.areas)
+        _replace_hotspots(conn, day, hotspots)
+        result = WarnRunResult(as_of=day, method=cfg.detectors.configured.value,
+                               episodes=len(rows), opened=counts.opened, updated=counts.updated,
+                               closed=counts.closed, hotspots=len(hotspots),
+                               escalations=len(escalations), seconds=time.perf_counter() - started)
+        _record(conn, result, cfg)
+    return result
+
+
+def detect_day(panel: CountPanel, cfg: WarnSettings,
+               conn: psycopg.Connection | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Episodes of the configured method over the panel, and Gi* hotspots of its last day."""
+    method = cfg.detectors.configured
+    volumes = area_volumes(panel, cfg.detectors.baseline)
+    neighbours = _neighbours(conn, panel, cfg.hotspots) if conn is not None else None
+    grid_rows = panel.areas.index.get_indexer(neighbours.codes) if neighbours is not None else None
+    cells, hot = [], []
+    last = len(panel.days) - 1
+    for signal in panel.signals:
+        baseline = area_baseline(panel, signal.name, cfg.detectors.baseline, volumes)
+        found = detect_signal(panel, signal.name, [method], cfg.detectors, volumes=volumes,
+                              baseline=baseline)
+        cells.append(found[method])
+        if neighbours is not None and baseline.valid[last]:
+            observed, expected = window_counts(panel.counts[signal.name][grid_rows],
+                                               baseline.expected[grid_rows], last,
+                                               cfg.hotspots.window_days)
+            hot.append(gi_star_hotspots(observed, expected, neighbours, cfg.hotspots)
+                       .assign(signal=signal.name))
+    episodes, _ = episodes_by_signal(pd.concat(cells, ignore_index=True), panel.areas,
+                                     len(panel.days), cfg.detectors.episodes)
+    hotspots = pd.concat(hot, ignore_index=True) if hot else pd.DataFrame()
+    return episodes, hotspots
+
+
+def _neighbours(conn: psycopg.Connection, panel: CountPanel, cfg: HotspotSettings) -> GridNeighbours | None:
+    shapes = read_grid_shapes(conn)
+    shapes = shapes[shapes["code"].isin(panel.areas.codes)]
+    if len(shapes) < 3:
+        return None
+    return GridNeighbours.from_shapes(shapes, cfg.touch_tolerance_deg)
+
+
+def _alert_rows(episodes: pd.DataFrame, panel: CountPanel, cfg: WarnSettings, day: date) -> pd.DataFrame:
+    """Episodes still running or recently ended, as lifecycle.ALERT_COLUMNS."""
+    first = len(panel.days) - 1 - cfg.lookback_days
+    recent = episodes[episodes["last_day"] >= first]
+    to_date = panel.days.date
+    return pd.DataFrame({
+        "area_code": panel.areas.codes[recent["area"].to_numpy(dtype=int)],
+        "level": panel.areas.levels[recent["area"].to_numpy(dtype=int)],
+        "signal": recent["signal"].to_numpy(),
+        "method": recent["method"].to_numpy(),
+        "severity": severity(recent["p_value"], cfg.detectors),
+        "first_day": to_date[recent["first_day"].to_numpy(dtype=int)],
+        "last_day": to_date[recent["last_day"].to_numpy(dtype=int)],
+        "peak_day": to_date[recent["peak_day"].to_numpy(dtype=int)],
+        "alarm_days": recent["alarm_days"].to_numpy(),
+        "observed": recent["observed"].to_numpy(),
+        "expected": recent["expected"].to_numpy(),
+        "score": recent["statistic"].to_numpy(),
+        "p_value": recent["p_value"].to_numpy(),
+        "details": [{"linked_parent_days": int(n)} for n in recent["linked_days"]],
+    }, columns=list(lifecycle.ALERT_COLUMNS))
+
+
+def _escalations(conn: psycopg.Connection, panel: CountPanel, cfg: WarnSettings) -> pd.DataFrame:
+    """The day's escalation findings as lifecycle.ALERT_COLUMNS."""
+    day = panel.days[-1].date()
+    found = pd.concat([
+        escalation.repeat_places(conn, day, cfg.escalation),
+        escalation.repeat_parties(conn, day, cfg.escalation),
+        escalation.rising_unresolved(panel, len(panel.days) - 1, cfg.escalation),
+    ], ignore_index=True)
+    if found.empty:
+        return pd.DataFrame(columns=list(lifecycle.ALERT_COLUMNS))
+    position = panel.areas.index.get_indexer(found["area_code"])
+    level = np.where(position >= 0, panel.areas.levels[np.maximum(position, 0)], None)
+    return pd.DataFrame({
+        "area_code": found["area_code"], "level": level, "signal": found["signal"],
+        "method": "escalation", "severity": severity(found["p_value"], cfg.detectors),
+        "first_day": day, "last_day": day, "peak_day": day, "alarm_days": 1,
+        "observed": found["observed"], "expected": found["expected"],
+        "score": found["statistic"], "p_value": found["p_value"], "details": found["details"],
+    }, columns=list(lifecycle.ALERT_COLUMNS))
+
+
+def _replace_hotspots(conn: psycopg.Connection, day: date, hotspots: pd.DataFrame) -> None:
+    conn.execute("DELETE FROM hotspots WHERE day = %s", (day,))
+    if hotspots.empty:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO hotspots (day, signal, grid_code, z_score, p_value, q_value, observed, expected)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [(day, r.signal, r.grid_code, float(r.z_score), float(r.p_value), float(r.q_value),
+              float(r.observed), float(r.expected)) for r in hotspots.itertuples(index=False)])
+
+
+def _record(conn: psycopg.Connection, result: WarnRunResult, cfg: WarnSettings) -> None:
+    params = {"lookback_days": cfg.lookback_days, "detectors": asdict(cfg.detectors)}
+    conn.execute(
+        "INSERT INTO warning_runs (as_of, method, finished_at, opened, updated, closed, hotspots,"
+        " escalations, params) VALUES (%s, %s, now(), %s, %s, %s, %s, %s, %s)",
+        (result.as_of, result.method, result.opened, result.updated, result.closed, result.hotspots,
+         result.escalations, json.dumps(params, default=str)))
+

@@ -1,0 +1,142 @@
+"""Early warnings: alerts by area (with everything inside it), acknowledgement, Gi* hotspots."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException, Path, Query, Request, Response
+from psycopg import sql
+
+from alerts.lifecycle import ACKNOWLEDGEABLE, AlertStatus
+from alerts.signals import all_signals
+from api.answers import GEOJSON, JSON, dumps, feature_collection
+from api.auth import CurrentPrincipal, area_in_scope, hub_of
+from api.database import ConnDep
+from api.keys import Role
+from core.case import AreaLevel
+from core.errors import ForbiddenError, NotFoundError
+
+router = APIRouter(tags=["warnings"])
+
+AreaQuery = Annotated[str | None, Query(pattern=r"^\d{12}(\d{3})?$",
+                                        description="alerts in this area or any area inside it "
+                                                    "(default: the key's scope)")]
+SIGNALS = [s.name for s in all_signals()] + ["escalation:repeat_place", "escalation:repeat_party",
+                                              "escalation:unresolved"]
+ALERT_FIELDS = sql.SQL("""a.alert_id, a.area_code, ar.name AS area_name, a.level AS area_level, a.signal,
+    a.method, a.severity AS level, a.status, a.first_day, a.last_day, a.peak_day, a.alarm_days,
+    a.observed, a.expected, a.score, a.p_value, a.parent_alert_id, a.details, a.as_of,
+    a.closed_day, a.acknowledged_by, a.acknowledged_at, a.created_at, a.updated_at""")
+
+
+class Severity(StrEnum):
+    RED = "red"
+    YELLOW = "yellow"
+
+
+class HotspotFormat(StrEnum):
+    JSON = "json"
+    GEOJSON = "geojson"
+
+
+@router.get("/warnings", summary="Early-warning alerts in an area and every area inside it")
+async def warnings(
+    request: Request, conn: ConnDep, principal: CurrentPrincipal,
+    area: AreaQuery = None,
+    level: Annotated[Severity | None, Query(description="red or yellow")] = None,
+    status: Annotated[list[AlertStatus] | None, Query(description="one or more statuses")] = None,
+    since: Annotated[date | None, Query(description="alerts active on or after this day")] = None,
+    signal: Annotated[str | None, Query(description="e.g. group:labour or kind:dispute",
+                                        examples=SIGNALS[:2])] = None,
+    area_level: Annotated[AreaLevel | None, Query(description="only alerts raised at this level")] = None,
+    after: Annotated[int | None, Query(ge=0, description="cursor: the `next` of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    """Newest first; an alert in a grid is listed under its community, street and district
+    too, as the same alert (same id), never as a copy."""
+    target = area_in_scope(hub_of(request), principal, area or principal.scope_code)
+    rows = await (await conn.execute(sql.SQL(
+        "SELECT {fields} FROM alert_areas aa"
+        " JOIN alerts a ON a.alert_id = aa.alert_id"
+        " LEFT JOIN areas ar ON ar.code = a.area_code AND ar.valid_to IS NULL"
+        " WHERE aa.area_code = %(area)s"
+        " AND (%(level)s::text IS NULL OR a.severity = %(level)s)"
+        " AND (%(status)s::text[] IS NULL OR a.status = ANY(%(status)s))"
+        " AND (%(since)s::date IS NULL OR a.last_day >= %(since)s)"
+        " AND (%(signal)s::text IS NULL OR a.signal = %(signal)s)"
+        " AND (%(area_level)s::text IS NULL OR a.level = %(area_level)s)"
+        " AND (%(after)s::bigint IS NULL OR a.alert_id < %(after)s)"
+        " ORDER BY a.alert_id DESC LIMIT %(limit)s").format(fields=ALERT_FIELDS),
+        {"area": target.code, "level": level, "since": since, "signal": signal,
+         "status": [s.value for s in status] if status else None,
+         "area_level": area_level.value if area_level else None, "after": after, "limit": limit},
+    )).fetchall()
+    body = {"area": {"code": target.code, "name": target.name, "level": target.level.value},
+            "warnings": rows,
+            "next": rows[-1]["alert_id"] if len(rows) == limit else None}
+    return Response(dumps(body), media_type=JSON)
+
+
+@router.post("/warnings/{alert_id}/ack", summary="Acknowledge an alert (analysts and admins)")
+async def acknowledge(
+    request: Request, conn: ConnDep, principal: CurrentPrincipal,
+    alert_id: Annotated[int, Path(ge=1)],
+    by: Annotated[str | None, Body(embed=True, max_length=200,
+                                   description="who takes it on (default: the key)")] = None,
+) -> Response:
+    """new or ongoing -> acknowledged. Acknowledging twice changes nothing; a resolved or
+    expired alert cannot be acknowledged (409)."""
+    if principal.role is Role.VIEWER:
+        raise ForbiddenError("acknowledging a warning needs an analyst or admin key")
+    found = await (await conn.execute(
+        "SELECT area_code, status FROM alerts WHERE alert_id = %s", (alert_id,))).fetchone()
+    if found is None:
+        raise NotFoundError(f"no alert {alert_id}")
+    area_in_scope(hub_of(request), principal, found["area_code"])
+    status = AlertStatus(found["status"])
+    if status not in ACKNOWLEDGEABLE and status is not AlertStatus.ACKNOWLEDGED:
+        raise HTTPException(409, f"alert {alert_id} is {status.value}: only new or ongoing alerts "
+                                 "can be acknowledged")
+    who = by or (f"key:{principal.key_id}" if principal.key_id is not None else "development")
+    await conn.execute(
+        "UPDATE alerts SET status = 'acknowledged', acknowledged_by = %s, acknowledged_at = now(),"
+        " updated_at = now() WHERE alert_id = %s AND status = ANY(%s)",
+        (who, alert_id, [s.value for s in ACKNOWLEDGEABLE]))
+    row = await (await conn.execute(sql.SQL(
+        "SELECT {fields} FROM alerts a"
+        " LEFT JOIN areas ar ON ar.code = a.area_code AND ar.valid_to IS NULL"
+        " WHERE a.alert_id = %s").format(fields=ALERT_FIELDS), (alert_id,))).fetchone()
+    return Response(dumps(row), media_type=JSON)
+
+
+@router.get("/hotspots", summary="Gi* hotspots among grid cells (FDR-controlled)",
+            responses={200: {"content": {GEOJSON: {}}}})
+async def hotspots(
+    request: Request, conn: ConnDep, principal: CurrentPrincipal,
+    area: AreaQuery = None,
+    day: Annotated[date | None, Query(description="default: the latest day with hotspots")] = None,
+    signal: Annotated[str | None, Query(description="e.g. group:labour", examples=SIGNALS[4:5])] = None,
+    format: Annotated[HotspotFormat, Query(description="json or geojson")] = HotspotFormat.GEOJSON,
+) -> Response:
+    """Grid cells whose neighbourhood is hot on the day, with z-score, p- and q-value."""
+    hub = hub_of(request)
+    target = area_in_scope(hub, principal, area or principal.scope_code)
+    if day is None:
+        day = (await (await conn.execute("SELECT max(day) AS day FROM hotspots")).fetchone())["day"]
+    rows = [] if day is None else await (await conn.execute(
+        "SELECT h.grid_code, ar.name, h.signal, h.z_score, h.p_value, h.q_value, h.observed,"
+        " h.expected, ST_AsGeoJSON(ar.geom, 6) AS geometry"
+        " FROM hotspots h LEFT JOIN areas ar ON ar.code = h.grid_code AND ar.valid_to IS NULL"
+        " WHERE h.day = %s AND (%s::text IS NULL OR h.signal = %s)"
+        " ORDER BY h.z_score DESC", (day, signal, signal))).fetchall()
+    rows = [r for r in rows if hub.areas.within(r["grid_code"], target.code)]
+    if format is HotspotFormat.GEOJSON:
+        for r in rows:
+            r["day"] = day
+        return Response(feature_collection(rows), media_type=GEOJSON)
+    for r in rows:
+        r.pop("geometry")
+    body = {"area": {"code": target.code, "level": target.level.value}, "day": day, "hotspots": rows}
+    return Response(dumps(body), media_type=JSON)
