@@ -67,7 +67,13 @@ def map_chunk(spec: SourceSpec, raw: pd.DataFrame, hash_key: bytes, city_tz: str
 
 def record_hash(cases: pd.DataFrame) -> pd.Series:
     """Content hash of the canonical values: cosmetic source changes do not alter it."""
-    return row_hashes(cases[_HASHED_FIELDS], "record")
+    values = cases[_HASHED_FIELDS].copy()
+    for column in _HASHED_FIELDS:
+        if values[column].dtype.kind == "M":
+            # Times hash as their integer ticks (NaT as its own sentinel): formatting them as
+            # text is what made hashing slow.
+            values[column] = values[column].array.asi8
+    return row_hashes(values, "record")
 
 
 def _source_values(fmap: FieldMap, raw: pd.DataFrame) -> pd.Series:

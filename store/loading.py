@@ -89,7 +89,7 @@ def read_landed(conn: psycopg.Connection, run_id: int, fields: list[str],
             positions, raw_ids, payloads = zip(*rows, strict=True)
             data = "\n".join(payloads).encode("utf-8")
             table = pajson.read_json(pa.py_buffer(data), parse_options=options)
-            frame = table.to_pandas().astype(object).where(lambda f: f.notna(), None)
+            frame = table.to_pandas()
             yield LandedChunk(frame, np.asarray(positions, dtype=np.int64),
                               np.asarray(raw_ids, dtype=np.int64), list(payloads))
 
