@@ -1,16 +1,18 @@
 """One ingest DAG per source spec in GRIDHUB_SOURCES_DIR: `ingest_<source>`.
 
 Adding a YAML file to the sources folder makes its DAG appear at the next parse; the spec
-gives the schedule. Each task body is one call into the pipeline library, the same code
-`gridhub ingest` runs. At most one run per source is active, and the pipeline's advisory
-lock keeps Airflow and the CLI from ingesting one source at the same time.
+gives the schedule, with real data intervals, so a backfill run (`airflow backfill create`)
+of a REST or SQL source reads only the records whose watermark lies in its interval. Each
+task body is one call into the pipeline library, the same code `gridhub ingest` runs. At
+most one run per source is active, and the pipeline's advisory lock keeps Airflow and the
+CLI from ingesting one source at the same time.
 """
 
 from __future__ import annotations
 
 import os
 
-from airflow.sdk import DAG, dag, task
+from airflow.sdk import DAG, Param, dag, task
 from gridhub_airflow.common import (
     DEFAULT_ARGS,
     START_DATE,
@@ -39,17 +41,21 @@ def build_ingest_dag(spec: SourceSpec) -> DAG:
         default_args=DEFAULT_ARGS,
         tags=[*TAGS, "ingest", spec.format.value],
         doc_md=__doc__,
+        params={"only_data_interval": Param(
+            False, type="boolean",
+            description="read only the records whose watermark lies in this run's data interval,"
+                        " as a backfill run does (REST and SQL sources)")},
     )
     def ingest_source():
         @task
-        def extract_and_land(*, dag_run=None, data_interval_start=None,
-                             data_interval_end=None) -> int:
+        def extract_and_land(*, dag_run=None, data_interval_start=None, data_interval_end=None,
+                             params=None) -> int:
             """Read the source (from its watermark, or a backfill's interval); land it raw."""
             from pipeline.orchestration import backfill_window, land_for_run
 
             cfg = settings()
             window = backfill_window(spec, dag_run.run_type, data_interval_start,
-                                     data_interval_end)
+                                     data_interval_end, params["only_data_interval"])
             return land_for_run(spec, cfg, database_url(cfg), window, os.environ)
 
         @task(outlets=[cases])

@@ -42,7 +42,16 @@ def rollups_and_warnings():
         cfg = settings()
         return refresh(database_url(cfg), cfg, run_ids_of(triggering_asset_events))
 
-    refresh_rollups()
+    @task
+    def run_early_warning(rollup_rows: int) -> dict:
+        """Judge the last day with rollups: open, continue and close alerts; map hotspots."""
+        from alerts.run import run_warnings
+
+        cfg = settings()
+        result = run_warnings(database_url(cfg))
+        return {**vars(result), "as_of": result.as_of.isoformat()}
+
+    run_early_warning(refresh_rollups())
 
 
 rollups_and_warnings()

@@ -7,7 +7,6 @@ scheduler or the tests, without paying for Airflow's import.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,17 +14,22 @@ from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 
+import pandas as pd
+
+from connectors.readers import POSITION, ReadContext, read_chunks
 from connectors.spec import SourceFormat, SourceSpec
 from core.case import AreaLevel
-from core.errors import ConfigError, GridHubError
+from core.errors import ConfigError, GridHubError, SourceError
 from core.settings import GridHubSettings
 from geo.areas import read_area_file
 from pipeline import ingest
 from pipeline.ingest import source_lock_id
-from store import rollups
+from quality.docs import publish
+from quality.records import recent_records
+from store import rollups, runs
 from store.areas import VersionResult, load_boundary_version, prepare_version
 from store.db import TRANSIENT_ERRORS, connect
-from store.loading import sql_text
+from store.loading import land_raw, sql_text
 from store.provision import PrivateCluster
 
 # Schemes an Airflow connection URI may carry for PostgreSQL; libpq knows only the first two.
@@ -93,18 +97,19 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def backfill_window(spec: SourceSpec, run_kind: RunKind | str, interval_start: datetime | None,
-                    interval_end: datetime | None) -> WatermarkWindow | None:
-    """The window a run reads: its data interval for a backfill, else None (incremental)."""
+                    interval_end: datetime | None, requested: bool = False) -> WatermarkWindow | None:
+    """The window a run reads: its data interval for a backfill (or when requested), else
+    None: the run reads incrementally from the stored watermark."""
     # Airflow hands in its DagRunType, a str enum; newer run types are simply not backfills.
-    if str(getattr(run_kind, "value", run_kind)) != RunKind.BACKFILL.value:
+    if str(getattr(run_kind, "value", run_kind)) != RunKind.BACKFILL.value and not requested:
         return None
     if spec.format not in WINDOWED_FORMATS or not spec.watermark:
         raise ConfigError(
-            f"{spec.name}: backfills need a {sorted(f.value for f in WINDOWED_FORMATS)} source with a "
-            f"watermark field; this one is {spec.format.value}"
-            f"{'' if spec.watermark else ' without a watermark'}: re-run it instead")
+            f"{spec.name}: only {sorted(f.value for f in WINDOWED_FORMATS)} sources with a"
+            f" watermark field can read a date range; this one is {spec.format.value}"
+            f"{'' if spec.watermark else ' without a watermark'}: run it normally instead")
     if interval_start is None or interval_end is None:
-        raise ConfigError(f"{spec.name}: a backfill run has no data interval")
+        raise ConfigError(f"{spec.name}: the run has no data interval to read")
     return WatermarkWindow(interval_start, interval_end)
 
 
@@ -130,13 +135,59 @@ def reopen_failed_run(url: str, source: str, run_id: int) -> bool:
 
 def land_for_run(spec: SourceSpec, settings: GridHubSettings, url: str,
                  window: WatermarkWindow | None, environ: Mapping[str, str]) -> int:
-    """Extract and land raw (incrementally, or the window of a backfill); returns the run id."""
+    """Extract and land raw (incrementally, or a backfill's window); returns the run id."""
     if window is None:
         return ingest.land(spec, settings, url, variables=dict(environ))
-    if "window" not in inspect.signature(ingest.land).parameters:
-        raise GridHubError(f"{spec.name}: this version of pipeline.ingest.land cannot read a"
-                           f" watermark window, so backfills are not possible yet")
-    return ingest.land(spec, settings, url, variables=dict(environ), window=window)
+    return land_window(spec, settings, url, window, environ)
+
+
+def land_window(spec: SourceSpec, settings: GridHubSettings, url: str, window: WatermarkWindow,
+                environ: Mapping[str, str]) -> int:
+    """Land the records whose watermark lies in the window; returns the run id.
+
+    A backfill, beside the incremental runs: the reader starts at the window's start (its
+    watermark query), records from the window's end on are left for incremental runs, and the
+    source's stored watermark does not move (the run lands with no watermark_to). Older
+    running runs are not interrupted, since this run does not re-read what they would load.
+    """
+    bounds = {"from": window.start.isoformat(), "to": window.end.isoformat()}
+    run_id = runs.start_run(url, spec.name, {"format": spec.format.value, "window": bounds})
+    try:
+        with connect(url) as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (source_lock_id(spec.name),))
+            context = ReadContext(settings.data_dir, dict(environ), bounds["from"])
+            landed, fields = 0, {}
+            for chunk in read_chunks(spec, context):
+                inside = _inside(chunk, spec, window)
+                if inside.empty:
+                    if _all_after(chunk, spec, window):
+                        break  # both windowed readers return records in watermark order
+                    continue
+                inside = inside.reset_index(drop=True)
+                inside[POSITION] = range(landed, landed + len(inside))
+                land_raw(conn, spec.name, run_id, ingest.raw_landing_frame(spec, inside))
+                landed += len(inside)
+                fields.update(dict.fromkeys(c for c in inside.columns if c != POSITION))
+            runs.mark_landed(conn, run_id, landed, list(fields), bounds["from"], None)
+    except BaseException as exc:
+        runs.fail_run(url, run_id, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    return run_id
+
+
+def _watermarks(chunk: pd.DataFrame, spec: SourceSpec) -> pd.Series:
+    if spec.watermark not in chunk:
+        raise SourceError(f"{spec.name}: records carry no watermark field {spec.watermark!r}")
+    return pd.to_datetime(chunk[spec.watermark], format="ISO8601", utc=True, errors="coerce")
+
+
+def _inside(chunk: pd.DataFrame, spec: SourceSpec, window: WatermarkWindow) -> pd.DataFrame:
+    marks = _watermarks(chunk, spec)
+    return chunk[(marks >= window.start) & (marks < window.end)]
+
+
+def _all_after(chunk: pd.DataFrame, spec: SourceSpec, window: WatermarkWindow) -> bool:
+    return bool((_watermarks(chunk, spec) >= window.end).all())
 
 
 def process_landed_run(spec: SourceSpec, settings: GridHubSettings, url: str,
@@ -194,3 +245,13 @@ def load_area_file(url: str, path: Path, level: AreaLevel | str, effective_from:
             raise ConfigError(f"{path}: not loaded, the area checks found errors:\n"
                               f"{report.frame().to_string(index=False)}")
         return load_boundary_version(conn, plan, source=str(path))
+
+
+def rebuild_data_docs(url: str, settings: GridHubSettings, limit: int = 200) -> tuple[Path | None, int]:
+    """Render the GX Data Docs of the latest validation runs; (index.html or None, runs rendered)."""
+    with connect(url) as conn:
+        found = recent_records(conn, None, limit)
+    index = None
+    for record, run in reversed(found):
+        index = publish(record, settings.data_dir, run["finished_at"] or run["started_at"])
+    return index, len(found)

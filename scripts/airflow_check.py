@@ -43,6 +43,7 @@ class CheckReport:
 
     started_in_s: float = 0.0
     listed_in_s: float = 0.0
+    stopped_in_s: float = 0.0
     dag_ids: list[str] = field(default_factory=list)
     import_errors: list[dict] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -94,7 +95,7 @@ def stop(process: subprocess.Popen) -> None:
     """SIGINT to the whole group (standalone stops its components), then SIGTERM, then SIGKILL."""
     if process.poll() is not None:
         return
-    for sig, grace in ((signal.SIGINT, 15), (signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+    for sig, grace in ((signal.SIGINT, 10), (signal.SIGTERM, 10), (signal.SIGKILL, 5)):
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
@@ -182,7 +183,9 @@ def check(port: int | None = None, timeout: float = 180, keep_home: bool = False
     except (RuntimeError, TimeoutError, httpx.HTTPError) as exc:
         report.problems.append(f"{type(exc).__name__}: {exc}")
     finally:
+        stopping = time.monotonic()
         stop(process)
+        report.stopped_in_s = time.monotonic() - stopping
         if report.problems:
             log = home / "standalone.log"
             tail = log.read_text(errors="replace").splitlines()[-40:] if log.exists() else []
@@ -218,7 +221,8 @@ def main() -> int:
     parser.add_argument("--keep-home", action="store_true", help="keep the AIRFLOW_HOME for a look")
     args = parser.parse_args()
     report = check(args.port, args.timeout, args.keep_home)
-    print(f"healthy after {report.started_in_s:.1f} s; DAGs listed after {report.listed_in_s:.1f} s")
+    print(f"healthy after {report.started_in_s:.1f} s; DAGs listed after {report.listed_in_s:.1f} s;"
+          f" stopped in {report.stopped_in_s:.1f} s")
     print(f"{len(report.dag_ids)} DAGs listed: {', '.join(report.dag_ids)}")
     print(f"import errors: {len(report.import_errors)}")
     for problem in report.problems:

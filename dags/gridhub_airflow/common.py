@@ -30,7 +30,7 @@ def cases_asset(source: str) -> Asset:
 
 
 # Published when a boundary version re-assigns cases to new areas.
-AREAS_ASSET = Asset(name="gridhub_areas", uri="gridhub://areas", group="gridhub")
+AREAS_ASSET = Asset(name="gridhub_areas", uri="gridhub://areas/boundaries", group="gridhub")
 
 
 def cases_changed(sources: list[str]):

@@ -11,6 +11,7 @@ run in this one process: the first `dag.test()` builds Airflow's in-process exec
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import subprocess
@@ -74,11 +75,16 @@ def run_dag(dagbag):
     """Run a DAG of the bag with dag.test(); returns its state and each task's state and tries."""
 
     def run(dag_id: str, **kwargs) -> DagRunResult:
+        from airflow.dag_processing.dagbag import BundleDagBag
         from airflow.models import TaskInstance
         from airflow.utils.session import create_session
 
-        dag = dagbag.dags[dag_id]
-        dag_run = dag.test(**kwargs)
+        # The DAG's file parsed afresh for every run, as a worker does for every task: Airflow
+        # merges a run's conf into the Param objects the DAG holds, so in one process a run's
+        # conf would otherwise leak into the next run's params.
+        fresh = BundleDagBag(dag_folder=dagbag.dags[dag_id].fileloc, bundle_path=DAGS_FOLDER,
+                             bundle_name="dags-folder")
+        dag_run = fresh.dags[dag_id].test(**kwargs)
         with create_session() as session:
             tis = session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=dag_run.run_id).all()
             tasks = {ti.task_id: (str(ti.state), ti.try_number) for ti in tis}
@@ -104,6 +110,10 @@ FINGERPRINT_QUERIES = {
                          " jsonb_path_query_array(reasons, '$[*].check')::text), ','"
                          " ORDER BY source, source_record_id, raw_id), '')) FROM quarantine"
                          " WHERE released_at IS NULL",
+    "alerts_digest": "SELECT count(*) || ':' || md5(coalesce(string_agg(concat_ws('|', area_code,"
+                     " signal, method, severity, status, first_day, last_day), ','"
+                     " ORDER BY area_code, signal, first_day), '')) FROM alerts",
+    "hotspots": "SELECT count(*) FROM hotspots",
 }
 
 
@@ -146,6 +156,17 @@ def ingest_runs():
 @pytest.fixture(scope="session")
 def cli_reference(server_url, city_template, demo_dir) -> dict:
     """What `gridhub ingest hotline_12345` leaves in a fresh database: the clean run to match."""
+    return _cli_fingerprints(server_url, city_template, demo_dir)["ingest"]
+
+
+@pytest.fixture(scope="session")
+def cli_reference_with_warnings(server_url, city_template, demo_dir) -> dict:
+    """... and what `gridhub warn run` then adds."""
+    return _cli_fingerprints(server_url, city_template, demo_dir)["warn"]
+
+
+@functools.cache
+def _cli_fingerprints(server_url: str, city_template: str, demo_dir: Path) -> dict[str, dict]:
     from typer.testing import CliRunner
 
     from cli.main import app
@@ -155,11 +176,14 @@ def cli_reference(server_url, city_template, demo_dir) -> dict:
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
             sql.Identifier(name), sql.Identifier(city_template)))
     url = with_dbname(server_url, name)
+    env = {"DATABASE_URL": url, "GRIDHUB_DATA_DIR": str(demo_dir)}
+    found = {}
     try:
-        result = CliRunner().invoke(app, ["ingest", "hotline_12345"],
-                                    env={"DATABASE_URL": url, "GRIDHUB_DATA_DIR": str(demo_dir)})
-        assert result.exit_code == 0, result.output
-        return fingerprint_of(url)
+        for step, command in (("ingest", ["ingest", "hotline_12345"]), ("warn", ["warn", "run"])):
+            result = CliRunner().invoke(app, command, env=env)
+            assert result.exit_code == 0, result.output
+            found[step] = fingerprint_of(url)
+        return found
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))

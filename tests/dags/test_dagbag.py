@@ -48,3 +48,22 @@ def test_ingest_tasks_retry_transient_errors_only(dagbag):
             assert task.retries >= 1, task.task_id
             assert task.retry_exponential_backoff > 1, task.task_id
             assert type(task.retry_policy).__name__ == "TransientErrorsOnly", task.task_id
+
+
+def test_rollups_and_warnings_run_when_any_source_cases_or_the_areas_change(dagbag):
+    dag = dagbag.dags["gridhub_rollups_and_warnings"]
+    watched = {asset.uri for asset in dag.timetable.asset_condition.objects}
+    assert watched == {f"gridhub://cases/{name}" for name in _specs()} | {"gridhub://areas/boundaries"}
+    # Any one of them is enough.
+    assert type(dag.timetable.asset_condition).__name__ == "AssetAny"
+    assert [t.task_id for t in dag.topological_sort()] == ["refresh_rollups", "run_early_warning"]
+
+
+def test_the_downstream_dags_exist_with_their_triggers(dagbag):
+    areas = dagbag.dags["gridhub_area_boundaries"]
+    # Triggered by hand, with the file as a parameter.
+    assert type(areas.timetable).__name__ == "NullTimetable"
+    assert {"path", "level", "effective_from", "complete", "force"} <= set(areas.params)
+    (load,) = areas.tasks
+    assert {outlet.uri for outlet in load.outlets} == {"gridhub://areas/boundaries"}
+    assert "gridhub_data_docs" in dagbag.dags

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from pathlib import Path
 
 import geopandas as gpd
 import psycopg
@@ -27,20 +29,23 @@ def _damage_rollups(url: str) -> int:
             " ORDER BY day DESC LIMIT 5)").rowcount
 
 
-def test_the_rollups_dag_after_an_ingest_dag_leaves_what_the_cli_leaves(
-        gridhub_env, cli_reference, run_dag, fingerprint):
+def test_the_rollups_and_warnings_dag_after_an_ingest_dag_leaves_what_the_cli_leaves(
+        gridhub_env, cli_reference, cli_reference_with_warnings, run_dag, fingerprint):
+    """`gridhub ingest hotline_12345 && gridhub warn run` versus the two DAGs."""
     assert run_dag("ingest_hotline_12345").state == "success"
+    assert fingerprint(gridhub_env) == cli_reference
     assert _damage_rollups(gridhub_env) > 0
-    assert fingerprint(gridhub_env) != cli_reference
 
     outcome = run_dag("gridhub_rollups_and_warnings")
     assert outcome.state == "success", outcome
-    assert fingerprint(gridhub_env) == cli_reference
+    after = fingerprint(gridhub_env)
+    assert after == cli_reference_with_warnings
+    assert int(after["alerts_digest"].split(":")[0]) > 0  # the demo's outbreaks raise alerts
 
 
 def test_an_asset_triggered_refresh_recounts_the_days_of_its_runs(gridhub_env, settings,
                                                                   fingerprint, ingest_runs):
-    spec = load_specs(settings.resolved_sources_dir)["hotline_12345"]
+    spec = load_specs(settings.resolved_sources_dir)["petitions"]
     run_id = land_for_run(spec, settings, gridhub_env, None, {})
     process_landed_run(spec, settings, gridhub_env, run_id)
     clean = fingerprint(gridhub_env)
@@ -136,3 +141,17 @@ def test_the_boundary_dag_refuses_a_file_that_fails_the_checks(gridhub_env, run_
     assert max(tries for _, tries in outcome.tasks.values()) == 1  # a bad file is not retried
     with psycopg.connect(gridhub_env) as conn:
         assert conn.execute("SELECT count(*) FROM area_versions").fetchone()[0] == 0
+
+
+def test_the_data_docs_dag_rebuilds_the_site(gridhub_env, run_dag, monkeypatch, tmp_path):
+    assert run_dag("ingest_petitions").state == "success"
+    # A fresh data volume: the same feeds, but no docs yet.
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "demo").symlink_to(Path(os.environ["GRIDHUB_DATA_DIR"]) / "demo")
+    monkeypatch.setenv("GRIDHUB_DATA_DIR", str(data_dir))
+
+    outcome = run_dag("gridhub_data_docs")
+    assert outcome.state == "success", outcome
+    index = data_dir / "quality" / "docs" / "index.html"
+    assert index.exists() and "petitions" in index.read_text(encoding="utf-8")
