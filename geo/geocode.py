@@ -26,6 +26,7 @@ from geo.gazetteer import MatchHow
 from geo.geocoder import Geocoder, GeoContext
 
 AREA_COLUMNS = ("grid_code", "community_code", "street_code", "district_code")
+MATCH_CACHE_SIZE = 500_000  # address matches remembered per boundary epoch
 
 
 def geocode(cases: pd.DataFrame, geocoder: Geocoder) -> pd.DataFrame:
@@ -211,13 +212,16 @@ class _Cascade:
         if len(todo) == 0:
             return
         gazetteer = self.context.gazetteer
-        matches = {}
+        matches = self.context.address_matches
+        if len(matches) > MATCH_CACHE_SIZE:
+            matches.clear()
         for row in todo:
             key = (texts[row], within[row])
             if key not in matches:
                 district = key[1] if key[1] in self.context.names.level else None
                 matches[key] = gazetteer.match(key[0], district)
-        points = {r for m in matches.values() for r in m.rows}
+        used = {(texts[row], within[row]) for row in todo}
+        points = {r for key in used for r in matches[key].rows}
         points = np.array(sorted(points), dtype=np.int64)
         grid_of = dict(zip(points, self.context.grids.locate(gazetteer.lon[points], gazetteer.lat[points]),
                            strict=True))

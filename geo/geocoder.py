@@ -49,6 +49,11 @@ class GeoContext:
     def grid_codes(self) -> pd.Index:
         return pd.Index(self.grids.codes)
 
+    @cached_property
+    def address_matches(self) -> dict:
+        """(text, district hint) -> AddressMatch, kept across chunks: feeds repeat addresses."""
+        return {}
+
 
 @dataclass
 class Geocoder:
