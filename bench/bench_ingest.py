@@ -48,7 +48,8 @@ def main() -> None:
         records, seconds = CHILDREN[what](url, Path(csv))
         seconds = seconds if seconds is not None else time.perf_counter() - started
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"records": records, "seconds": seconds, "peak_mb": peak_mb}))
+        print(json.dumps({"records": records, "seconds": seconds, "peak_mb": peak_mb,
+                          "stages": STAGES}))
         return
     run(args.rows, args.server, args.only or ["full", "copy", "naive"])
 
@@ -95,6 +96,10 @@ def report(rows: int, results: dict) -> None:
         rate = r["records"] / r["seconds"]
         r["rate"] = rate
         print(f"{labels[what]:<44}{r['records']:>11,}{r['seconds']:>10.1f}{rate:>11,.0f}{r['peak_mb']:>10,.0f}")
+    if results.get("full", {}).get("stages"):
+        print("full ingest, seconds by step (the rest: reading the CSV, reading the landing back):")
+        for label, seconds in results["full"]["stages"].items():
+            print(f"  {label:<40}{seconds:>8.1f}")
     full = results.get("full")
     if full:
         if "copy" in results:
@@ -176,11 +181,36 @@ def drop(server: str, name: str) -> None:
 # ---- the contenders, each in its own process ------------------------------------------------
 
 
+STAGES: dict[str, float] = {}
+
+
+def _timed(module, name: str, label: str) -> None:
+    """Wrap module.name so that its time adds up under label in STAGES (a breakdown only)."""
+    inner = getattr(module, name)
+
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            STAGES[label] = STAGES.get(label, 0.0) + time.perf_counter() - started
+
+    setattr(module, name, wrapper)
+
+
 def full_ingest(url: str, csv: Path) -> tuple[int, None]:
     """The GridHub ingest as the CLI runs it, on the bench CSV."""
+    import pipeline.ingest as steps
     from connectors.spec import load_specs
     from core.settings import GridHubSettings
     from pipeline.ingest import ingest
+
+    for name, label in [("raw_landing_frame", "land: payload + hash"), ("land_raw", "land: COPY + link"),
+                        ("map_chunk", "map"), ("judge", "validate (quality)"),
+                        ("settle_batch", "gates + records (quality)"), ("geocode", "geocode (geo)"),
+                        ("merge_cases", "merge into cases"), ("quarantine", "quarantine")]:
+        _timed(steps, name, label)
+    _timed(steps.rollups, "refresh_touched", "rollups (store.rollups)")
 
     settings = GridHubSettings(data_dir=csv.parent, database_url=url)
     spec = load_specs(ROOT / "sources")["hotline_12345"]
