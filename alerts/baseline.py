@@ -52,15 +52,24 @@ class Baseline:
     valid: np.ndarray  # (days,) True where a model was available
     model: np.ndarray  # (days,) 'seasonal' | 'local' | '' (no model yet)
 
+    def tail(self, days: int) -> Baseline:
+        """The last `days` days only (views, no copies)."""
+        return Baseline(self.expected[:, -days:], self.shape[:, -days:], self.dispersion[-days:],
+                        self.valid[-days:], self.model[-days:])
+
 
 def city_rows(panel: CountPanel) -> np.ndarray:
     """Indices of the city-level areas (one for a hub that serves one city)."""
     return panel.areas.at_level("city")
 
 
-def citywide_profile(series: np.ndarray, days: pd.DatetimeIndex,
-                     cfg: BaselineSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Fitted daily total, dispersion and model name for every day, each from past data only."""
+def citywide_profile(series: np.ndarray, days: pd.DatetimeIndex, cfg: BaselineSettings,
+                     from_day: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fitted daily total, dispersion and model name for every day, each from past data only.
+
+    Days before from_day are left without a model (NaN), which saves the refits a run that
+    judges only recent days does not need; refits stay on the same weekly schedule.
+    """
     n = len(series)
     fitted = np.full(n, np.nan)
     dispersion = np.ones(n)
@@ -69,7 +78,9 @@ def citywide_profile(series: np.ndarray, days: pd.DatetimeIndex,
     local = [i for i, name in enumerate(names) if name == "const" or name.startswith("dow")]
     seasonal = list(range(len(names)))
     trend = names.index("trend")
-    for refit in range(cfg.min_history + cfg.guard_days, n, cfg.refit_every):
+    first_refit = cfg.min_history + cfg.guard_days
+    skipped = max(0, (from_day - first_refit) // cfg.refit_every)
+    for refit in range(first_refit + skipped * cfg.refit_every, n, cfg.refit_every):
         train_end = refit - cfg.guard_days  # also the days of data this fit may use
         upto = min(refit + cfg.refit_every, n)
         if train_end >= cfg.seasonal_history:
@@ -119,13 +130,6 @@ def _glm(y: np.ndarray, x: np.ndarray):
         return sm.GLM(y, x, family=sm.families.Poisson()).fit(scale="X2")
 
 
-def _trailing(cumulative: np.ndarray, end: np.ndarray, width: int) -> np.ndarray:
-    """Sums over the `width` days before each end index (exclusive), from a leading-zero cumsum."""
-    hi = np.clip(end, 0, cumulative.shape[-1] - 1)
-    lo = np.clip(end - width, 0, cumulative.shape[-1] - 1)
-    return cumulative[..., hi] - cumulative[..., lo]
-
-
 @dataclass
 class Volumes:
     """Trailing all-case counts per area, shared by every signal of a panel."""
@@ -142,30 +146,44 @@ def area_volumes(panel: CountPanel, cfg: BaselineSettings) -> Volumes:
 
 
 def _trailing_window(counts: np.ndarray, cfg: BaselineSettings) -> np.ndarray:
-    """Sums over the share window that stops guard_days before each day."""
-    end = np.arange(counts.shape[1]) - cfg.guard_days + 1
-    cumulative = np.hstack([np.zeros((counts.shape[0], 1)), counts.cumsum(axis=1)])
-    return _trailing(cumulative, end, cfg.share_window)
+    """Sums over the share window that stops guard_days before each day (zero before data)."""
+    n_days = counts.shape[1]
+    cumulative = counts.cumsum(axis=1)
+    out = np.zeros_like(cumulative)
+    # Day t sums days [t - guard - window + 1, t - guard]: cumsum at t - guard minus cumsum at
+    # t - guard - window.
+    lag = cfg.guard_days
+    if lag < n_days:
+        out[:, lag:] = cumulative[:, :n_days - lag]
+    far = lag + cfg.share_window
+    if far < n_days:
+        out[:, far:] -= cumulative[:, :n_days - far]
+    return out
 
 
 def area_baseline(panel: CountPanel, signal: str, cfg: BaselineSettings,
-                  volumes: Volumes | None = None) -> Baseline:
-    """Expected counts of `signal` for every area and day of the panel."""
+                  volumes: Volumes | None = None, from_day: int = 0) -> Baseline:
+    """Expected counts of `signal` for every area and day of the panel (from from_day on)."""
     volumes = volumes or area_volumes(panel, cfg)
     counts = panel.counts[signal]
     city = city_rows(panel)
-    fitted, dispersion, model = citywide_profile(counts[city].sum(axis=0), panel.days, cfg)
+    fitted, dispersion, model = citywide_profile(counts[city].sum(axis=0), panel.days, cfg, from_day)
+    fitted[:from_day] = np.nan
     area_signal = _trailing_window(counts, cfg)
     city_signal = area_signal[city].sum(axis=0)
     city_total = volumes.city_total
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mix = np.where(city_total > 0, city_signal / city_total, 0.0)
-        risk = (area_signal + cfg.signal_prior) / (volumes.smoothed * mix + cfg.signal_prior)
-        share = np.where(city_total > 0, risk * volumes.smoothed / city_total, 0.0)
     valid = ~np.isnan(fitted) & (city_total > 0)
-    expected = np.where(valid, share * np.nan_to_num(fitted), 0.0)
-    return Baseline(expected=expected, shape=area_signal + cfg.signal_prior,
-                    dispersion=dispersion, valid=valid, model=model)
+    safe_total = np.where(valid, city_total, 1.0)
+    mix = np.where(valid, city_signal / safe_total, 0.0)
+    per_case = np.where(valid, np.nan_to_num(fitted) / safe_total, 0.0)  # city cases per trailing case
+    # expected = (n_as + alpha) / (n^_a * mix + alpha) * n^_a * F / N, in place to spare memory.
+    shape = area_signal + cfg.signal_prior
+    denominator = volumes.smoothed * mix
+    denominator += cfg.signal_prior
+    expected = np.divide(shape, denominator, out=denominator)
+    expected *= volumes.smoothed
+    expected *= per_case
+    return Baseline(expected=expected, shape=shape, dispersion=dispersion, valid=valid, model=model)
 
 
 def _smoothed_volume(panel: CountPanel, area_total: np.ndarray, prior: float) -> np.ndarray:

@@ -92,6 +92,14 @@ class CountPanel:
     def shape(self) -> tuple[int, int]:
         return len(self.areas), len(self.days)
 
+    def tail(self, days: int) -> CountPanel:
+        """The last `days` days only (views, no copies)."""
+        return CountPanel(
+            areas=self.areas, days=self.days[-days:], signals=self.signals,
+            counts={name: c[:, -days:] for name, c in self.counts.items()},
+            total=self.total[:, -days:], settled=self.settled[:, -days:],
+            not_settled=self.not_settled[:, -days:], meta=dict(self.meta))
+
     def day_index(self, day: date) -> int:
         position = self.days.get_indexer([pd.Timestamp(day)])[0]
         if position < 0:

@@ -38,7 +38,8 @@ class WarnSettings:
     hotspots: HotspotSettings = field(default_factory=HotspotSettings)
     escalation: escalation.EscalationSettings = field(default_factory=escalation.EscalationSettings)
     lookback_days: int = 28  # episodes that ended longer ago than this are left alone
-    history_days: int = 3 * 365  # rollup days loaded before the judged day
+    judged_days: int = 120  # recent days judged again on each run (the CUSUM's warm-up)
+    history_days: int = 3 * 365  # rollup days loaded: the baseline's history
 
 
 @dataclass
@@ -60,9 +61,9 @@ def run_warnings(url: str, as_of: date | None = None, cfg: WarnSettings = WarnSe
     with connect(url) as conn:
         panel = load_panel(conn, end=as_of, history_days=cfg.history_days)
         day = panel.days[-1].date()
-        episodes, hotspots = detect_day(panel, cfg, conn)
+        recent, episodes, hotspots = detect_day(panel, cfg, conn)
         escalations = _escalations(conn, panel, cfg)
-        rows = pd.concat([_alert_rows(episodes, panel, cfg, day), escalations], ignore_index=True)
+        rows = pd.concat([_alert_rows(episodes, recent, cfg), escalations], ignore_index=True)
         counts = lifecycle.sync(conn, rows, day, cfg.detectors.episodes.gap_days, panel.areas)
         _replace_hotspots(conn, day, hotspots)
         result = WarnRunResult(as_of=day, method=cfg.detectors.configured.value,
@@ -74,29 +75,33 @@ def run_warnings(url: str, as_of: date | None = None, cfg: WarnSettings = WarnSe
 
 
 def detect_day(panel: CountPanel, cfg: WarnSettings,
-               conn: psycopg.Connection | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Episodes of the configured method over the panel, and Gi* hotspots of its last day."""
+               conn: psycopg.Connection | None = None) -> tuple[CountPanel, pd.DataFrame, pd.DataFrame]:
+    """Episodes of the configured method over the last judged_days of the panel (returned as
+    a panel of those days, which the episodes' day numbers refer to), and Gi* hotspots of the
+    last day."""
     method = cfg.detectors.configured
     volumes = area_volumes(panel, cfg.detectors.baseline)
+    judged = min(cfg.judged_days, len(panel.days))
+    recent = panel.tail(judged)
     neighbours = _neighbours(conn, panel, cfg.hotspots) if conn is not None else None
     grid_rows = panel.areas.index.get_indexer(neighbours.codes) if neighbours is not None else None
     cells, hot = [], []
-    last = len(panel.days) - 1
+    last = judged - 1
     for signal in panel.signals:
-        baseline = area_baseline(panel, signal.name, cfg.detectors.baseline, volumes)
-        found = detect_signal(panel, signal.name, [method], cfg.detectors, volumes=volumes,
-                              baseline=baseline)
+        baseline = area_baseline(panel, signal.name, cfg.detectors.baseline, volumes,
+                                 from_day=len(panel.days) - judged).tail(judged)
+        found = detect_signal(recent, signal.name, [method], cfg.detectors, baseline=baseline)
         cells.append(found[method])
         if neighbours is not None and baseline.valid[last]:
-            observed, expected = window_counts(panel.counts[signal.name][grid_rows],
+            observed, expected = window_counts(recent.counts[signal.name][grid_rows],
                                                baseline.expected[grid_rows], last,
                                                cfg.hotspots.window_days)
             hot.append(gi_star_hotspots(observed, expected, neighbours, cfg.hotspots)
                        .assign(signal=signal.name))
     episodes, _ = episodes_by_signal(pd.concat(cells, ignore_index=True), panel.areas,
-                                     len(panel.days), cfg.detectors.episodes)
+                                     judged, cfg.detectors.episodes)
     hotspots = pd.concat(hot, ignore_index=True) if hot else pd.DataFrame()
-    return episodes, hotspots
+    return recent, episodes, hotspots
 
 
 def _neighbours(conn: psycopg.Connection, panel: CountPanel, cfg: HotspotSettings) -> GridNeighbours | None:
@@ -107,7 +112,7 @@ def _neighbours(conn: psycopg.Connection, panel: CountPanel, cfg: HotspotSetting
     return GridNeighbours.from_shapes(shapes, cfg.touch_tolerance_deg)
 
 
-def _alert_rows(episodes: pd.DataFrame, panel: CountPanel, cfg: WarnSettings, day: date) -> pd.DataFrame:
+def _alert_rows(episodes: pd.DataFrame, panel: CountPanel, cfg: WarnSettings) -> pd.DataFrame:
     """Episodes still running or recently ended, as lifecycle.ALERT_COLUMNS."""
     first = len(panel.days) - 1 - cfg.lookback_days
     recent = episodes[episodes["last_day"] >= first]

@@ -17,36 +17,38 @@ from alerts.scores import Scores
 
 def poisson_cusum(counts: np.ndarray, baseline: Baseline, rho: float = 2.0,
                   threshold: float = 5.0) -> Scores:
-    """CUSUM statistic per area and day; observed/expected are sums over the current run."""
+    """CUSUM statistic per area and day; at alarms, observed/expected sum the alarming run."""
     n_areas, n_days = counts.shape
-    gain, drift = np.log(rho), rho - 1.0
-    statistic = np.full((n_areas, n_days), np.nan)
-    run_observed = np.zeros((n_areas, n_days))
-    run_expected = np.zeros((n_areas, n_days))
+    # Day-major copies: the loop below reads and writes one day of every area at a time.
+    increment = (np.log(rho) * counts - (rho - 1.0) * baseline.expected).T.copy()
+    statistic = np.full((n_days, n_areas), np.nan)
     s = np.zeros(n_areas)
-    obs = np.zeros(n_areas)
-    exp = np.zeros(n_areas)
-    for t in range(n_days):
-        if not baseline.valid[t]:
-            continue
-        mu = baseline.expected[:, t]
-        x = counts[:, t]
-        s = np.maximum(0.0, s + x * gain - drift * mu)
-        running = s > 0
-        obs = np.where(running, obs + x, 0.0)
-        exp = np.where(running, exp + mu, 0.0)
-        statistic[:, t] = s
-        run_observed[:, t] = obs
-        run_expected[:, t] = exp
-        fired = s >= threshold
-        s[fired] = 0.0  # restart after an alarm
-        obs[fired] = 0.0
-        exp[fired] = 0.0
+    run_start = np.zeros(n_areas, dtype=np.int64)  # first day of each area's current run
+    alarm_days, alarm_areas, alarm_starts = [], [], []
+    for t in np.flatnonzero(baseline.valid):
+        s += increment[t]
+        np.maximum(s, 0.0, out=s)
+        run_start[s == 0.0] = t + 1  # a run that fell to zero starts again tomorrow
+        statistic[t] = s
+        fired = np.flatnonzero(s >= threshold)
+        if len(fired):
+            alarm_days.append(np.full(len(fired), t))
+            alarm_areas.append(fired)
+            alarm_starts.append(run_start[fired].copy())
+            s[fired] = 0.0  # restart after an alarm
+            run_start[fired] = t + 1
+    statistic = statistic.T
+    observed = np.full((n_areas, n_days), np.nan)
+    expected = np.full((n_areas, n_days), np.nan)
     p_value = np.full((n_areas, n_days), np.nan)
-    cells = np.nonzero(statistic >= threshold)
-    if len(cells[0]):
-        phi = np.broadcast_to(baseline.dispersion, counts.shape)
-        p_value[cells] = nb_upper_tail(run_observed[cells], run_expected[cells],
-                                       baseline.shape[cells], phi[cells])
-    return Scores(statistic=statistic, observed=run_observed, expected=run_expected,
-                  p_value=p_value)
+    if alarm_days:
+        days, areas, starts = (np.concatenate(a) for a in (alarm_days, alarm_areas, alarm_starts))
+        rows, row_of = np.unique(areas, return_inverse=True)  # only the areas that alarmed
+        zero = np.zeros((len(rows), 1))
+        count_sums = np.hstack([zero, counts[rows].cumsum(axis=1)])
+        expected_sums = np.hstack([zero, baseline.expected[rows].cumsum(axis=1)])
+        observed[areas, days] = count_sums[row_of, days + 1] - count_sums[row_of, starts]
+        expected[areas, days] = expected_sums[row_of, days + 1] - expected_sums[row_of, starts]
+        p_value[areas, days] = nb_upper_tail(observed[areas, days], expected[areas, days],
+                                             baseline.shape[areas, days], baseline.dispersion[days])
+    return Scores(statistic=statistic, observed=observed, expected=expected, p_value=p_value)

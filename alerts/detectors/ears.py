@@ -44,20 +44,21 @@ def ears(counts: np.ndarray, variant: EarsVariant, min_sigma: float = 0.5) -> Sc
 def _z_scores(counts: np.ndarray, lag: int, min_sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """z of each day against the BASELINE_DAYS days ending `lag` days before it."""
     n_areas, n_days = counts.shape
-    zero = np.zeros((n_areas, 1))
-    c1 = np.hstack([zero, counts.cumsum(axis=1)])
-    c2 = np.hstack([zero, (counts**2).cumsum(axis=1)])
     first = lag + BASELINE_DAYS - 1  # first day with a full baseline
     mean = np.full((n_areas, n_days), np.nan)
     z = np.full((n_areas, n_days), np.nan)
     if first >= n_days:
         return z, mean
-    # Baseline of day t: days [t-lag-6, t-lag], i.e. cumsum bounds [t-lag-6, t-lag+1).
-    hi = slice(first - lag + 1, n_days - lag + 1)
-    lo = slice(first - lag + 1 - BASELINE_DAYS, n_days - lag + 1 - BASELINE_DAYS)
-    total, squares = c1[:, hi] - c1[:, lo], c2[:, hi] - c2[:, lo]
-    mean[:, first:] = total / BASELINE_DAYS
-    variance = np.maximum(squares - BASELINE_DAYS * mean[:, first:] ** 2, 0.0) / (BASELINE_DAYS - 1)
-    sigma = np.maximum(np.sqrt(variance), min_sigma)
-    z[:, first:] = (counts[:, first:] - mean[:, first:]) / sigma
+    # Baseline of day t: days [t-lag-6, t-lag], from running sums at t-lag and t-lag-7 (the
+    # first judged day's baseline starts on day 0, so it has nothing to subtract).
+    c1, c2 = counts.cumsum(axis=1), (counts * counts).cumsum(axis=1)
+    hi = slice(first - lag, n_days - lag)
+    total, squares = c1[:, hi].copy(), c2[:, hi].copy()
+    lo = slice(0, n_days - lag - BASELINE_DAYS)
+    total[:, 1:] -= c1[:, lo]
+    squares[:, 1:] -= c2[:, lo]
+    day_mean = total / BASELINE_DAYS
+    variance = np.maximum(squares - BASELINE_DAYS * day_mean**2, 0.0) / (BASELINE_DAYS - 1)
+    mean[:, first:] = day_mean
+    z[:, first:] = (counts[:, first:] - day_mean) / np.maximum(np.sqrt(variance), min_sigma)
     return z, mean

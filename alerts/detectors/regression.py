@@ -17,14 +17,6 @@ from alerts.scores import Scores
 WINDOWS = (1, 3, 7)
 
 
-def window_sums(values: np.ndarray, width: int) -> np.ndarray:
-    """Sum over the `width` days ending on each day (fewer at the start)."""
-    cumulative = values.cumsum(axis=1)
-    sums = cumulative.copy()
-    sums[:, width:] -= cumulative[:, :-width]
-    return sums
-
-
 def nb_upper_tail(observed: np.ndarray, expected: np.ndarray, shape: np.ndarray,
                   dispersion: np.ndarray) -> np.ndarray:
     """P(X >= observed) for X negative-binomial with this mean, shape and extra dispersion."""
@@ -44,24 +36,43 @@ def regression_test(counts: np.ndarray, baseline: Baseline, min_count: int = 3,
     best_p = np.ones(shape)
     best_observed = counts.copy()
     best_expected = baseline.expected.copy()
-    phi = np.broadcast_to(baseline.dispersion, shape)
+    count_sums = counts.cumsum(axis=1)
+    expected_sums = baseline.expected.cumsum(axis=1)
+    valid_sums = baseline.valid.cumsum()
     for width in windows:
-        observed = window_sums(counts, width)
-        expected = window_sums(baseline.expected, width)
         # A window is judged once the baseline covers all of its days; only windows with
         # enough cases above expectation can alarm, so only those cells are tested.
-        judged = window_sums(baseline.valid[None, :].astype(float), width)[0] >= width
-        candidate = (observed >= min_count) & (observed > expected) & judged[None, :]
+        judged = _trailing_sum(valid_sums[None, :], width)[0] >= width
+        observed = _trailing_sum(count_sums, width)
+        candidate = (observed >= min_count) & judged[None, :]
         rows, cols = np.nonzero(candidate)
-        p = nb_upper_tail(observed[rows, cols], expected[rows, cols],
-                          baseline.shape[rows, cols], phi[rows, cols])
+        window_observed = observed[rows, cols]
+        window_expected = _trailing_at(expected_sums, rows, cols, width)
+        above = window_observed > window_expected
+        rows, cols = rows[above], cols[above]
+        window_observed, window_expected = window_observed[above], window_expected[above]
+        p = nb_upper_tail(window_observed, window_expected, baseline.shape[rows, cols],
+                          baseline.dispersion[cols])
         better = p < best_p[rows, cols]
         r, c = rows[better], cols[better]
         best_p[r, c] = p[better]
-        best_observed[r, c] = observed[r, c]
-        best_expected[r, c] = expected[r, c]
+        best_observed[r, c] = window_observed[better]
+        best_expected[r, c] = window_expected[better]
     p_value = np.minimum(best_p * len(windows), 1.0)
     statistic = -np.log10(np.maximum(p_value, 1e-300))
     statistic[:, ~baseline.valid] = np.nan
     return Scores(statistic=statistic, observed=best_observed, expected=best_expected,
                   p_value=p_value)
+
+
+def _trailing_sum(cumulative: np.ndarray, width: int) -> np.ndarray:
+    """Window sums from running sums along the last axis (fewer days at the start)."""
+    sums = cumulative.copy()
+    sums[..., width:] -= cumulative[..., :-width]
+    return sums
+
+
+def _trailing_at(cumulative: np.ndarray, rows: np.ndarray, cols: np.ndarray, width: int) -> np.ndarray:
+    """Window sums from running sums, only at the given cells."""
+    before = cols - width
+    return cumulative[rows, cols] - np.where(before >= 0, cumulative[rows, np.maximum(before, 0)], 0.0)
