@@ -26,9 +26,11 @@ from connectors.watermark import highest
 from core.errors import GridHubError
 from core.hashing import row_hashes
 from core.settings import GridHubSettings
+from geo.crs import to_wgs84
 from geo.geocode import geocode
 from geo.geocoder import Geocoder
 from quality.batch import settle_batch
+from quality.suite import CityExtent
 from quality.verdicts import judge
 from store import rollups, runs
 from store.db import connect
@@ -141,7 +143,8 @@ def _process_chunk(conn: psycopg.Connection, spec: SourceSpec, settings: GridHub
     mapped = map_chunk(spec, chunk.fields, settings.hash_key.get_secret_value().encode(),
                        settings.timezone, settings.city_code)
     mapped.cases["raw_id"] = pd.array(chunk.raw_ids, dtype="Int64")
-    verdict = judge(mapped.cases, mapped.problems, spec=spec)
+    extent = CityExtent.around(geocoder.current.grids.geoms, to_wgs84)
+    verdict = judge(mapped.cases, mapped.problems, spec=spec, extent=extent)
     settle_batch(conn, spec, run_id, verdict, settings.data_dir)  # may stop the run (GateFailed)
     located = geocode(verdict.passed, geocoder)
     located["position"] = chunk.positions[located.index.to_numpy()]

@@ -7,7 +7,7 @@ that a later step repairs, such as coordinates outside the city).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -28,14 +28,27 @@ class Action(StrEnum):
     WARN = "warn"
 
 
+# (x, y, crs) -> (lon, lat) in WGS84: geo.crs.to_wgs84, handed in by the pipeline.
+ToWgs84 = Callable[[Any, Any, str], tuple[Any, Any]]
+
+
 @dataclass(frozen=True)
 class CityExtent:
-    """The city's bounding box in WGS84 degrees."""
+    """The city's bounding box in WGS84 degrees, and how to bring source coordinates there."""
 
     west: float
     south: float
     east: float
     north: float
+    to_wgs84: ToWgs84 | None = field(default=None, compare=False)
+
+    @classmethod
+    def around(cls, geometries, to_wgs84: ToWgs84 | None = None) -> CityExtent:
+        """The box around shapely geometries (the city's grids)."""
+        import shapely
+
+        west, south, east, north = (float(v) for v in shapely.total_bounds(geometries))
+        return cls(west, south, east, north, to_wgs84)
 
 
 @dataclass(frozen=True)

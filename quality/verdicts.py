@@ -54,7 +54,7 @@ def judge(cases: pd.DataFrame, problems: pd.Series, *, spec: SourceSpec | None =
     rules = suite_rules(config, now.to_pydatetime(), spec.timezone if spec else "Asia/Shanghai",
                         extent)
     suite = spec.name if spec else CANONICAL_SUITE
-    outcomes = validate(cases, rules, suite)
+    outcomes = validate(_with_wgs84(cases, extent), rules, suite)
 
     counts = np.fromiter(map(len, problems.array), dtype=np.int64, count=len(problems))
     failing = counts > 0
@@ -79,6 +79,23 @@ def judge(cases: pd.DataFrame, problems: pd.Series, *, spec: SourceSpec | None =
         oldest_reported_at=_or_none(reported.min()), newest_reported_at=_or_none(reported.max()))
     reason_series = pd.Series([reasons[int(i)] for i in positions], index=failed.index, dtype=object)
     return Verdict(passed=passed, failed=failed, reasons=reason_series, report=report)
+
+
+def _with_wgs84(cases: pd.DataFrame, extent: CityExtent | None) -> pd.DataFrame:
+    """The cases with lon/lat filled from the source coordinates, for the extent check only
+    (geo converts and locates them for real after validation)."""
+    if extent is None or extent.to_wgs84 is None or "src_x" not in cases:
+        return cases
+    lon = cases["lon"].to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    lat = cases["lat"].to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    x = cases["src_x"].to_numpy(dtype="float64", na_value=np.nan)
+    y = cases["src_y"].to_numpy(dtype="float64", na_value=np.nan)
+    crs = cases["src_crs"].astype("string")
+    todo = np.isnan(lon) & np.isfinite(x) & np.isfinite(y) & crs.notna().to_numpy()
+    for name in pd.unique(crs[todo]):
+        rows = todo & (crs == name).to_numpy(dtype=bool, na_value=False)
+        lon[rows], lat[rows] = extent.to_wgs84(x[rows], y[rows], str(name))
+    return cases.assign(lon=lon, lat=lat)
 
 
 def _mapping_reason(problem: str) -> dict:
