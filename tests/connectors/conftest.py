@@ -6,7 +6,6 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from connectors.spec import load_specs
@@ -33,14 +32,3 @@ def fixture_sources(tmp_path) -> Path:
     target = tmp_path / "fixtures"
     shutil.copytree(FIXTURES, target)
     return target
-
-
-def scalar(url: str, query: str, params: tuple = ()):
-    """One value from the database."""
-    with psycopg.connect(url) as conn:
-        return conn.execute(query, params).fetchone()[0]
-
-
-def rows(url: str, query: str, params: tuple = ()) -> list[tuple]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(query, params).fetchall()

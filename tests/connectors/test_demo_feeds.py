@@ -14,7 +14,7 @@ from demo.truth import FEEDS
 from pipeline.demo import run_demo
 from pipeline.ingest import IngestResult
 from store.runs import RunCounts
-from tests.connectors.conftest import rows, scalar
+from tests.connectors.helpers import rows, scalar
 
 
 def _defects(demo_dir) -> pd.DataFrame:

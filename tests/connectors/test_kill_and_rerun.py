@@ -18,7 +18,7 @@ from core.settings import PROJECT_ROOT, GridHubSettings
 from demo.feeds.police_api import PoliceApi
 from pipeline.ingest import ingest
 from tests.conftest import _create_db, _drop_db
-from tests.connectors.conftest import rows, scalar
+from tests.connectors.helpers import rows, scalar
 
 SOURCE = "police_110"
 CHILD = """
