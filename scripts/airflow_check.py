@@ -2,12 +2,19 @@
 """Start `airflow standalone` on the repo's dags/ and check, through Airflow's REST API, that
 every source DAG (and every DAG file) is listed, with no import errors.
 
-    .venv/bin/python scripts/airflow_check.py [--port 8080] [--timeout 240] [--keep-home]
+    .venv/bin/python scripts/airflow_check.py [--port 8080] [--timeout 180] [--keep-home]
+    .venv/bin/python scripts/airflow_check.py --backfill
 
 Airflow runs in a throwaway AIRFLOW_HOME with a SQLite metadata database, LocalExecutor,
 parallelism 4 and every DAG paused, so nothing is ingested: this checks parsing and
 registration the way the scheduler, dag-processor and api-server see them. Exit status 0
 when every check passes; the figures (startup time, DAG counts) are printed either way.
+
+--backfill also runs a real backfill through the scheduler: a small demo in a scratch
+database of the GridHub server (DATABASE_URL, else `gridhub db up`'s) with the demo's district
+case system (a SQL source), `POST /api/v2/backfills` over three hours of ingest_district_system,
+and then checks that every backfill run succeeded and read exactly the district cases updated
+in its data interval, leaving the source's incremental watermark alone.
 """
 
 from __future__ import annotations
@@ -22,10 +29,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import psycopg
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,6 +58,8 @@ class CheckReport:
     stopped_in_s: float = 0.0
     dag_ids: list[str] = field(default_factory=list)
     import_errors: list[dict] = field(default_factory=list)
+    backfill_runs: list[dict] = field(default_factory=list)
+    backfill_in_s: float = 0.0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -152,47 +166,158 @@ def dag_files() -> set[str]:
     return {p.name for p in DAGS_FOLDER.glob("*.py")}
 
 
-def check(port: int | None = None, timeout: float = 180, keep_home: bool = False) -> CheckReport:
+def check(port: int | None = None, timeout: float = 180, keep_home: bool = False,
+          backfill: bool = False) -> CheckReport:
     """Start standalone Airflow, wait until every expected DAG is listed, check, stop."""
     report = CheckReport()
     expected_sources = {f"ingest_{name}" for name in
                         load_specs(GridHubSettings().resolved_sources_dir)}
     home = Path(tempfile.mkdtemp(prefix="gridhub-airflow-check-"))
     port = port or free_port()
-    began = time.monotonic()
-    deadline = began + timeout
-    process = start(home, airflow_env(home, port))
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            wait_healthy(client, process, deadline)
-            report.started_in_s = time.monotonic() - began
-            login(client, home, deadline)
-            dags: list[dict] = []
-            # The dag-processor registers files one by one: wait for all, or for an error.
-            while time.monotonic() < deadline:
-                dags = listed_dags(client)
-                report.import_errors = import_errors(client)
-                files = {Path(d["fileloc"]).name for d in dags}
-                if report.import_errors or (expected_sources <= {d["dag_id"] for d in dags}
-                                            and dag_files() <= files):
-                    break
-                time.sleep(1)
-            report.listed_in_s = time.monotonic() - began
-            report.dag_ids = sorted(d["dag_id"] for d in dags)
-            _judge(report, dags, expected_sources, client)
-    except (RuntimeError, TimeoutError, httpx.HTTPError) as exc:
-        report.problems.append(f"{type(exc).__name__}: {exc}")
-    finally:
-        stopping = time.monotonic()
-        stop(process)
-        report.stopped_in_s = time.monotonic() - stopping
-        if report.problems:
-            log = home / "standalone.log"
-            tail = log.read_text(errors="replace").splitlines()[-40:] if log.exists() else []
-            report.problems.append("last lines of standalone.log:\n  " + "\n  ".join(tail))
-        if not keep_home:
-            shutil.rmtree(home, ignore_errors=True)
+    with ExitStack() as stack:
+        extra_env = stack.enter_context(backfill_database(home)) if backfill else {}
+        began = time.monotonic()
+        deadline = began + timeout
+        process = start(home, {**airflow_env(home, port), **extra_env})
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+                wait_healthy(client, process, deadline)
+                report.started_in_s = time.monotonic() - began
+                login(client, home, deadline)
+                dags: list[dict] = []
+                # The dag-processor registers files one by one: wait for all, or an error.
+                while time.monotonic() < deadline:
+                    dags = listed_dags(client)
+                    report.import_errors = import_errors(client)
+                    files = {Path(d["fileloc"]).name for d in dags}
+                    if report.import_errors or (expected_sources <= {d["dag_id"] for d in dags}
+                                                and dag_files() <= files):
+                        break
+                    time.sleep(1)
+                report.listed_in_s = time.monotonic() - began
+                report.dag_ids = sorted(d["dag_id"] for d in dags)
+                _judge(report, dags, expected_sources, client)
+                if backfill and report.ok:
+                    run_backfill(client, report, extra_env, timeout)
+        except (RuntimeError, TimeoutError, httpx.HTTPError) as exc:
+            report.problems.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            stopping = time.monotonic()
+            stop(process)
+            report.stopped_in_s = time.monotonic() - stopping
+            if report.problems:
+                log = home / "standalone.log"
+                tail = log.read_text(errors="replace").splitlines()[-40:] if log.exists() else []
+                report.problems.append("last lines of standalone.log:\n  " + "\n  ".join(tail))
+    if not keep_home:
+        shutil.rmtree(home, ignore_errors=True)
     return report
+
+
+BACKFILL_DAG = "ingest_district_system"
+BACKFILL_HOURS = 3
+
+
+@contextmanager
+def backfill_database(home: Path) -> Iterator[dict[str, str]]:
+    """A scratch GridHub database with a small demo, and the demo's district database beside
+    it; yields the environment the DAG tasks need. Both databases are dropped afterwards."""
+    from demo.feeds.services import demo_services
+    from demo.generate import generate
+    from pipeline.demo import load_demo_areas
+    from store import provision
+    from store.db import dbname_of, with_dbname
+
+    cfg = GridHubSettings(data_dir=home / "data")
+    server = provision.up(ROOT / "var", os.environ.get("DATABASE_URL")).url
+    url = with_dbname(server, f"gridhub_airflow_check_{os.getpid()}")
+    provision.ensure_database(url)
+    try:
+        generate(cfg.demo_dir, records=20_000)
+        load_demo_areas(cfg, url)
+        with demo_services(cfg.demo_dir, url, keep=False) as variables:
+            yield {**variables, "AIRFLOW_CONN_GRIDHUB": url, "GRIDHUB_DATA_DIR": str(cfg.data_dir)}
+    finally:
+        with psycopg.connect(with_dbname(url, "postgres"), autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(dbname_of(url))))
+
+
+def _with_sqlite_patience(request) -> httpx.Response:
+    """The request, asked again while the api-server answers 503: SQLite, the metadata
+    database here, takes one writer at a time and the scheduler writes too."""
+    for _ in range(10):
+        answer = request()
+        if answer.status_code != 503:
+            break
+        time.sleep(1)
+    answer.raise_for_status()
+    return answer
+
+
+def run_backfill(client: httpx.Client, report: CheckReport, env: dict[str, str],
+                 timeout: float) -> None:
+    """Backfill BACKFILL_HOURS busy hours of the SQL source; check every run's slice."""
+    from demo.feeds.services import district_database_url
+
+    url = env["AIRFLOW_CONN_GRIDHUB"]
+    district = district_database_url(url)
+    with psycopg.connect(district) as conn:
+        # The start of the busiest BACKFILL_HOURS hours, so that the runs have records to read.
+        first = conn.execute(
+            "SELECT h FROM (SELECT date_trunc('hour', updated_at AT TIME ZONE 'UTC')"
+            " AT TIME ZONE 'UTC' AS h FROM dispute_cases GROUP BY 1) hours"
+            " ORDER BY (SELECT count(*) FROM dispute_cases WHERE updated_at >= h"
+            "           AND updated_at < h + %s * interval '1 hour') DESC, h LIMIT 1",
+            (BACKFILL_HOURS,)).fetchone()[0]
+    began = time.monotonic()
+    # Hourly data intervals: logical dates first .. first + 2h are the intervals starting there.
+    body = {"dag_id": BACKFILL_DAG, "from_date": first.isoformat(),
+            "to_date": (first + timedelta(hours=BACKFILL_HOURS - 1)).isoformat(),
+            "max_active_runs": 1, "reprocess_behavior": "completed"}
+    _with_sqlite_patience(lambda: client.post("/api/v2/backfills", json=body))
+    # The scheduler starts no run of a paused DAG, backfill runs included. Unpaused, it may
+    # also start one scheduled (incremental) run; only the windowed runs are judged below.
+    _with_sqlite_patience(lambda: client.patch(f"/api/v2/dags/{BACKFILL_DAG}",
+                                               json={"is_paused": False}))
+    deadline = time.monotonic() + timeout + 120 * BACKFILL_HOURS
+    runs: list[dict] = []
+    while time.monotonic() < deadline:
+        answer = client.get(f"/api/v2/dags/{BACKFILL_DAG}/dagRuns", params={"run_type": "backfill"})
+        answer.raise_for_status()
+        runs = answer.json()["dag_runs"]
+        if len(runs) == BACKFILL_HOURS and all(r["state"] in ("success", "failed") for r in runs):
+            break
+        time.sleep(2)
+    report.backfill_in_s = time.monotonic() - began
+    states = sorted(r["state"] for r in runs)
+    if states != ["success"] * BACKFILL_HOURS:
+        report.problems.append(f"backfill runs of {BACKFILL_DAG}: {states}")
+        return
+    with psycopg.connect(url) as conn, psycopg.connect(district) as source:
+        rows = conn.execute(
+            "SELECT run_id, status, records_read, params -> 'window' ->> 'from',"
+            " params -> 'window' ->> 'to' FROM ingest_runs WHERE source = 'district_system'"
+            " AND params ? 'window' ORDER BY run_id").fetchall()
+        incremental = conn.execute("SELECT count(*) FROM ingest_runs WHERE source = 'district_system'"
+                                   " AND NOT params ? 'window'").fetchone()[0]
+        watermark = conn.execute("SELECT watermark FROM source_state"
+                                 " WHERE source = 'district_system'").fetchone()
+        for run_id, status, read, start, end in rows:
+            expected = source.execute(
+                "SELECT count(*) FROM dispute_cases WHERE updated_at >= %s AND updated_at < %s",
+                (start, end)).fetchone()[0]
+            report.backfill_runs.append({"run": run_id, "status": status, "from": start,
+                                         "to": end, "read": read, "in_source": expected})
+    windows = {(r["from"], r["to"]) for r in report.backfill_runs}
+    if len(report.backfill_runs) != BACKFILL_HOURS or len(windows) != BACKFILL_HOURS:
+        report.problems.append(f"expected {BACKFILL_HOURS} windowed ingest runs: "
+                               f"{report.backfill_runs}")
+    for run in report.backfill_runs:
+        if run["status"] != "succeeded" or run["read"] != run["in_source"]:
+            report.problems.append(f"backfill ingest run {run} did not read its window exactly")
+    if not incremental and watermark and watermark[0] is not None:
+        report.problems.append(f"a backfill moved the incremental watermark to {watermark[0]}")
 
 
 def _judge(report: CheckReport, dags: list[dict], expected_sources: set[str],
@@ -219,12 +344,19 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=None, help="api-server port (default: a free one)")
     parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for Airflow")
     parser.add_argument("--keep-home", action="store_true", help="keep the AIRFLOW_HOME for a look")
+    parser.add_argument("--backfill", action="store_true",
+                        help="also backfill three hours of the district SQL source through the scheduler")
     args = parser.parse_args()
-    report = check(args.port, args.timeout, args.keep_home)
+    report = check(args.port, args.timeout, args.keep_home, args.backfill)
     print(f"healthy after {report.started_in_s:.1f} s; DAGs listed after {report.listed_in_s:.1f} s;"
           f" stopped in {report.stopped_in_s:.1f} s")
     print(f"{len(report.dag_ids)} DAGs listed: {', '.join(report.dag_ids)}")
     print(f"import errors: {len(report.import_errors)}")
+    if args.backfill:
+        print(f"backfill of {BACKFILL_DAG} finished after {report.backfill_in_s:.1f} s:")
+        for run in report.backfill_runs:
+            print(f"  ingest run {run['run']} [{run['from']}, {run['to']}): {run['status']},"
+                  f" read {run['read']} of {run['in_source']} updated in the source then")
     for problem in report.problems:
         print(f"PROBLEM: {problem}")
     print("OK" if report.ok else "FAILED")
