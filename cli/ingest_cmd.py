@@ -45,7 +45,7 @@ def check(name: str = typer.Argument(..., help="a source name, or the path of a 
         cfg = settings()
         spec = load_spec(_path(name)) if name.endswith((".yaml", ".yml")) else _named(cfg, name)
         url = _optional_database(cfg)
-        with feed_variables(cfg, url, os.environ) if url else _no_services() as variables:
+        with feed_variables(cfg, url, os.environ, specs=[spec]) if url else _no_services() as variables:
             result = check_source(spec, cfg, rows=rows, variables=variables)
     for index, case in result.cases.iterrows():
         table = Table("field", "value", title=f"{spec.name}: record {index}", title_justify="left")
@@ -84,7 +84,8 @@ def run_ingests(cfg, url: str, names: list[str], all_: bool) -> list[IngestResul
     if unknown:
         raise GridHubError(f"unknown source(s) {unknown}; known: {sorted(specs)}")
     results = []
-    with feed_variables(cfg, url, os.environ) as variables, progress_bar() as bar:
+    chosen = [specs[name] for name in names]
+    with feed_variables(cfg, url, os.environ, specs=chosen) as variables, progress_bar() as bar:
         for name in names:
             task = bar.add_task(f"ingest {name}", total=None)
 
@@ -100,7 +101,9 @@ def run_ingests(cfg, url: str, names: list[str], all_: bool) -> list[IngestResul
 
 def print_results(results: list[IngestResult]) -> None:
     """The final per-source table of counts."""
-    table = Table("source", "run", "read", "inserted", "updated", "quarantined", "duplicates", "adds up")
+    table = Table("run", "read", "inserted", "updated", "quarantined", "duplicates", "adds up")
+    table.add_column("source", no_wrap=True, min_width=max((len(r.source) for r in results), default=6))
+    table.columns.insert(0, table.columns.pop())
     for r in results:
         c = r.counts
         table.add_row(r.source, str(r.run_id), f"{c.records_read:,}", f"{c.inserted:,}",

@@ -3,13 +3,13 @@ district database), then every source spec ingested."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
 import pandas as pd
 from rich.progress import Progress
 
-from connectors.spec import load_specs
+from connectors.spec import SourceSpec, load_specs
 from core.case import AreaLevel
 from core.settings import GridHubSettings
 from demo.feeds.services import DISTRICT_URL, POLICE_URL, demo_services
@@ -36,16 +36,21 @@ def load_demo_areas(cfg: GridHubSettings, url: str) -> int:
 
 @contextmanager
 def feed_variables(cfg: GridHubSettings, url: str, environ: Mapping[str, str] | None = None,
-                   keep_services: bool = True) -> Iterator[dict[str, str]]:
+                   keep_services: bool = True,
+                   specs: Iterable[SourceSpec] | None = None) -> Iterator[dict[str, str]]:
     """Values for the ${NAME} placeholders of source specs: the environment first, and the
     demo's own services (started for the block) for what the environment does not name.
 
-    keep_services=False drops the demo's district database afterwards (tests).
+    Given specs, only the services they refer to start. keep_services=False drops the demo's
+    district database afterwards (tests).
     """
     variables = dict(environ or {})
-    wanted = POLICE_URL not in variables or DISTRICT_URL not in variables
-    if wanted and (cfg.demo_dir / "manifest.json").exists():
-        with demo_services(cfg.demo_dir, url, keep=keep_services) as services:
+    mentioned = " ".join(s.model_dump_json() for s in specs) if specs is not None else None
+    police, district = ((name not in variables and (mentioned is None or "${" + name in mentioned))
+                        for name in (POLICE_URL, DISTRICT_URL))
+    if (police or district) and (cfg.demo_dir / "manifest.json").exists():
+        with demo_services(cfg.demo_dir, url, keep=keep_services, with_police=police,
+                           with_district=district) as services:
             yield {**services, **variables}
     else:
         yield variables

@@ -24,20 +24,21 @@ DISTRICT_URL = "GRIDHUB_DISTRICT_DB_URL"
 
 
 @contextmanager
-def demo_services(demo_dir: Path, url: str, flaky: float = 0.0,
-                  keep: bool = True) -> Iterator[dict[str, str]]:
+def demo_services(demo_dir: Path, url: str, flaky: float = 0.0, keep: bool = True,
+                  with_police: bool = True, with_district: bool = True) -> Iterator[dict[str, str]]:
     """Run the demo's police API and district database while the block runs; yields variables.
 
-    keep=False drops the district database afterwards (tests).
+    keep=False drops the district database afterwards (tests); with_police / with_district say
+    which of the two services to start.
     """
     with ExitStack() as stack:
         variables: dict[str, str] = {}
-        police = demo_dir / "feeds" / "police_110"
-        if (police / "index.json").exists():
-            api = stack.enter_context(PoliceApi(police, token=DEFAULT_TOKEN, flaky=flaky))
+        folder = demo_dir / "feeds" / "police_110"
+        if with_police and (folder / "index.json").exists():
+            api = stack.enter_context(PoliceApi(folder, token=DEFAULT_TOKEN, flaky=flaky))
             variables.update({POLICE_URL: api.url, POLICE_TOKEN: DEFAULT_TOKEN})
         export = demo_dir / "feeds" / f"{district.NAME}.csv"
-        if export.exists():
+        if with_district and export.exists():
             variables[DISTRICT_URL] = sqlalchemy_url(load_district_database(export, url))
             if not keep:
                 stack.callback(drop_district_database, url)
