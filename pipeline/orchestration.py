@@ -1,5 +1,7 @@
-"""What a scheduler needs around the pipeline: which database, which errors deserve a retry,
-and which slice of a source a backfill run reads.
+"""What a scheduler needs around the pipeline's steps: the database to use, which errors
+deserve a retry, the slice of a source a backfill reads, resuming a failed load, one writer
+of cases at a time, and the steps of the downstream DAGs (rollups, boundaries, data docs)
+as single calls.
 
 Free of Airflow imports on purpose: the DAGs in dags/ call these, and so can any other
 scheduler or the tests, without paying for Airflow's import.
@@ -149,6 +151,7 @@ def land_window(spec: SourceSpec, settings: GridHubSettings, url: str, window: W
     watermark query), records from the window's end on are left for incremental runs, and the
     source's stored watermark does not move (the run lands with no watermark_to). Older
     running runs are not interrupted, since this run does not re-read what they would load.
+    Records whose watermark cannot be read as a time are left to the incremental runs.
     """
     bounds = {"from": window.start.isoformat(), "to": window.end.isoformat()}
     run_id = runs.start_run(url, spec.name, {"format": spec.format.value, "window": bounds})
@@ -219,8 +222,8 @@ def refresh_rollups(url: str, settings: GridHubSettings, run_ids: list[int] | No
     """Recount the rollups of the (area, day) pairs the given runs' cases fall on.
 
     The ingest already did so in its own commit; this makes the rollups whole again after
-    anything that bypassed it. With no run ids (a manual run) every rollup is rebuilt.
-    Returns the rollup_daily rows written.
+    anything that bypassed it. With no run ids (a manual run) every rollup is rebuilt, which
+    locks the rollup tables against API reads until it commits. Returns the rows written.
     """
     with exclusive_case_writer(url), connect(url) as conn:
         if not run_ids:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 from airflow.sdk import CronDataIntervalTimetable
 
 from connectors.spec import load_specs
-from core.settings import GridHubSettings
+from core.settings import PROJECT_ROOT, GridHubSettings
+
+DAGS_FOLDER = PROJECT_ROOT / "dags"
 
 
 def _specs():
@@ -28,6 +34,7 @@ def test_one_ingest_dag_per_source_spec_with_its_schedule(dagbag):
         assert dag.max_active_runs == 1, name
         assert dag.catchup is False, name
         # A cron schedule with real data intervals in the source's zone: backfills read them.
+        assert spec.schedule, f"{name}: a source without a schedule is triggered by hand"
         expected = CronDataIntervalTimetable(spec.schedule, timezone=spec.timezone)
         assert dag.timetable == expected, name
 
@@ -67,3 +74,26 @@ def test_the_downstream_dags_exist_with_their_triggers(dagbag):
     (load,) = areas.tasks
     assert {outlet.uri for outlet in load.outlets} == {"gridhub://areas/boundaries"}
     assert "gridhub_data_docs" in dagbag.dags
+
+
+# Parsing the DAG files in a fresh interpreter, as the dag-processor does, must not import
+# the pipeline's heavy machinery: that happens inside task bodies only.
+PARSE_ONLY = """
+import sys
+from pathlib import Path
+from airflow.dag_processing.dagbag import BundleDagBag
+folder = Path(sys.argv[1])
+bag = BundleDagBag(dag_folder=str(folder), bundle_path=folder, bundle_name="dags-folder")
+assert bag.dags and not bag.import_errors, bag.import_errors
+print(" ".join(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+HEAVY = {"geopandas", "shapely", "great_expectations", "psycopg", "statsmodels",
+         "esda", "pipeline", "store", "quality", "geo", "alerts"}
+
+
+def test_parsing_the_dag_files_imports_nothing_heavy():
+    parsed = subprocess.run([sys.executable, "-c", PARSE_ONLY, str(DAGS_FOLDER)], env=os.environ,
+                            capture_output=True, text=True, timeout=120, check=True)
+    imported = set(parsed.stdout.split())
+    assert "airflow" in imported and "connectors" in imported
+    assert imported & HEAVY == set()
