@@ -57,8 +57,10 @@ def serve(host: str = typer.Option("127.0.0.1", help="interface to listen on"),
         # /metrics then adds up every worker's counters.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gridhub-metrics-")
     console.print(f"GridHub API on http://{host}:{port} (docs at /docs)")
+    # Each spawned worker re-imports this CLI (and all it imports) before it can answer the
+    # supervisor's health check: give it time on a busy machine rather than uvicorn's 5 s.
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info", access_log=access_log)
+                log_level="info", access_log=access_log, timeout_worker_healthcheck=120)
 
 
 @app.command()
