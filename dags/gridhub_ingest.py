@@ -64,7 +64,7 @@ def build_ingest_dag(spec: SourceSpec) -> DAG:
             from pipeline.orchestration import process_landed_run
 
             cfg = settings()
-            result = process_landed_run(spec, cfg, database_url(cfg), landed_run)
+            result = process_landed_run(spec, cfg, database_url(cfg), landed_run, os.environ)
             counts = vars(result.counts)
             outlet_events[cases].extra = {"run_id": result.run_id, **counts}
             return {"run_id": result.run_id, **counts}

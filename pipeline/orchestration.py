@@ -45,6 +45,10 @@ WINDOWED_FORMATS = frozenset({SourceFormat.REST, SourceFormat.SQL})
 CASE_WRITER_LOCK = "gridhub-cases-writer"
 
 
+class RetryLaterError(GridHubError):
+    """A step that must wait for another run to finish first: a later retry will proceed."""
+
+
 class RunKind(StrEnum):
     """Why a DAG run exists (Airflow's run types, as plain strings)."""
 
@@ -86,11 +90,12 @@ def database_url(connection_uri: str | None, settings: GridHubSettings) -> str:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True when exc, or an error it was raised from, is one a retry can cure."""
+    """True when exc, or an error it was raised from, is one a retry can cure: a transient
+    database error (store.db.TRANSIENT_ERRORS), or a step told to wait for another run."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, TRANSIENT_ERRORS):
+        if isinstance(current, (*TRANSIENT_ERRORS, RetryLaterError)):
             return True
         seen.add(id(current))
         # An error raised while handling another one was caused by it, unless `from None`.
@@ -193,12 +198,46 @@ def _all_after(chunk: pd.DataFrame, spec: SourceSpec, window: WatermarkWindow) -
     return bool((_watermarks(chunk, spec) >= window.end).all())
 
 
-def process_landed_run(spec: SourceSpec, settings: GridHubSettings, url: str,
-                       run_id: int) -> ingest.IngestResult:
-    """Validate, geocode and load a landed run; a retry resumes it after a failure."""
+def process_landed_run(spec: SourceSpec, settings: GridHubSettings, url: str, run_id: int,
+                       environ: Mapping[str, str] | None = None) -> ingest.IngestResult:
+    """Validate, geocode and load a landed run; a retry resumes it after a failure.
+
+    A backfill's run overtaken by a newer run of the source (interrupted by its landing, or
+    beaten by its success) could load records older than that run's: its window is landed
+    again (environ fills the spec's placeholders) and the fresh run is loaded instead. Both
+    happen under the case-writer lock, so no other load of the scheduler's commits between.
+    """
     reopen_failed_run(url, spec.name, run_id)
     with exclusive_case_writer(url):
+        run_id = _window_landed_afresh_if_overtaken(spec, settings, url, run_id, environ or {})
         return ingest.process(spec, settings, url, run_id)
+
+
+def _window_landed_afresh_if_overtaken(spec: SourceSpec, settings: GridHubSettings, url: str,
+                                       run_id: int, environ: Mapping[str, str]) -> int:
+    record = runs.run_record(url, run_id)
+    window = record["params"].get("window") if record else None
+    if not window or record["status"] not in ("running", "failed"):
+        return run_id  # an incremental run, or one process() will refuse with its reason
+    with connect(url) as conn:
+        # The pipeline takes any newer succeeded run for one that re-read everything, so a
+        # backfill loading first would make an older incremental run refuse to load.
+        pending = conn.execute(
+            "SELECT min(run_id) FROM ingest_runs WHERE source = %s AND run_id < %s"
+            " AND status = 'running' AND landed_at IS NOT NULL AND NOT params ? 'window'",
+            (spec.name, run_id)).fetchone()[0]
+        if pending is not None:
+            raise RetryLaterError(f"{spec.name}: backfill run {run_id} waits for the older"
+                                  f" incremental run {pending} to load first")
+        later = runs.later_succeeded_run(conn, spec.name, run_id)
+    if record["status"] == "running" and later is None:
+        return run_id
+    fresh = land_window(spec, settings, url, WatermarkWindow(
+        datetime.fromisoformat(window["from"]), datetime.fromisoformat(window["to"])), environ)
+    earlier = f"{record['error']}; " if record["error"] else ""
+    runs.fail_run(url, run_id, "failed", f"{earlier}overtaken by a later run of the source:"
+                  f" its window is landed again as run {fresh}")
+    return fresh
 
 
 @contextmanager

@@ -236,7 +236,9 @@ def backfill_database(home: Path) -> Iterator[dict[str, str]]:
         generate(cfg.demo_dir, records=20_000)
         load_demo_areas(cfg, url)
         with demo_services(cfg.demo_dir, url, keep=False) as variables:
-            yield {**variables, "AIRFLOW_CONN_GRIDHUB": url, "GRIDHUB_DATA_DIR": str(cfg.data_dir)}
+            # Retries after seconds, not minutes: a backfill run may wait for an older run.
+            yield {**variables, "AIRFLOW_CONN_GRIDHUB": url, "GRIDHUB_DATA_DIR": str(cfg.data_dir),
+                   "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "5"}
     finally:
         with psycopg.connect(with_dbname(url, "postgres"), autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
@@ -309,11 +311,11 @@ def run_backfill(client: httpx.Client, report: CheckReport, env: dict[str, str],
                 (start, end)).fetchone()[0]
             report.backfill_runs.append({"run": run_id, "status": status, "from": start,
                                          "to": end, "read": read, "in_source": expected})
-    windows = {(r["from"], r["to"]) for r in report.backfill_runs}
-    if len(report.backfill_runs) != BACKFILL_HOURS or len(windows) != BACKFILL_HOURS:
-        report.problems.append(f"expected {BACKFILL_HOURS} windowed ingest runs: "
-                               f"{report.backfill_runs}")
-    for run in report.backfill_runs:
+    # A window overtaken by an incremental run is landed again: its last run is the one.
+    last = {(r["from"], r["to"]): r for r in report.backfill_runs}
+    if len(last) != BACKFILL_HOURS:
+        report.problems.append(f"expected {BACKFILL_HOURS} windows: {report.backfill_runs}")
+    for run in last.values():
         if run["status"] != "succeeded" or run["read"] != run["in_source"]:
             report.problems.append(f"backfill ingest run {run} did not read its window exactly")
     if not incremental and watermark and watermark[0] is not None:

@@ -11,7 +11,14 @@ import pytest
 from connectors.spec import load_specs
 from core.settings import GridHubSettings
 from demo.feeds.services import demo_services, district_database_url
-from pipeline.orchestration import RunKind, backfill_window, land_for_run, process_landed_run
+from pipeline.orchestration import (
+    RetryLaterError,
+    RunKind,
+    backfill_window,
+    is_transient,
+    land_for_run,
+    process_landed_run,
+)
 
 
 @pytest.fixture
@@ -74,6 +81,7 @@ def test_a_rest_source_backfill_reads_the_records_of_its_window(gridhub_env, liv
                                                                settings, ingest_runs):
     spec = load_specs(settings.resolved_sources_dir)["police_110"]
     full = land_for_run(spec, settings, gridhub_env, None, live_sources)
+    process_landed_run(spec, settings, gridhub_env, full, live_sources)
     with psycopg.connect(gridhub_env) as conn:
         updated = pd.to_datetime(pd.Series([row[0] for row in conn.execute(
             "SELECT r.payload ->> 'updated_at' FROM run_records rr JOIN raw_records r USING (raw_id)"
@@ -85,8 +93,9 @@ def test_a_rest_source_backfill_reads_the_records_of_its_window(gridhub_env, liv
 
     window = backfill_window(spec, RunKind.BACKFILL, start, end)
     run_id = land_for_run(spec, settings, gridhub_env, window, live_sources)
-    result = process_landed_run(spec, settings, gridhub_env, run_id)
+    result = process_landed_run(spec, settings, gridhub_env, run_id, live_sources)
     assert result.counts.records_read == expected and result.counts.adds_up()
+    assert result.counts.duplicates == expected  # the full run loaded them already
 
 
 def test_a_file_source_refuses_a_date_range_at_once(gridhub_env, run_dag, ingest_runs):
@@ -103,3 +112,38 @@ def test_a_backfill_run_of_an_api_source_gets_its_interval():
     assert (window.start, window.end) == (start, start + timedelta(minutes=15))
     assert backfill_window(spec, "scheduled", start, start + timedelta(minutes=15)) is None
     assert backfill_window(spec, "manual", start, start + timedelta(minutes=15)) is None
+
+
+def test_a_backfill_run_overtaken_by_an_incremental_run_lands_its_window_again(
+        gridhub_env, live_sources, settings, ingest_runs):
+    """Backfill runs and scheduled runs of a DAG run side by side in Airflow 3."""
+    spec = load_specs(settings.resolved_sources_dir)["district_system"]
+    hour = _busiest_hour(gridhub_env)
+    window = backfill_window(spec, RunKind.BACKFILL, hour, hour + timedelta(hours=1))
+    overtaken = land_for_run(spec, settings, gridhub_env, window, live_sources)
+    incremental = land_for_run(spec, settings, gridhub_env, None, live_sources)
+    process_landed_run(spec, settings, gridhub_env, incremental, live_sources)
+
+    result = process_landed_run(spec, settings, gridhub_env, overtaken, live_sources)
+    first, _, again = ingest_runs(gridhub_env)
+    assert first["run_id"] == overtaken and first["status"] == "failed"
+    assert f"its window is landed again as run {again['run_id']}" in first["error"]
+    assert result.run_id == again["run_id"] and again["status"] == "succeeded"
+    assert again["records_read"] == _updated_between(gridhub_env, hour, hour + timedelta(hours=1))
+    assert again["duplicates"] == again["records_read"]  # the incremental run loaded them
+
+
+def test_a_backfill_run_waits_for_an_older_incremental_run_to_load_first(
+        gridhub_env, live_sources, settings, ingest_runs):
+    spec = load_specs(settings.resolved_sources_dir)["district_system"]
+    hour = _busiest_hour(gridhub_env)
+    incremental = land_for_run(spec, settings, gridhub_env, None, live_sources)
+    window = backfill_window(spec, RunKind.BACKFILL, hour, hour + timedelta(hours=1))
+    backfill = land_for_run(spec, settings, gridhub_env, window, live_sources)
+
+    with pytest.raises(RetryLaterError) as waiting:
+        process_landed_run(spec, settings, gridhub_env, backfill, live_sources)
+    assert is_transient(waiting.value)  # so Airflow retries it, with backoff
+    process_landed_run(spec, settings, gridhub_env, incremental, live_sources)
+    process_landed_run(spec, settings, gridhub_env, backfill, live_sources)
+    assert [run["status"] for run in ingest_runs(gridhub_env)] == ["succeeded", "succeeded"]
