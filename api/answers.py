@@ -69,17 +69,27 @@ def csv_bytes(rows: list[dict], columns: list[str]) -> bytes:
 Built = tuple[bytes, str]  # body, media type
 
 
+def answer_key(principal: Principal, path: str, query: str) -> tuple:
+    """What identifies one answer: the key's role and scope, the path and the query string."""
+    return (principal.role.value, principal.scope_code, path, query)
+
+
+def etag_for(generation: int, key: tuple) -> str:
+    digest = hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest()
+    return f'"{generation}-{digest}"'
+
+
 async def cached(request: Request, principal: Principal, build: Callable[[], Awaitable[Built]],
                  cache_control: str = "private, no-cache") -> Response:
     """Serve from the worker's cache, or build and keep; 304 when the client's ETag matches.
 
     The cache key and the ETag hold the key's role and scope, so two keys never share an
-    answer, and the rollup generation, so every refresh invalidates both.
+    answer, and the rollup generation, so every refresh invalidates both. Repeated answers
+    are usually served before routing by api.fastpath; this is the path that fills the cache.
     """
     hub = hub_of(request)
-    key = (principal.role.value, principal.scope_code, request.url.path, request.url.query)
-    digest = hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest()
-    etag = f'"{hub.generation}-{digest}"'
+    key = answer_key(principal, request.scope["path"], request.scope["query_string"].decode("latin-1"))
+    etag = etag_for(hub.generation, key)
     headers = {"ETag": etag, "Cache-Control": cache_control, "Vary": "Authorization, X-API-Key"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
@@ -89,5 +99,5 @@ async def cached(request: Request, principal: Principal, build: Callable[[], Awa
     generation = hub.generation
     body, media_type = await build()
     if generation == hub.generation:  # not refreshed meanwhile
-        hub.cache.put(key, CachedAnswer(body, media_type, etag))
+        hub.cache.put(key, CachedAnswer(body, media_type, etag, headers))
     return Response(body, media_type=media_type, headers=headers)

@@ -89,7 +89,8 @@ class AuditMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = ("cached answer" if scope.get("gridhub_cached")
+                        else getattr(route, "path", None) or "unmatched")
             REQUESTS.labels(template, scope["method"], str(status)).inc()
             LATENCY.labels(template).observe(elapsed)
             path = scope["path"]

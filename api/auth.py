@@ -43,11 +43,30 @@ def hub_of(request: Request) -> Hub:
     return request.app.state.hub
 
 
+def presented_key(authorization: str | None, x_api_key: str | None) -> str | None:
+    """The key from `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip() or None
+    return x_api_key or None
+
+
 def _presented_key(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header and header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    return request.headers.get("x-api-key") or None
+    return presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
+
+
+def _development_principal(hub: Hub) -> Principal:
+    city = hub.areas.get(hub.settings.city_code)
+    return Principal(None, Role.ADMIN, hub.settings.city_code, city.level if city else AreaLevel.CITY)
+
+
+def known_principal(hub: Hub, key: str | None) -> Principal | None:
+    """The caller if this worker already trusts the key (no database look-up), else None."""
+    if key is None:
+        return _development_principal(hub) if hub.api.auth == "off" else None
+    cached = hub.keys.get(hash_key(key))
+    if cached is not None and time.monotonic() - cached[0] < hub.api.key_cache_seconds:
+        return cached[1]
+    return None
 
 
 async def current_principal(request: Request) -> Principal:
@@ -56,9 +75,7 @@ async def current_principal(request: Request) -> Principal:
     key = _presented_key(request)
     if key is None:
         if hub.api.auth == "off":
-            city = hub.areas.get(hub.settings.city_code)
-            principal = Principal(None, Role.ADMIN, hub.settings.city_code,
-                                  city.level if city else AreaLevel.CITY)
+            principal = _development_principal(hub)
             request.state.principal = principal
             return principal
         raise UnauthorizedError("an API key is required (Authorization: Bearer <key>)")

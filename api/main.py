@@ -11,6 +11,7 @@ from api.answers import OrjsonResponse
 from api.audit import AuditMiddleware, AuditWriter
 from api.auth import check_auth_mode, current_principal
 from api.database import make_pool
+from api.fastpath import CachedAnswerMiddleware
 from api.routers import areas, cases, health, quality, sources, stats, summary, tiles, warnings
 from api.settings import ApiSettings
 from api.state import Hub
@@ -49,6 +50,7 @@ def create_app(settings: GridHubSettings | None = None, api_settings: ApiSetting
     app.state.settings = settings
     app.state.audit = audit
     errors.install(app)
+    app.add_middleware(CachedAnswerMiddleware, hub=hub)  # inside the audit: hits are audited too
     app.add_middleware(AuditMiddleware, hub=hub, writer=audit)
     app.include_router(health.router)
     app.include_router(areas.router, dependencies=KEYED)

@@ -446,11 +446,11 @@ def main() -> None:
                 run_wrk(server.base_url, key, work.paths[:200], 2, args.connections)  # warm up
                 results[(work.name, label)] = run_wrk(server.base_url, key, work.paths, args.seconds,
                                                       args.connections)
-                log(f"{work.name:9} {label}: done")
+                log(f"{work.name:9} {label}: done (load average {os.getloadavg()[0]:.1f})")
     for work in loads:
         results[(work.name, "count(*) GROUP BY cases")] = run_baseline(
             url, work.baseline, args.seconds, args.connections)
-        log(f"{work.name:9} baseline: done")
+        log(f"{work.name:9} baseline: done (load average {os.getloadavg()[0]:.1f})")
     report(results, loads, args)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from datetime import date, timedelta
 
 import psycopg
@@ -288,3 +289,31 @@ def test_bad_input_is_named_and_never_a_500(api):
         if r.status_code != status or not named:
             wrong.append((path, params, r.status_code, r.text[:200]))
     assert not wrong
+
+
+def test_cached_answers_follow_a_rollup_refresh(api):
+    from store import rollups
+    from store.loading import merge_cases
+    from tests.api.test_rollups import _changed_cases
+
+    client = api.client()
+    with psycopg.connect(api.db_url) as conn:
+        changed = _changed_cases(conn, 60)
+    district = changed["district_code"].iloc[-1]
+    first = client.get(f"/areas/{district}/summary")
+    again = client.get(f"/areas/{district}/summary")
+    assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    assert client.get(f"/areas/{district}/summary",
+                      headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    with psycopg.connect(api.db_url) as conn:
+        merge_cases(conn, 997, changed)
+        rollups.refresh_touched(conn)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        now = client.get(f"/areas/{district}/summary")
+        if now.headers["etag"] != first.headers["etag"]:
+            break
+        time.sleep(0.05)
+    assert now.json()["total"] == recount(api.db_url, "district", district)["total"] != first.json()["total"]
+    assert client.get(f"/areas/{district}/summary",
+                      headers={"If-None-Match": first.headers["etag"]}).status_code == 200
