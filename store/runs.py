@@ -40,7 +40,7 @@ def mark_landed(conn: psycopg.Connection, run_id: int, records_read: int, fields
                 watermark_from: str | None, watermark_to: str | None) -> None:
     """Record a complete landing (in the landing's transaction): count, fields, watermarks."""
     conn.execute(
-        "UPDATE ingest_runs SET landed_at = now(), records_read = %s, source_fields = %s,"
+        "UPDATE ingest_runs SET landed_at = clock_timestamp(), records_read = %s, source_fields = %s,"
         " watermark_from = %s, watermark_to = %s WHERE run_id = %s",
         (records_read, json.dumps(fields, ensure_ascii=False), watermark_from, watermark_to, run_id),
     )
