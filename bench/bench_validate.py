@@ -12,6 +12,7 @@ the ratio to the GX baseline measured in the same process.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -91,6 +92,8 @@ def main() -> None:
     grouped_time, _ = best_of(args.repeat, lambda: validate(cases, builtin, "gx_grouped", "SUMMARY"))
     full_time, verdict = best_of(args.repeat, lambda: judge(cases, problems, now=NOW, extent=EXTENT))
     report = verdict.report
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"machine: {os.cpu_count()} cores, load average {load} (shared; read the ratios)")
     print(f"rows validated                                          {args.rows:>10,}")
     print(f"GX alone: {len(builtin)} built-in expectations, whole frame, SUMMARY   {whole_time:7.2f} s")
     print(f"GX alone: {len(builtin)} built-in expectations, column groups, SUMMARY {grouped_time:7.2f} s")
