@@ -91,13 +91,14 @@ def split(period: Period) -> Split:
     return Split(first_full, month_hi, True, tuple(ranges))
 
 
-def period_params(
+async def period_params(
     start: Annotated[date | None, Query(alias="from", description="first day, inclusive (city time)",
                                         examples=["2025-06-01"])] = None,
     end: Annotated[date | None, Query(alias="to", description="last day, inclusive (city time)",
                                       examples=["2025-06-30"])] = None,
 ) -> Period:
-    """The `from` / `to` query parameters as a Period."""
+    """The `from` / `to` query parameters as a Period (async: FastAPI would run a plain
+    function in a worker thread)."""
     for name, value in (("from", start), ("to", end)):
         if value is not None and not EARLIEST <= value <= LATEST:
             raise BadParameterError(name, f"{value} is outside {EARLIEST}..{LATEST}")

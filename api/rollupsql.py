@@ -135,11 +135,16 @@ def sums() -> sql.Composable:
     return sql.SQL(", ").join([*parts, sql.SQL("ARRAY[{}]::bigint[] AS hist").format(hist)])
 
 
-def grouped(rows: Query, group_by: list[str]) -> Query:
-    """SELECT <group_by>, <sums> FROM (<rows>) GROUP BY <group_by>."""
+def grouped(rows: Query, group_by: list[str], totals_by: list[str] | None = None) -> Query:
+    """SELECT <group_by>, <sums> FROM (<rows>) GROUP BY <group_by>; with totals_by, also one
+    row per value of those columns (the other group_by columns NULL in it)."""
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in group_by)
-    return Query([sql.SQL("SELECT {c}, {s} FROM ({r}) u GROUP BY {c}").format(
-        c=cols, s=sums(), r=rows.composed())], rows.params)
+    groups = cols
+    if totals_by is not None:
+        groups = sql.SQL("GROUPING SETS (({}), ({}))").format(
+            cols, sql.SQL(", ").join(sql.Identifier(c) for c in totals_by))
+    return Query([sql.SQL("SELECT {c}, {s} FROM ({r}) u GROUP BY {g}").format(
+        c=cols, s=sums(), r=rows.composed(), g=groups)], rows.params)
 
 
 def open_at_end(codes: list[str], filters: Filters, end: date | None) -> Query:

@@ -58,14 +58,6 @@ def _figures(row: dict | None) -> dict:
     }
 
 
-def _add(into: dict, row: dict) -> None:
-    for key, value in row.items():
-        if key == "hist":
-            into["hist"] = [a + b for a, b in zip(into.get("hist") or [0] * len(value), value, strict=True)]
-        elif isinstance(value, int | float) and key not in ("label",):
-            into[key] = into.get(key, 0) + value
-
-
 def _suppressed(body: dict, hub: Hub, principal: Principal, area: AreaInfo) -> dict:
     """Viewers get no grid-level count below k, nor the rates and medians built on them."""
     k = hub.api.k_threshold
@@ -103,25 +95,22 @@ async def summary(request: Request, principal: CurrentPrincipal, code: AreaCode,
     async def build():
         previous = period.previous()
         labelled = [("cur", period)] + ([("prev", previous)] if previous else [])
-        sums = grouped(union_rows(labelled, [code], filters, detail=True), ["label", "kind", "category"])
+        sums = grouped(union_rows(labelled, [code], filters, detail=True), ["label", "kind", "category"],
+                       totals_by=["label"])
         opened = open_at_end([code], filters, period.end)
         rows, open_rows, warnings = await fetch_together(
             hub.pool, (sums.composed(), sums.params), (opened.composed(), opened.params),
             ("SELECT alert_id, signal, method, severity, status, first_day, last_day, observed,"
              " expected, score FROM alerts WHERE area_code = %s AND status = ANY(%s)"
              " ORDER BY severity DESC, last_day DESC LIMIT 100", (code, list(OPEN_ALERTS))))
-        current: dict = {}
-        prev: dict = {}
+        totals = {row["label"]: row for row in rows if row["kind"] is None}
+        current, prev = totals.get("cur", {}), totals.get("prev", {})
         by_kind: dict[str, int] = {}
         by_category: dict[str, int] = {}
         for row in rows:
-            if row["label"] == "cur":
-                _add(current, row)
-                if row["reported"]:
-                    by_kind[row["kind"]] = by_kind.get(row["kind"], 0) + int(row["reported"])
-                    by_category[row["category"]] = by_category.get(row["category"], 0) + int(row["reported"])
-            else:
-                _add(prev, row)
+            if row["label"] == "cur" and row["kind"] is not None and row["reported"]:
+                by_kind[row["kind"]] = by_kind.get(row["kind"], 0) + int(row["reported"])
+                by_category[row["category"]] = by_category.get(row["category"], 0) + int(row["reported"])
         figures = _figures(current)
         body = {
             "area": {"code": area.code, "name": area.name, "level": area.level.value,
