@@ -90,7 +90,7 @@ def inject(frame: pd.DataFrame, roles: Roles, feed: str, rng: np.random.Generato
             reported = parse_time(frame.at[i, roles.reported_at], roles.date_format, tz)
             frame.at[i, roles.closed_at] = render_time(reported - pd.Timedelta(days=3), closed_format, tz)
         elif fault == "swapped_coordinates":
-            frame.loc[i, [roles.x, roles.y]] = frame.loc[i, [roles.y, roles.x]].to_numpy()
+            frame.loc[i, [roles.x, roles.y]] = frame.loc[i, [roles.y, roles.x]].to_numpy(copy=True)  # copy: a view would alias x and y
         elif fault == "zero_coordinates":
             zero = "0" if isinstance(frame.at[i, roles.x], str) else 0.0
             frame.loc[i, [roles.x, roles.y]] = [zero, zero]
