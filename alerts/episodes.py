@@ -31,11 +31,10 @@ class EpisodeSettings:
 def alarm_cells(alarms: np.ndarray, scores, method: str) -> pd.DataFrame:
     """The alarm cells of one method as a frame with CELL_COLUMNS."""
     rows, days = np.nonzero(alarms)
+    observed, expected, p_value = scores.at(rows, days)
     return pd.DataFrame({
-        "area": rows, "day": days,
-        "statistic": scores.statistic[rows, days], "p_value": scores.p_value[rows, days],
-        "observed": scores.observed[rows, days], "expected": scores.expected[rows, days],
-        "method": method,
+        "area": rows, "day": days, "statistic": scores.statistic[rows, days], "p_value": p_value,
+        "observed": observed, "expected": expected, "method": method,
     })
 
 

@@ -6,7 +6,7 @@ over two years is 3.8 million cells per signal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -86,7 +86,6 @@ class CountPanel:
     total: np.ndarray  # every case, whatever its signal
     settled: np.ndarray
     not_settled: np.ndarray
-    meta: dict = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -98,7 +97,7 @@ class CountPanel:
             areas=self.areas, days=self.days[-days:], signals=self.signals,
             counts={name: c[:, -days:] for name, c in self.counts.items()},
             total=self.total[:, -days:], settled=self.settled[:, -days:],
-            not_settled=self.not_settled[:, -days:], meta=dict(self.meta))
+            not_settled=self.not_settled[:, -days:])
 
     def day_index(self, day: date) -> int:
         position = self.days.get_indexer([pd.Timestamp(day)])[0]

@@ -33,11 +33,14 @@ def run(day: str = typer.Option(None, "--date", help="day to judge (default: the
     with friendly_errors():
         cfg = settings()
         result = run_warnings(database_url(cfg), as_of)
-    table = Table("as of", "method", "episodes", "opened", "updated", "closed", "hotspots",
-                  "escalations", "seconds")
-    table.add_row(str(result.as_of), result.method, str(result.episodes), str(result.opened),
-                  str(result.updated), str(result.closed), str(result.hotspots),
-                  str(result.escalations), f"{result.seconds:.1f}")
+    table = Table("", "", title=f"warnings as of {result.as_of}", title_justify="left",
+                  show_header=False)
+    for label, value in (("method", result.method), ("episodes judged", result.episodes),
+                         ("alerts opened", result.opened), ("alerts updated", result.updated),
+                         ("alerts closed", result.closed), ("hotspots", result.hotspots),
+                         ("escalation findings", result.escalations),
+                         ("seconds", f"{result.seconds:.1f}")):
+        table.add_row(label, str(value))
     Console().print(table)
 
 

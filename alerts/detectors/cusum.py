@@ -12,12 +12,12 @@ import numpy as np
 
 from alerts.baseline import Baseline
 from alerts.detectors.regression import nb_upper_tail
-from alerts.scores import Scores
+from alerts.scores import Scores, SparseCells
 
 
 def poisson_cusum(counts: np.ndarray, baseline: Baseline, rho: float = 2.0,
                   threshold: float = 5.0) -> Scores:
-    """CUSUM statistic per area and day; at alarms, observed/expected sum the alarming run."""
+    """CUSUM statistic per area and day; at alarms, observed and expected sum the alarming run."""
     n_areas, n_days = counts.shape
     # Day-major copies: the loop below reads and writes one day of every area at a time.
     increment = (np.log(rho) * counts - (rho - 1.0) * baseline.expected).T.copy()
@@ -38,17 +38,15 @@ def poisson_cusum(counts: np.ndarray, baseline: Baseline, rho: float = 2.0,
             s[fired] = 0.0  # restart after an alarm
             run_start[fired] = t + 1
     statistic = statistic.T
-    observed = np.full((n_areas, n_days), np.nan)
-    expected = np.full((n_areas, n_days), np.nan)
-    p_value = np.full((n_areas, n_days), np.nan)
-    if alarm_days:
-        days, areas, starts = (np.concatenate(a) for a in (alarm_days, alarm_areas, alarm_starts))
-        rows, row_of = np.unique(areas, return_inverse=True)  # only the areas that alarmed
-        zero = np.zeros((len(rows), 1))
-        count_sums = np.hstack([zero, counts[rows].cumsum(axis=1)])
-        expected_sums = np.hstack([zero, baseline.expected[rows].cumsum(axis=1)])
-        observed[areas, days] = count_sums[row_of, days + 1] - count_sums[row_of, starts]
-        expected[areas, days] = expected_sums[row_of, days + 1] - expected_sums[row_of, starts]
-        p_value[areas, days] = nb_upper_tail(observed[areas, days], expected[areas, days],
-                                             baseline.shape[areas, days], baseline.dispersion[days])
-    return Scores(statistic=statistic, observed=observed, expected=expected, p_value=p_value)
+    if not alarm_days:
+        return Scores(statistic=statistic, cells=SparseCells.empty(n_days))
+    days, areas, starts = (np.concatenate(a) for a in (alarm_days, alarm_areas, alarm_starts))
+    rows, row_of = np.unique(areas, return_inverse=True)  # only the areas that alarmed
+    zero = np.zeros((len(rows), 1))
+    count_sums = np.hstack([zero, counts[rows].cumsum(axis=1)])
+    expected_sums = np.hstack([zero, baseline.expected[rows].cumsum(axis=1)])
+    observed = count_sums[row_of, days + 1] - count_sums[row_of, starts]
+    expected = expected_sums[row_of, days + 1] - expected_sums[row_of, starts]
+    p_value = nb_upper_tail(observed, expected, baseline.shape[areas, days], baseline.dispersion[days])
+    return Scores(statistic=statistic,
+                  cells=SparseCells.of(n_days, areas, days, observed, expected, p_value))

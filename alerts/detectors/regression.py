@@ -12,7 +12,7 @@ import numpy as np
 from scipy import special
 
 from alerts.baseline import Baseline
-from alerts.scores import Scores
+from alerts.scores import Scores, SparseCells
 
 WINDOWS = (1, 3, 7)
 
@@ -31,38 +31,41 @@ def nb_upper_tail(observed: np.ndarray, expected: np.ndarray, shape: np.ndarray,
 
 def regression_test(counts: np.ndarray, baseline: Baseline, min_count: int = 3,
                     windows: tuple[int, ...] = WINDOWS) -> Scores:
-    """Scores of the windowed count test for every area and day."""
+    """Scores of the windowed count test for every area and day.
+
+    Windows are nested, so a cell can alarm only if its widest window holds min_count cases:
+    those few cells are found with one dense pass and tested one by one; every other cell
+    gets statistic 0 (p = 1). Observed and expected are those of the window with the
+    smallest p-value.
+    """
     shape = counts.shape
-    best_p = np.ones(shape)
-    best_observed = counts.copy()
-    best_expected = baseline.expected.copy()
     count_sums = counts.cumsum(axis=1)
+    widest = _trailing_sum(count_sums, max(windows))
+    rows, cols = np.nonzero((widest >= min_count) & baseline.valid[None, :])
+    del widest
     expected_sums = baseline.expected.cumsum(axis=1)
-    valid_sums = baseline.valid.cumsum()
+    valid_sums = baseline.valid.cumsum()[None, :]
+    best_p = np.ones(len(rows))
+    best_observed = counts[rows, cols]
+    best_expected = baseline.expected[rows, cols]
     for width in windows:
-        # A window is judged once the baseline covers all of its days; only windows with
-        # enough cases above expectation can alarm, so only those cells are tested.
-        judged = _trailing_sum(valid_sums[None, :], width)[0] >= width
-        observed = _trailing_sum(count_sums, width)
-        candidate = (observed >= min_count) & judged[None, :]
-        rows, cols = np.nonzero(candidate)
-        window_observed = observed[rows, cols]
-        window_expected = _trailing_at(expected_sums, rows, cols, width)
-        above = window_observed > window_expected
-        rows, cols = rows[above], cols[above]
-        window_observed, window_expected = window_observed[above], window_expected[above]
-        p = nb_upper_tail(window_observed, window_expected, baseline.shape[rows, cols],
-                          baseline.dispersion[cols])
-        better = p < best_p[rows, cols]
-        r, c = rows[better], cols[better]
-        best_p[r, c] = p[better]
-        best_observed[r, c] = window_observed[better]
-        best_expected[r, c] = window_expected[better]
-    p_value = np.minimum(best_p * len(windows), 1.0)
-    statistic = -np.log10(np.maximum(p_value, 1e-300))
+        observed = _trailing_at(count_sums, rows, cols, width)
+        expected = _trailing_at(expected_sums, rows, cols, width)
+        # A window is judged once the baseline covers all of its days.
+        judged = _trailing_at(valid_sums, np.zeros_like(cols), cols, width) >= width
+        tested = np.flatnonzero(judged & (observed >= min_count) & (observed > expected))
+        p = nb_upper_tail(observed[tested], expected[tested], baseline.shape[rows[tested], cols[tested]],
+                          baseline.dispersion[cols[tested]])
+        better = tested[p < best_p[tested]]
+        best_p[better] = p[p < best_p[tested]]
+        best_observed[better] = observed[better]
+        best_expected[better] = expected[better]
+    p_cells = np.minimum(best_p * len(windows), 1.0)
+    statistic = np.zeros(shape)
+    statistic[rows, cols] = -np.log10(np.maximum(p_cells, 1e-300))
     statistic[:, ~baseline.valid] = np.nan
-    return Scores(statistic=statistic, observed=best_observed, expected=best_expected,
-                  p_value=p_value)
+    return Scores(statistic=statistic, cells=SparseCells.of(shape[1], rows, cols, best_observed,
+                                                            best_expected, p_cells))
 
 
 def _trailing_sum(cumulative: np.ndarray, width: int) -> np.ndarray:

@@ -60,7 +60,7 @@ def test_run_raises_an_alert_where_an_outbreak_starts_and_rerun_changes_nothing(
     assert here, "no open property alert in the surging community or its grids"
     alert = here[0]
     assert alert["first_day"] >= surge.start_day and alert["observed"] > alert["expected"]
-    assert alert["severity"] in ("red", "yellow") and alert["p_value"] < 1e-3
+    assert alert["severity"] in ("red", "yellow") and alert["p_value"] < 0.01
 
     again = run_warnings(warn_db, day)
     assert (again.opened, again.updated, again.closed) == (0, 0, 0)
