@@ -73,9 +73,10 @@ def database_inputs(url: str):
 
 
 def timed(label: str, results: dict, work):
-    started = time.perf_counter()
+    """Run work(); record (wall, CPU) seconds: CPU time is what a busy shared machine distorts least."""
+    started, cpu = time.perf_counter(), time.process_time()
     value = work()
-    results[label] = time.perf_counter() - started
+    results[label] = (time.perf_counter() - started, time.process_time() - cpu)
     return value
 
 
@@ -132,16 +133,16 @@ def main() -> None:
           f"{int(panel.total[panel.areas.at_level('city')].sum()):,} cases")
     print(f"alarms: {cells:,} cells in {episodes:,} episodes ({method.value}); "
           f"EARS C2 {c2_cells:,} cells; {len(recent):,} recent episodes; {hot} hotspots on the last day")
-    baseline = seconds["EARS C2, all days (baseline)"]
-    print(f"{'step':42s} {'seconds':>9s} {'x EARS C2':>10s}")
-    for label, value in seconds.items():
-        print(f"{label:42s} {value:9.2f} {value / baseline:10.2f}")
-    full = seconds[f"{method.value}, all days + episodes"]
-    total = seconds["build panels"] + full
-    verdict = "met" if total <= TARGET_SECONDS else "NOT met"
-    print(f"detection for all grids and parents over two years: {total:.1f} s "
-          f"(panels + {method.value}); target <= {TARGET_SECONDS:.0f} s: {verdict}")
-
+    baseline_wall, baseline_cpu = seconds["EARS C2, all days (baseline)"]
+    print(f"{'step':42s} {'wall s':>8s} {'cpu s':>8s} {'x EARS C2 (cpu)':>16s}")
+    for label, (wall, cpu) in seconds.items():
+        print(f"{label:42s} {wall:8.2f} {cpu:8.2f} {cpu / baseline_cpu:16.2f}")
+    full_wall, full_cpu = seconds[f"{method.value}, all days + episodes"]
+    wall = seconds["build panels"][0] + full_wall
+    cpu = seconds["build panels"][1] + full_cpu
+    verdict = "met" if wall <= TARGET_SECONDS else "NOT met"
+    print(f"detection for all grids and parents over two years (panels + {method.value}): "
+          f"{wall:.1f} s wall, {cpu:.1f} s CPU; target <= {TARGET_SECONDS:.0f} s: {verdict}")
 
 if __name__ == "__main__":
     main()
