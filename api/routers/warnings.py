@@ -12,7 +12,7 @@ from psycopg import sql
 from alerts.lifecycle import ACKNOWLEDGEABLE, AlertStatus
 from alerts.signals import all_signals
 from api.answers import GEOJSON, JSON, dumps, feature_collection
-from api.auth import CurrentPrincipal, area_in_scope, hub_of
+from api.auth import CurrentPrincipal, Principal, area_in_scope, hub_of, suppress
 from api.database import ConnDep
 from api.keys import Role
 from core.case import AreaLevel
@@ -73,8 +73,9 @@ async def warnings(
          "status": [s.value for s in status] if status else None,
          "area_level": area_level.value if area_level else None, "after": after, "limit": limit},
     )).fetchall()
+    hub = hub_of(request)
     body = {"area": {"code": target.code, "name": target.name, "level": target.level.value},
-            "warnings": rows,
+            "warnings": [_for_role(row, principal, hub) for row in rows],
             "next": rows[-1]["alert_id"] if len(rows) == limit else None}
     return Response(dumps(body), media_type=JSON)
 
@@ -108,7 +109,19 @@ async def acknowledge(
         "SELECT {fields} FROM alerts a"
         " LEFT JOIN areas ar ON ar.code = a.area_code AND ar.valid_to IS NULL"
         " WHERE a.alert_id = %s").format(fields=ALERT_FIELDS), (alert_id,))).fetchone()
-    return Response(dumps(row), media_type=JSON)
+    return Response(dumps(_for_role(row, principal, hub_of(request))), media_type=JSON)
+
+
+def _for_role(row: dict, principal: Principal, hub) -> dict:
+    """Viewers see no small grid counts and no escalation findings (places, parties)."""
+    if principal.role is not Role.VIEWER:
+        return row
+    if (row["area_level"] == AreaLevel.GRID.value and row["observed"] is not None
+            and suppress(principal, hub, AreaLevel.GRID, round(row["observed"])) is None):
+        row["observed"] = row["expected"] = None
+    if row["signal"].startswith("escalation:"):
+        row["details"] = {}
+    return row
 
 
 @router.get("/hotspots", summary="Gi* hotspots among grid cells (FDR-controlled)",
@@ -132,6 +145,9 @@ async def hotspots(
         " WHERE h.day = %s AND (%s::text IS NULL OR h.signal = %s)"
         " ORDER BY h.z_score DESC", (day, signal, signal))).fetchall()
     rows = [r for r in rows if hub.areas.within(r["grid_code"], target.code)]
+    for r in rows:  # neighbourhood sums of a few grids: small ones stay hidden from viewers
+        if suppress(principal, hub, AreaLevel.GRID, round(r["observed"])) is None:
+            r["observed"] = r["expected"] = None
     if format is HotspotFormat.GEOJSON:
         for r in rows:
             r["day"] = day

@@ -148,7 +148,14 @@ def test_warnings_endpoint_lists_grid_alerts_under_their_parents_once(warn_db, d
     assert outsider.post(f"/warnings/{grid_alert[0]}/ack").status_code == 403
     assert all(w["alert_id"] != grid_alert[0] for w in outsider.get("/warnings").json()["warnings"])
     assert admin.get("/warnings", params={"level": "orange"}).status_code == 422
-    assert api(Role.VIEWER).get("/warnings").status_code == 200
+    # Viewers get no small grid counts (k = 5, as everywhere in the API).
+    grids = {"area": district, "area_level": "grid", "limit": 1000}
+    full = {w["alert_id"]: w for w in admin.get("/warnings", params=grids).json()["warnings"]}
+    seen = api(Role.VIEWER).get("/warnings", params=grids).json()["warnings"]
+    assert seen and {w["alert_id"] for w in seen} == set(full)
+    for w in seen:
+        small = full[w["alert_id"]]["observed"] < 5
+        assert (w["observed"] is None) is small and (w["expected"] is None) is small
     assert httpx.get(f"{admin.base_url}/warnings").status_code == 401
 
 
