@@ -34,6 +34,8 @@ db: install
 
 demo: db
 	$(BIN)/gridhub demo run
+	@echo "An admin key for the whole demo city (send it as 'Authorization: Bearer <key>'):"
+	$(BIN)/gridhub keys create --role admin --scope 339900000000
 	$(BIN)/gridhub serve --host $(HOST) --port $(PORT)
 
 test: install os-packages
