@@ -77,6 +77,7 @@ def run(rows: int, server: str | None, contenders: list[str]) -> None:
                                       with_dbname(server, name), str(csv)],
                                      check=True, capture_output=True, text=True, cwd=ROOT)
                 results[what] = json.loads(out.stdout.strip().splitlines()[-1])
+                print(f"  {what}: {json.dumps(results[what])}", flush=True)  # kept if a later step dies
             except subprocess.CalledProcessError as exc:
                 print(exc.stdout[-3000:], exc.stderr[-3000:], file=sys.stderr)
                 raise
