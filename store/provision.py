@@ -152,7 +152,8 @@ class PrivateCluster:
         if not log.exists():
             log.touch()
             self._give_to_owner(log)
-        options = f"-p {port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200"
+        settings = " ".join(f"-c {name}={value}" for name, value in CLUSTER_SETTINGS.items())
+        options = f"-p {port} -k {self.root} {settings}"
         self._run([str(bindir / "pg_ctl"), "-D", str(self.pgdata), "-o", options,
                    "-l", str(log), "-w", "-t", "60", "start"])
         return port
@@ -171,6 +172,23 @@ class PrivateCluster:
             raise DatabaseUnavailableError(
                 f"{' '.join(cmd)} failed (exit {done.returncode}):\n{done.stderr or done.stdout}"
             )
+
+
+# The private cluster is a local working copy (demo, tests, benchmarks), so it trades
+# durability for speed; memory and WAL sizes suit bulk loads of millions of cases on a
+# machine of a few GB. A production server is configured by its operators (DATABASE_URL).
+CLUSTER_SETTINGS = {
+    "listen_addresses": "127.0.0.1",
+    "max_connections": 200,
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "shared_buffers": "1GB",
+    "work_mem": "32MB",
+    "maintenance_work_mem": "512MB",
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "30min",
+}
 
 
 def _cluster_user() -> str:
