@@ -56,7 +56,7 @@ async def area_rows(hub: Hub, principal: Principal, level: AreaLevel, areas, per
     labelled = [("cur", period)] + ([("prev", previous)] if previous else [])
     q = grouped(union_rows(labelled, codes, filters, detail=False), ["label", "area_code"])
     o = open_at_end(codes, filters, period.end)
-    sums, opens = await fetch_together(hub.pool, (q.composed(), q.params), (o.composed(), o.params))
+    sums, opens = await fetch_together(hub.pool, (q.text(), q.params), (o.text(), o.params))
     cur = {r["area_code"]: r for r in sums if r["label"] == "cur"}
     prev = {r["area_code"]: r for r in sums if r["label"] == "prev"}
     open_by = {r["area_code"]: int(r["open"]) for r in opens}

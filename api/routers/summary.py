@@ -16,7 +16,7 @@ from api.database import fetch_together
 from api.measures import by_status, change, median_hours, rate
 from api.params import AreaCode, CategoryParam, KindParam
 from api.periods import Period, period_params
-from api.rollupsql import Filters, grouped, open_at_end, union_rows
+from api.rollupsql import Filters, grouped, open_at_end, union_rows, wrapped
 from api.rollupsql import Query as Sql
 from api.state import Hub
 from core.case import AreaLevel
@@ -24,6 +24,10 @@ from core.case import AreaLevel
 router = APIRouter(prefix="/areas", tags=["areas"])
 PeriodDep = Annotated[Period, Depends(period_params)]
 OPEN_ALERTS = ("new", "ongoing", "acknowledged")
+SERIES = sql.SQL(
+    "SELECT date_trunc(%s, day)::date AS bucket, sum(reported)::bigint AS reported,"
+    " sum(resolved)::bigint AS resolved, sum(in_mediation)::bigint AS in_mediation,"
+    " sum(closed_on)::bigint AS closed FROM ({rows}) u GROUP BY 1 ORDER BY 1")
 
 
 class Interval(StrEnum):
@@ -34,7 +38,7 @@ class Interval(StrEnum):
 
 async def _fetch(hub: Hub, q: Sql) -> list[dict]:
     async with hub.pool.connection() as conn:
-        cur = await conn.execute(q.composed(), q.params)
+        cur = await conn.execute(q.text(), q.params)
         return await cur.fetchall()
 
 
@@ -99,7 +103,7 @@ async def summary(request: Request, principal: CurrentPrincipal, code: AreaCode,
                        totals_by=["label"])
         opened = open_at_end([code], filters, period.end)
         rows, open_rows, warnings = await fetch_together(
-            hub.pool, (sums.composed(), sums.params), (opened.composed(), opened.params),
+            hub.pool, (sums.text(), sums.params), (opened.text(), opened.params),
             ("SELECT alert_id, signal, method, severity, status, first_day, last_day, observed,"
              " expected, score FROM alerts WHERE area_code = %s AND status = ANY(%s)"
              " ORDER BY severity DESC, last_day DESC LIMIT 100", (code, list(OPEN_ALERTS))))
@@ -161,12 +165,7 @@ async def timeseries(request: Request, principal: CurrentPrincipal, code: AreaCo
     async def build():
         rows_q = union_rows([("cur", period)], [code], filters, detail=False,
                             months=interval is Interval.MONTH)
-        q = Sql([], rows_q.params)
-        q.parts.append(sql.SQL(
-            "SELECT date_trunc({i}, day)::date AS bucket, sum(reported)::bigint AS reported,"
-            " sum(resolved)::bigint AS resolved, sum(in_mediation)::bigint AS in_mediation,"
-            " sum(closed_on)::bigint AS closed FROM ({r}) u GROUP BY 1 ORDER BY 1").format(
-            i=sql.Literal(interval.value), r=rows_q.composed()))
+        q = wrapped(SERIES, rows_q, before=(interval.value,))
         rows = {r["bucket"]: r for r in await _fetch(hub, q)}
         opening = 0
         if period.start is not None:

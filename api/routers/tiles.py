@@ -14,7 +14,7 @@ from api.auth import CurrentPrincipal, Principal, hub_of
 from api.errors import BadParameterError
 from api.params import CategoryParam, KindParam
 from api.periods import Period, period_params
-from api.rollupsql import Filters, union_rows
+from api.rollupsql import Filters, union_rows, wrapped
 from api.state import Hub
 from core.case import AreaLevel
 from core.errors import ForbiddenError
@@ -24,6 +24,25 @@ PeriodDep = Annotated[Period, Depends(period_params)]
 CASES_MIN_ZOOM = 14
 MAX_ZOOM = 20
 MAX_POINTS = 5000
+TILE_AREA_CODES = sql.SQL("SELECT code FROM tile_areas")
+# One statement: the level's areas in the tile (and the scope), their rollup counts, MVT.
+AREAS_TILE = sql.SQL("""
+    WITH tile_areas AS MATERIALIZED (
+        SELECT code, name, level, geom FROM areas
+        WHERE valid_to IS NULL AND level = %s
+          AND geom && ST_Transform(ST_TileEnvelope(%s, %s, %s), 4326)
+          AND (%s::text[] IS NULL OR code = ANY(%s::text[]))
+    ), counts AS (
+        SELECT area_code, sum(reported)::int AS reported, sum(resolved)::int AS resolved
+        FROM ({rows}) u GROUP BY area_code
+    )
+    SELECT ST_AsMVT(t, 'areas', 4096, 'geom') AS tile FROM (
+        SELECT a.code, a.name, a.level,
+               CASE WHEN c.reported > 0 AND c.reported < %s THEN NULL ELSE coalesce(c.reported, 0) END AS reported,
+               CASE WHEN c.resolved > 0 AND c.resolved < %s THEN NULL ELSE coalesce(c.resolved, 0) END AS resolved,
+               ST_AsMVTGeom(ST_Transform(a.geom, 3857), ST_TileEnvelope(%s, %s, %s), 4096, 64, true) AS geom
+        FROM tile_areas a LEFT JOIN counts c ON c.area_code = a.code
+    ) t WHERE t.geom IS NOT NULL""")
 
 
 class Layer(StrEnum):
@@ -65,27 +84,11 @@ async def _areas_tile(hub: Hub, principal: Principal, z: int, x: int, y: int, pe
     level = level_for_zoom(z)
     allowed = _scope_codes(hub, principal, level)
     k = hub.api.k_threshold if principal.role.value == "viewer" and level is AreaLevel.GRID else 0
-    counts = union_rows([("cur", period)], sql.SQL("SELECT code FROM tile_areas"), filters, detail=False)
-    statement = sql.SQL("""
-        WITH tile_areas AS MATERIALIZED (
-            SELECT code, name, level, geom FROM areas
-            WHERE valid_to IS NULL AND level = %s
-              AND geom && ST_Transform(ST_TileEnvelope(%s, %s, %s), 4326)
-              AND (%s::text[] IS NULL OR code = ANY(%s::text[]))
-        ), counts AS (
-            SELECT area_code, sum(reported)::int AS reported, sum(resolved)::int AS resolved
-            FROM ({rows}) u GROUP BY area_code
-        )
-        SELECT ST_AsMVT(t, 'areas', 4096, 'geom') AS tile FROM (
-            SELECT a.code, a.name, a.level,
-                   CASE WHEN c.reported > 0 AND c.reported < %s THEN NULL ELSE coalesce(c.reported, 0) END AS reported,
-                   CASE WHEN c.resolved > 0 AND c.resolved < %s THEN NULL ELSE coalesce(c.resolved, 0) END AS resolved,
-                   ST_AsMVTGeom(ST_Transform(a.geom, 3857), ST_TileEnvelope(%s, %s, %s), 4096, 64, true) AS geom
-            FROM tile_areas a LEFT JOIN counts c ON c.area_code = a.code
-        ) t WHERE t.geom IS NOT NULL""").format(rows=counts.composed())
-    params = [level.value, z, x, y, allowed, allowed, *counts.params, k, k, z, x, y]
+    counts = union_rows([("cur", period)], TILE_AREA_CODES, filters, detail=False)
+    statement = wrapped(AREAS_TILE, counts, before=(level.value, z, x, y, allowed, allowed),
+                        after=(k, k, z, x, y))
     async with hub.pool.connection() as conn:
-        row = await (await conn.execute(statement, params)).fetchone()
+        row = await (await conn.execute(statement.text(), statement.params)).fetchone()
     return bytes(row["tile"] or b"")
 
 
