@@ -29,6 +29,9 @@ class GridHubSettings(BaseSettings):
     hash_key: SecretStr = Field(
         SecretStr(DEV_HASH_KEY), description="key for keyed hashes of personal data"
     )
+    bulk_load_min_records: int = Field(
+        100_000, ge=1, description="a run this large, and at least half the size of `cases`,"
+        " loads with the secondary indexes of cases built afterwards")
     database_url: str | None = Field(
         None, validation_alias=AliasChoices("DATABASE_URL", "GRIDHUB_DATABASE_URL")
     )

@@ -14,6 +14,7 @@ apart; the watermark moves only when `process` commits.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import pandas as pd
@@ -34,7 +35,15 @@ from quality.suite import CityExtent
 from quality.verdicts import judge
 from store import rollups, runs
 from store.db import connect
-from store.loading import LandedChunk, land_raw, merge_cases, quarantine, read_landed
+from store.loading import (
+    LandedChunk,
+    indexes_built_after,
+    is_bulk_load,
+    land_raw,
+    merge_cases,
+    quarantine,
+    read_landed,
+)
 
 # progress(step, records): step is "land" or "process".
 Progress = Callable[[str, int], None]
@@ -98,14 +107,16 @@ def process(spec: SourceSpec, settings: GridHubSettings, url: str, run_id: int,
             _check_processable(conn, spec, run_id, landed)
             geocoder = Geocoder.from_database(conn)
             counts = runs.RunCounts()
-            for chunk in read_landed(conn, run_id, landed["source_fields"], spec.chunk_rows):
-                _process_chunk(conn, spec, settings, run_id, chunk, geocoder, counts)
-                if progress:
-                    progress("process", len(chunk.positions))
+            bulk = is_bulk_load(conn, "cases", landed["records_read"], settings.bulk_load_min_records)
+            with indexes_built_after(conn, "cases") if bulk else nullcontext():
+                for chunk in read_landed(conn, run_id, landed["source_fields"], spec.chunk_rows):
+                    _process_chunk(conn, spec, settings, run_id, chunk, geocoder, counts)
+                    if progress:
+                        progress("process", len(chunk.positions))
             if counts.records_read != landed["records_read"]:
                 raise RunStateError(f"run {run_id} landed {landed['records_read']} records but"
                                     f" {counts.records_read} were read back")
-            rollups.refresh_touched(conn)
+            rollups.refresh_touched(conn, settings.timezone, recount_all=bulk)
             runs.set_watermark(conn, spec.name, landed["watermark_to"], run_id)
             runs.finish_run(conn, run_id, counts)
     except BaseException as exc:

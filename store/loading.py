@@ -7,6 +7,7 @@ one statement, so a retried or repeated load changes nothing.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -16,6 +17,7 @@ import pandas as pd
 import psycopg
 import pyarrow as pa
 import pyarrow.json as pajson
+from psycopg import sql
 
 from store.copy import copy_frame
 
@@ -122,6 +124,47 @@ def merge_cases(conn: psycopg.Connection, run_id: int, cases: pd.DataFrame) -> M
     copy_frame(conn, "stage_cases", cases[list(STAGE_COLUMNS)])
     inserted, updated = conn.execute(sql_text("merge_cases.sql"), {"run_id": run_id}).fetchone()
     return MergeCounts(inserted=inserted, updated=updated, unchanged=len(cases) - inserted - updated)
+
+
+# A load of at least this many records, and of at least this share of the rows a table
+# already holds, builds the table's secondary indexes after loading instead of during it.
+BULK_MIN_RECORDS = 100_000
+BULK_SHARE = 0.5
+
+
+def is_bulk_load(conn: psycopg.Connection, table: str, records: int,
+                 min_records: int = BULK_MIN_RECORDS) -> bool:
+    """Whether loading `records` rows into table is better done with its indexes built after."""
+    if records < min_records:
+        return False
+    # The planner's estimate spares a scan of a large table; it is -1 before the first ANALYZE.
+    stored = conn.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
+                          (table,)).fetchone()[0]
+    if stored < 0:
+        stored = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]
+    return records >= BULK_SHARE * stored
+
+
+@contextmanager
+def indexes_built_after(conn: psycopg.Connection, table: str) -> Iterator[None]:
+    """Drop the table's secondary indexes for the block, then build them again.
+
+    Building an index over the loaded table once is several times cheaper than keeping it up
+    to date row by row (a GiST index above all). Indexes that back a constraint (the natural
+    key ON CONFLICT needs) stay. Inside the caller's transaction: if the block fails, the
+    rollback brings the indexes back, and readers of the table wait until the commit.
+    """
+    indexes = conn.execute(
+        "SELECT n.nspname, x.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+        " JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_namespace n ON n.oid = x.relnamespace"
+        " WHERE i.indrelid = %s::regclass AND NOT EXISTS"
+        " (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)", (table,)).fetchall()
+    for schema, name, _ in indexes:
+        conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(schema, name)))
+    yield
+    for _, _, definition in indexes:
+        conn.execute(definition)
+    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
 
 
 @cache

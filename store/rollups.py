@@ -40,107 +40,193 @@ def _ids(names) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(n) for n in names)
 
 
-def _cohort_counts(column: str, join: sql.Composable) -> sql.Composed:
-    """Per (area, report day, kind, category, close lag) counts of the cases that `join`
-    (a JOIN clause, or nothing for every case) keeps."""
+_HIST = tuple(f"h{i}" for i in range(HIST_BUCKETS))
+_BASE_MEASURES = (*ADDITIVE, *_HIST)
+# Finest level first: each level's base is summed from the one below it.
+_LEVELS_UP = tuple(reversed(AreaLevel))
+
+
+def _base_table(level: AreaLevel) -> sql.Identifier:
+    return sql.Identifier(f"rollup_base_{level.value}")
+
+
+def _chain(level: AreaLevel) -> list[str]:
+    """Code columns of a level and every level above it."""
+    return [lvl.code_column for lvl in AreaLevel if lvl.depth <= level.depth]
+
+
+def _base_from_cases(day_filter: sql.Composable) -> sql.Composed:
+    """Temp table of measures per area chain x report day x kind x category x close lag, from
+    the cases on the days day_filter keeps (a WHERE clause on `c`, or nothing for every day).
+
+    One pass over cases serves every level: the levels above are summed from this table.
+    """
+    keys = [*_chain(AreaLevel.GRID), "day", "kind", "category", "lag"]
     statuses = sql.SQL(", ").join(
         sql.SQL("count(*) FILTER (WHERE status = {}) AS {}").format(sql.Literal(s.value),
                                                                     sql.Identifier(f"status_{s.value}"))
         for s in Status)
     buckets = sql.SQL(", ").join(
-        sql.SQL("count(*) FILTER (WHERE bucket = {}) AS {}").format(sql.Literal(i), sql.Identifier(f"h{i}"))
-        for i in range(HIST_BUCKETS))
+        sql.SQL("count(*) FILTER (WHERE bucket = {}) AS {}").format(sql.Literal(i), sql.Identifier(h))
+        for i, h in enumerate(_HIST))
     # OFFSET 0 keeps each subquery whole, so hours and bucket are computed once per case
     # rather than once per aggregate that reads them.
     return sql.SQL("""
-        SELECT code, day, kind, category, lag,
-               count(*) AS reported,
-               count(*) FILTER (WHERE status IN ('resolved', 'closed')) AS resolved,
-               count(*) FILTER (WHERE status = 'in_mediation') AS in_mediation,
-               count(*) FILTER (WHERE outcome = 'settled') AS settled,
-               count(*) FILTER (WHERE outcome = 'not_settled') AS not_settled,
-               count(hours) AS closed,
+        CREATE TEMP TABLE {base} ON COMMIT DROP AS
+        SELECT {keys},
+               count(*)::int AS reported,
+               count(*) FILTER (WHERE status IN ('resolved', 'closed'))::int AS resolved,
+               count(*) FILTER (WHERE status = 'in_mediation')::int AS in_mediation,
+               count(*) FILTER (WHERE outcome = 'settled')::int AS settled,
+               count(*) FILTER (WHERE outcome = 'not_settled')::int AS not_settled,
+               count(hours)::int AS closed,
                coalesce(sum(hours), 0) AS close_hours_sum,
                {statuses}, {buckets}
         FROM (
             SELECT *, width_bucket(hours, {edges}) AS bucket
             FROM (
-                SELECT c.{col} AS code, c.report_day AS day, c.kind, c.category, c.status, c.outcome,
+                SELECT {case_chain}, c.report_day AS day, c.kind, c.category, c.status, c.outcome,
                        CASE WHEN c.closed_at IS NOT NULL THEN greatest(
                            (c.closed_at AT TIME ZONE %(tz)s)::date - c.report_day, 0) END AS lag,
                        CASE WHEN c.closed_at IS NOT NULL THEN greatest(
                            extract(epoch FROM c.closed_at - c.reported_at) / 3600.0, 0)::float8 END AS hours
-                FROM cases c {join}
-                WHERE c.{col} IS NOT NULL
+                FROM cases c {day_filter}
                 OFFSET 0
             ) per_case
             OFFSET 0
         ) c
-        GROUP BY 1, 2, 3, 4, 5""").format(
-        col=sql.Identifier(column), join=join, statuses=statuses, buckets=buckets,
+        GROUP BY {keys}""").format(
+        base=_base_table(AreaLevel.GRID), keys=_ids(keys), statuses=statuses, buckets=buckets,
+        case_chain=sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(n)) for n in _chain(AreaLevel.GRID)),
+        day_filter=day_filter,
         edges=sql.SQL("ARRAY[{}]::float8[]").format(sql.SQL(", ").join(map(sql.Literal, HOUR_EDGES))))
 
 
+def _base_from_below(level: AreaLevel) -> sql.Composed:
+    """The base of `level` summed from the base of the level below it."""
+    below = AreaLevel(list(AreaLevel)[level.depth + 1])
+    keys = [*_chain(level), "day", "kind", "category", "lag"]
+    return sql.SQL("""
+        CREATE TEMP TABLE {base} ON COMMIT DROP AS
+        SELECT {keys}, {sums} FROM {below} WHERE {col} IS NOT NULL GROUP BY {keys}""").format(
+        base=_base_table(level), below=_base_table(below), keys=_ids(keys),
+        col=sql.Identifier(level.code_column), sums=_sums(_BASE_MEASURES, named=True))
+
+
+def _sums(names, named: bool = False) -> sql.Composable:
+    """sum() of each measure, integers kept integer."""
+    return sql.SQL(", ").join(
+        sql.SQL("sum({n})" if n == "close_hours_sum" else "sum({n})::int").format(n=sql.Identifier(n))
+        + (sql.SQL(" AS {}").format(sql.Identifier(n)) if named else sql.SQL(""))
+        for n in names)
+
+
+def _build_bases(conn: psycopg.Connection, day_filter: sql.Composable, timezone: str) -> None:
+    """Fill rollup_base_<level> for every level (see _base_from_cases)."""
+    for level in _LEVELS_UP:
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_base_table(level)))
+    conn.execute(_base_from_cases(day_filter), {"tz": timezone})
+    for level in _LEVELS_UP[1:]:
+        conn.execute(_base_from_below(level))
+
+
 def _insert_daily(level: AreaLevel, join: sql.Composable) -> sql.Composed:
-    """INSERT INTO rollup_daily from the cases `join` keeps, returning each row's close lags."""
-    sums = sql.SQL(", ").join(
-        sql.SQL("sum({n})").format(n=sql.Identifier(n)) if n == "close_hours_sum"
-        else sql.SQL("sum({n})::int").format(n=sql.Identifier(n)) for n in ADDITIVE)
-    hist = sql.SQL(", ").join(sql.SQL("sum({})::int").format(sql.Identifier(f"h{i}"))
-                              for i in range(HIST_BUCKETS))
+    """INSERT INTO rollup_daily from the level's base rows `join` keeps (a JOIN clause on `b`,
+    or nothing for all), returning each row's close lags."""
+    hist = sql.SQL(", ").join(sql.SQL("sum({})::int").format(sql.Identifier(h)) for h in _HIST)
     return sql.SQL("""
         INSERT INTO rollup_daily (area_code, level, day, kind, category, {additive}, close_hist,
                                   close_lags, close_lag_counts)
         SELECT code, {level}, day, kind, category, {sums}, ARRAY[{hist}],
-               coalesce(array_agg(lag ORDER BY lag) FILTER (WHERE lag IS NOT NULL), '{{}}'),
-               coalesce(array_agg(closed::int ORDER BY lag) FILTER (WHERE lag IS NOT NULL), '{{}}')
-        FROM ({counts}) g
+               coalesce(array_agg(lag) FILTER (WHERE lag IS NOT NULL), '{{}}'),
+               coalesce(array_agg(closed) FILTER (WHERE lag IS NOT NULL), '{{}}')
+        FROM (
+            -- Sorted here so that each row's lags arrive in order, without a sort per row
+            -- (what array_agg(... ORDER BY lag) would do).
+            SELECT b.{col} AS code, b.day, b.kind, b.category, b.lag, {base_sums}
+            FROM {base} b {join}
+            WHERE b.{col} IS NOT NULL
+            GROUP BY 1, 2, 3, 4, 5
+            ORDER BY 1, 2, 3, 4, 5
+        ) g
         GROUP BY code, day, kind, category
         RETURNING area_code, day, kind, category, close_lags, close_lag_counts""").format(
-        additive=_ids(ADDITIVE), level=sql.Literal(level.value), sums=sums, hist=hist,
-        counts=_cohort_counts(level.code_column, join))
+        additive=_ids(ADDITIVE), level=sql.Literal(level.value), sums=_sums(ADDITIVE), hist=hist,
+        base_sums=_sums(_BASE_MEASURES, named=True), base=_base_table(level),
+        col=sql.Identifier(level.code_column), join=join)
 
 
-def _monthly_from_daily(source_filter: sql.Composable, with_open_end: bool = False) -> sql.Composed:
-    """INSERT INTO rollup_monthly the sums of both daily tables over rows passing the filter.
+def _daily_sources(source_filter: sql.Composable) -> tuple[sql.Composable, sql.Composable]:
+    """Report-day and close-day rows of the daily tables that pass the filter (on `d`)."""
+    reported = sql.SQL("SELECT d.area_code, d.level, d.day, d.kind, d.category, {additive}, {hist}"
+                       " FROM rollup_daily d {filter}").format(
+        additive=sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(n)) for n in ADDITIVE),
+        hist=sql.SQL(", ").join(sql.SQL("d.close_hist[{}] AS {}").format(sql.Literal(i + 1), sql.Identifier(h))
+                                for i, h in enumerate(_HIST)),
+        filter=source_filter)
+    closed = sql.SQL("SELECT d.area_code, d.level, d.day, d.kind, d.category, d.closed"
+                     " FROM rollup_closed_daily d {filter}").format(filter=source_filter)
+    return reported, closed
 
-    The filter may use `d` (a daily row with columns area_code and day) and must keep whole
-    months; it is applied to rollup_daily and rollup_closed_daily alike. with_open_end also
-    fills open_end (right only when every month of each area is being inserted).
+
+def _base_sources() -> tuple[sql.Composable, sql.Composable]:
+    """Report-day and close-day rows of every level, straight from the bases."""
+    reported, closed = [], []
+    for level in AreaLevel:
+        values = dict(code=sql.Identifier(level.code_column), level=sql.Literal(level.value),
+                      base=_base_table(level))
+        reported.append(sql.SQL(
+            "SELECT {code} AS area_code, {level} AS level, day, kind, category, {measures}"
+            " FROM {base} WHERE {code} IS NOT NULL").format(measures=_ids(_BASE_MEASURES), **values))
+        closed.append(sql.SQL(
+            "SELECT {code}, {level}, day + lag, kind, category, closed"
+            " FROM {base} WHERE {code} IS NOT NULL AND lag IS NOT NULL").format(**values))
+    return sql.SQL(" UNION ALL ").join(reported), sql.SQL(" UNION ALL ").join(closed)
+
+
+def _insert_monthly(sources: tuple[sql.Composable, sql.Composable],
+                    with_open_end: bool = False) -> sql.Composed:
+    """INSERT INTO rollup_monthly the month sums of report-day and close-day rows.
+
+    The rows (see _daily_sources) must cover whole months. with_open_end also fills open_end
+    (right only when every month of each area is being inserted).
     """
-    month_sums = sql.SQL(", ").join(
-        sql.SQL("sum({n}) AS {n}").format(n=sql.Identifier(n)) if n == "close_hours_sum"
-        else sql.SQL("sum({n})::int AS {n}").format(n=sql.Identifier(n)) for n in ADDITIVE)
-    zeros = sql.SQL(", ").join(sql.SQL("0 AS {}").format(sql.Identifier(n)) for n in ADDITIVE)
-    hist = sql.SQL(", ").join(sql.SQL("coalesce(sum(close_hist[{}]), 0)::int").format(sql.Literal(i + 1))
-                              for i in range(HIST_BUCKETS))
+    # Each side is summed to months on its own (hash aggregates, no wide sort), the two are
+    # joined, and the per-area totals are summed from those month rows.
+    reported_rows, closed_rows = sources
+    keys = sql.SQL("area_code, level, month, kind, category")
+    detail_values = sql.SQL(", ").join(
+        sql.SQL("coalesce(r.{n}, 0) AS {n}").format(n=sql.Identifier(n)) for n in _BASE_MEASURES)
     open_end = sql.SQL(
         ", sum(reported - closed_on) OVER (PARTITION BY area_code, kind, category ORDER BY month)"
         if with_open_end else "")
     return sql.SQL("""
+        WITH reported AS (
+            SELECT area_code, level, date_trunc('month', day)::date AS month, kind, category, {sums}
+            FROM ({reported_rows}) x
+            GROUP BY 1, 2, 3, 4, 5
+        ), closed AS (
+            SELECT area_code, level, date_trunc('month', day)::date AS month, kind, category,
+                   sum(closed)::int AS closed_on
+            FROM ({closed_rows}) x (area_code, level, day, kind, category, closed)
+            GROUP BY 1, 2, 3, 4, 5
+        ), detail AS MATERIALIZED (
+            SELECT {keys}, {detail_values}, coalesce(c.closed_on, 0) AS closed_on
+            FROM reported r FULL JOIN closed c USING (area_code, level, month, kind, category)
+        ), month_rows AS (
+            SELECT * FROM detail
+            UNION ALL
+            SELECT area_code, level, month, {total}, {total}, {measure_sums}
+            FROM detail GROUP BY area_code, level, month
+        )
         INSERT INTO rollup_monthly (area_code, level, month, kind, category, {additive},
                                     close_hist, closed_on {open_end_col})
-        SELECT *{open_end} FROM (
-        SELECT area_code, level, month,
-               CASE WHEN grouping(kind) = 1 THEN {total} ELSE kind END AS kind,
-               CASE WHEN grouping(category) = 1 THEN {total} ELSE category END AS category,
-               {month_sums}, ARRAY[{hist}] AS close_hist, sum(closed_on)::int AS closed_on
-        FROM (
-            SELECT d.area_code, d.level, date_trunc('month', d.day)::date AS month, d.kind,
-                   d.category, {additive_d}, d.close_hist, 0 AS closed_on
-            FROM rollup_daily d {filter}
-            UNION ALL
-            SELECT d.area_code, d.level, date_trunc('month', d.day)::date, d.kind, d.category,
-                   {zeros}, NULL::integer[], d.closed
-            FROM rollup_closed_daily d {filter}
-        ) u
-        GROUP BY GROUPING SETS ((area_code, level, month, kind, category), (area_code, level, month))
-        ) g
-    """).format(open_end=open_end, open_end_col=sql.SQL(", open_end" if with_open_end else ""),
-                additive=_ids(ADDITIVE), total=sql.Literal(TOTAL), month_sums=month_sums,
-                hist=hist, additive_d=sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(n))
-                                                         for n in ADDITIVE),
-                zeros=zeros, filter=source_filter)
+        SELECT {keys}, {additive}, ARRAY[{hist}], closed_on {open_end} FROM month_rows
+    """).format(keys=keys, sums=_sums(_BASE_MEASURES, named=True), reported_rows=reported_rows,
+                closed_rows=closed_rows, detail_values=detail_values, total=sql.Literal(TOTAL),
+                measure_sums=_sums((*_BASE_MEASURES, "closed_on")), additive=_ids(ADDITIVE),
+                hist=_ids(_HIST), open_end=open_end,
+                open_end_col=sql.SQL(", open_end" if with_open_end else ""))
 
 
 _CARRY_OPEN_END = sql.SQL("""
@@ -155,11 +241,13 @@ _CARRY_OPEN_END = sql.SQL("""
       AND m.category = w.category AND m.open_end IS DISTINCT FROM w.open_end""")
 
 
-def refresh_touched(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE) -> int:
+def refresh_touched(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE,
+                    recount_all: bool = False) -> int:
     """Recompute rollups for the (area, day) pairs in the temp table touched_days.
 
     Returns the number of rollup_daily rows written. `timezone` decides the local day a case
-    was closed on and must be the city's (GridHubSettings.timezone).
+    was closed on and must be the city's (GridHubSettings.timezone). recount_all (after a
+    bulk load, which touches most pairs) recounts every rollup in one pass instead.
     """
     exists = conn.execute("SELECT to_regclass('pg_temp.touched_days')").fetchone()[0]
     if exists is None:
@@ -169,35 +257,89 @@ def refresh_touched(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE) 
     # One refresh at a time: a second ingest waits here until the first commits, then recounts
     # with the first one's cases visible (each statement sees what is committed by then).
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK_ID,))
-    conn.execute("SET LOCAL jit = off")
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS rollup_moves (area_code text, day date,"
-                 " kind text, category text, n integer) ON COMMIT DROP")
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS rollup_touched_months (code text, month date)"
-                 " ON COMMIT DROP")
-    conn.execute("TRUNCATE rollup_touched_months")
-    written = 0
-    for level in AreaLevel:
-        written += _refresh_level(conn, level, timezone)
-    conn.execute("DELETE FROM rollup_monthly m USING rollup_touched_months t"
-                 " WHERE m.area_code = t.code AND m.month = t.month")
-    conn.execute(_monthly_from_daily(sql.SQL(
-        "JOIN rollup_touched_months t ON d.area_code = t.code AND d.day >= t.month"
-        " AND d.day < (t.month + interval '1 month')::date")))
-    conn.execute(_CARRY_OPEN_END.format(
-        scope=sql.SQL("WHERE r.area_code IN (SELECT code FROM rollup_touched_months)"),
-        from_month=sql.SQL("JOIN (SELECT code, min(month) AS first_month FROM rollup_touched_months"
-                           " GROUP BY code) f ON f.code = w.area_code AND w.month >= f.first_month")))
+    _tune(conn)
+    if recount_all:
+        # DELETE, not TRUNCATE: API readers keep the old rollups until this commits.
+        conn.execute("DELETE FROM rollup_daily")
+        conn.execute("DELETE FROM rollup_closed_daily")
+        conn.execute("DELETE FROM rollup_monthly")
+        written = _recount_all(conn, timezone)
+    else:
+        written = _recount_touched(conn, timezone)
     conn.execute("TRUNCATE touched_days")
     _announce(conn)
     return written
 
 
-def _refresh_level(conn: psycopg.Connection, level: AreaLevel, timezone: str) -> int:
+def rebuild(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE) -> int:
+    """Recompute every rollup row from cases (after a boundary change, or a bulk load)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK_ID,))
+    _tune(conn)
+    conn.execute("TRUNCATE rollup_daily, rollup_closed_daily, rollup_monthly")
+    written = _recount_all(conn, timezone)
+    _announce(conn)
+    return written
+
+
+def _tune(conn: psycopg.Connection) -> None:
+    # Compiling these wide aggregates costs more than it saves; memory keeps hashes off disk.
+    conn.execute("SET LOCAL jit = off")
+    conn.execute("SET LOCAL work_mem = '512MB'")
+
+
+def _recount_all(conn: psycopg.Connection, timezone: str) -> int:
+    """Fill the (emptied) rollup tables from one pass over cases; returns daily rows written."""
+    _build_bases(conn, sql.SQL(""), timezone)
+    written = 0
+    for level in _LEVELS_UP:
+        written += conn.execute(_insert_daily(level, sql.SQL(""))).rowcount
+        conn.execute(sql.SQL("""
+            INSERT INTO rollup_closed_daily (area_code, level, day, kind, category, closed)
+            SELECT {code}, {level}, day + lag, kind, category, sum(closed)
+            FROM {base} WHERE {code} IS NOT NULL AND lag IS NOT NULL
+            GROUP BY 1, 2, 3, 4, 5 HAVING sum(closed) <> 0""").format(
+            code=sql.Identifier(level.code_column), level=sql.Literal(level.value),
+            base=_base_table(level)))
+    conn.execute(_insert_monthly(_base_sources(), with_open_end=True))
+    return written
+
+
+def _recount_touched(conn: psycopg.Connection, timezone: str) -> int:
+    """Recount the touched (area, day) rows; returns daily rows written."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS rollup_moves (area_code text, day date,"
+                 " kind text, category text, n integer) ON COMMIT DROP")
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS rollup_touched_months (code text, month date)"
+                 " ON COMMIT DROP")
+    conn.execute("TRUNCATE rollup_touched_months")
+    # The city's row of a touched day counts every case of that day, so the cases of the
+    # touched days are read once, and every level is summed from that one read.
+    conn.execute("DROP TABLE IF EXISTS rollup_touched_day_list")
+    conn.execute("CREATE TEMP TABLE rollup_touched_day_list ON COMMIT DROP AS"
+                 " SELECT DISTINCT day FROM touched_days")
+    conn.execute("ANALYZE touched_days, rollup_touched_day_list")
+    _build_bases(conn, sql.SQL("WHERE c.report_day IN (SELECT day FROM rollup_touched_day_list)"),
+                 timezone)
+    written = sum(_refresh_level(conn, level) for level in _LEVELS_UP)
+    conn.execute("ANALYZE rollup_touched_months")
+    conn.execute("DELETE FROM rollup_monthly m USING rollup_touched_months t"
+                 " WHERE m.area_code = t.code AND m.month = t.month")
+    conn.execute(_insert_monthly(_daily_sources(sql.SQL(
+        "JOIN rollup_touched_months t ON d.area_code = t.code AND d.day >= t.month"
+        " AND d.day < (t.month + interval '1 month')::date"))))
+    conn.execute(_CARRY_OPEN_END.format(
+        scope=sql.SQL("WHERE r.area_code IN (SELECT code FROM rollup_touched_months)"),
+        from_month=sql.SQL("JOIN (SELECT code, min(month) AS first_month FROM rollup_touched_months"
+                           " GROUP BY code) f ON f.code = w.area_code AND w.month >= f.first_month")))
+    return written
+
+
+def _refresh_level(conn: psycopg.Connection, level: AreaLevel) -> int:
     column = sql.Identifier(level.code_column)
     conn.execute(sql.SQL(
         "CREATE TEMP TABLE touched_pairs ON COMMIT DROP AS"
         " SELECT DISTINCT {col} AS code, day FROM touched_days WHERE {col} IS NOT NULL"
     ).format(col=column))
+    conn.execute("ANALYZE touched_pairs")
     conn.execute("TRUNCATE rollup_moves")
     # Take the old cohort rows away, remembering their closures as negative moves ...
     conn.execute("""
@@ -209,17 +351,16 @@ def _refresh_level(conn: psycopg.Connection, level: AreaLevel, timezone: str) ->
         INSERT INTO rollup_moves
         SELECT area_code, day + lag, kind, category, -n
         FROM old, unnest(close_lags, close_lag_counts) AS u(lag, n)""")
-    # ... recount them from cases, their closures as positive moves ...
-    conn.execute(sql.SQL("""
-        WITH new AS ({insert})
-        INSERT INTO rollup_moves
-        SELECT area_code, day + lag, kind, category, n
-        FROM new, unnest(close_lags, close_lag_counts) AS u(lag, n)""").format(
-        insert=_insert_daily(level, sql.SQL(
-            "JOIN touched_pairs t ON c.{col} = t.code AND c.report_day = t.day").format(col=column))),
-        {"tz": timezone})
-    written = conn.execute("SELECT count(*) FROM rollup_daily r JOIN touched_pairs t"
-                           " ON r.area_code = t.code AND r.day = t.day").fetchone()[0]
+    # ... recount them, their closures as positive moves ...
+    written = conn.execute(sql.SQL("""
+        WITH new AS ({insert}), moves AS (
+            INSERT INTO rollup_moves
+            SELECT area_code, day + lag, kind, category, n
+            FROM new, unnest(close_lags, close_lag_counts) AS u(lag, n)
+        )
+        SELECT count(*) FROM new""").format(
+        insert=_insert_daily(level, sql.SQL("JOIN touched_pairs t ON b.{col} = t.code AND b.day = t.day")
+                             .format(col=column)))).fetchone()[0]
     # ... and move the closures by the difference.
     conn.execute("""
         INSERT INTO rollup_closed_daily AS r (area_code, level, day, kind, category, closed)
@@ -235,25 +376,6 @@ def _refresh_level(conn: psycopg.Connection, level: AreaLevel, timezone: str) ->
         UNION SELECT area_code, date_trunc('month', day)::date FROM rollup_moves
         EXCEPT SELECT code, month FROM rollup_touched_months""")
     conn.execute("DROP TABLE touched_pairs")
-    return written
-
-
-def rebuild(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE) -> int:
-    """Recompute every rollup row from cases (after a boundary change, or a bulk load)."""
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK_ID,))
-    conn.execute("SET LOCAL jit = off")  # compiling these big aggregates costs more than it saves
-    conn.execute("TRUNCATE rollup_daily, rollup_closed_daily, rollup_monthly")
-    written = 0
-    for level in AreaLevel:
-        cur = conn.execute(_insert_daily(level, sql.SQL("")), {"tz": timezone})
-        written += cur.rowcount
-    conn.execute("""
-        INSERT INTO rollup_closed_daily (area_code, level, day, kind, category, closed)
-        SELECT area_code, level, day + lag, kind, category, sum(n)
-        FROM rollup_daily, unnest(close_lags, close_lag_counts) AS u(lag, n)
-        GROUP BY area_code, level, day + lag, kind, category""")
-    conn.execute(_monthly_from_daily(sql.SQL(""), with_open_end=True))
-    _announce(conn)
     return written
 
 
