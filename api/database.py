@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import lru_cache
 from typing import Annotated
 
+import orjson
 from fastapi import Depends, Request
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from api.settings import ApiSettings
 
 
+async def _configure(conn: AsyncConnection) -> None:
+    set_json_loads(orjson.loads, conn)
+
+
 def make_pool(url: str, cfg: ApiSettings) -> AsyncConnectionPool:
     return AsyncConnectionPool(
-        url, min_size=cfg.pool_min_size, max_size=cfg.pool_max_size, open=False,
+        url, min_size=cfg.pool_min_size, max_size=cfg.pool_max_size, open=False, configure=_configure,
         kwargs={"row_factory": dict_row, "autocommit": True,
-                "options": f"-c statement_timeout={cfg.statement_timeout_ms}"})
+                # JIT compilation costs tens of milliseconds and never pays off on rollup reads.
+                "options": f"-c statement_timeout={cfg.statement_timeout_ms} -c jit=off"})
 
 
 async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
@@ -28,9 +36,23 @@ async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
 ConnDep = Annotated[AsyncConnection, Depends(connection)]
 
 
-async def fetch_together(pool: AsyncConnectionPool, *queries) -> list[list[dict]]:
-    """Run (statement, params) pairs on one connection in pipeline mode: one round trip."""
+@lru_cache(maxsize=1024)
+def _together(statements: tuple[bytes, ...]) -> bytes:
+    columns = [sql.SQL("(SELECT coalesce(json_agg(r), '[]') FROM ({}) r) AS {}").format(
+        sql.SQL(s.decode()), sql.Identifier(f"result_{i}")) for i, s in enumerate(statements)]
+    return sql.SQL("SELECT {}").format(sql.SQL(", ").join(columns)).as_bytes(None)
+
+
+async def fetch_together(pool: AsyncConnectionPool, *queries: tuple[bytes, tuple | list]) -> list[list[dict]]:
+    """Rows of several (statement, params) in one round trip and one statement: each result
+    comes back as a JSON array of row objects (so dates arrive as ISO strings, bigint arrays
+    as lists, and float columns holding whole numbers as ints).
+
+    Three or four small statements in pipeline mode cost the API more CPU in psycopg than the
+    database spent answering them; one statement of JSON columns costs about half.
+    """
+    text = _together(tuple(statement for statement, _ in queries))
+    params = [value for _, values in queries for value in values]
     async with pool.connection() as conn:
-        async with conn.pipeline():
-            cursors = [await conn.execute(statement, params) for statement, params in queries]
-        return [await cur.fetchall() for cur in cursors]
+        row = await (await conn.execute(text, params)).fetchone()
+    return list(row.values())

@@ -101,11 +101,9 @@ def union_rows(labelled: list[tuple[str, Period]], codes: list[str] | sql.SQL, f
     return Query(("union", tuple(pieces)), tuple(params))
 
 
-def grouped(rows: Query, group_by: list[str], totals_by: list[str] | None = None) -> Query:
-    """SELECT <group_by>, <sums> FROM (<rows>) GROUP BY <group_by>; with totals_by, also one
-    row per value of those columns (the other group_by columns NULL in it)."""
-    return Query(("grouped", rows.shape, tuple(group_by), tuple(totals_by) if totals_by else None),
-                 rows.params)
+def grouped(rows: Query, group_by: list[str]) -> Query:
+    """SELECT <group_by>, <sums of every measure> FROM (<rows>) GROUP BY <group_by>."""
+    return Query(("grouped", rows.shape, tuple(group_by)), rows.params)
 
 
 def wrapped(template: sql.SQL, rows: Query, before: tuple = (), after: tuple = ()) -> Query:
@@ -215,14 +213,9 @@ def _composed(shape: tuple) -> sql.Composable:
             return sql.SQL(_NO_ROWS).format(z=_ZEROS)
         return sql.SQL(" UNION ALL ").join(_piece(p) for p in shape[1])
     if kind == "grouped":
-        _, rows, group_by, totals_by = shape
-        cols = sql.SQL(", ").join(sql.Identifier(c) for c in group_by)
-        groups = cols
-        if totals_by is not None:
-            groups = sql.SQL("GROUPING SETS (({}), ({}))").format(
-                cols, sql.SQL(", ").join(sql.Identifier(c) for c in totals_by))
-        return sql.SQL("SELECT {c}, {s} FROM ({r}) u GROUP BY {g}").format(
-            c=cols, s=_sums(), r=_composed(rows), g=groups)
+        cols = sql.SQL(", ").join(sql.Identifier(c) for c in shape[2])
+        return sql.SQL("SELECT {c}, {s} FROM ({r}) u GROUP BY {c}").format(
+            c=cols, s=_sums(), r=_composed(shape[1]))
     if kind == "wrapped":
         return sql.SQL(shape[1]).format(rows=_composed(shape[2]))
     if kind == "open":

@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from psycopg import sql
 
 from api.answers import CSV, GEOJSON, JSON, Format, cached, csv_bytes, dumps, feature_collection
 from api.auth import CurrentPrincipal, Principal, area_in_scope, hub_of
@@ -14,7 +15,7 @@ from api.errors import BadParameterError
 from api.measures import median_hours, rate
 from api.params import CategoryParam, FormatParam, KindParam, LevelParam, ParentParam, SimplifyParam
 from api.periods import Period, period_params
-from api.rollupsql import Filters, grouped, open_at_end, union_rows
+from api.rollupsql import Filters, grouped, open_at_end, union_rows, wrapped
 from api.routers.areas import geometries
 from api.state import Hub
 from core.case import AreaLevel
@@ -26,6 +27,7 @@ STAT_COLUMNS = ["code", "name", "level", "parent_code", "reported", "resolved", 
                 "in_mediation", "settled", "not_settled", "mediation_success_rate", "closed",
                 "mean_hours_to_close", "median_hours_to_close", "open_at_end", "previous_reported",
                 "change_ratio"]
+REPORTED = sql.SQL("SELECT area_code, sum(reported)::bigint AS reported FROM ({rows}) u GROUP BY area_code")
 COUNT_COLUMNS = ("reported", "resolved", "in_mediation", "settled", "not_settled", "closed",
                  "open_at_end", "previous_reported")
 
@@ -53,12 +55,15 @@ async def area_rows(hub: Hub, principal: Principal, level: AreaLevel, areas, per
     if not codes:
         return []
     previous = period.previous()
-    labelled = [("cur", period)] + ([("prev", previous)] if previous else [])
-    q = grouped(union_rows(labelled, codes, filters, detail=False), ["label", "area_code"])
+    q = grouped(union_rows([("cur", period)], codes, filters, detail=False), ["area_code"])
     o = open_at_end(codes, filters, period.end)
-    sums, opens = await fetch_together(hub.pool, (q.text(), q.params), (o.text(), o.params))
-    cur = {r["area_code"]: r for r in sums if r["label"] == "cur"}
-    prev = {r["area_code"]: r for r in sums if r["label"] == "prev"}
+    statements = [(q.text(), q.params), (o.text(), o.params)]
+    if previous:  # only the count of the previous period is shown: read no other measure
+        p = wrapped(REPORTED, union_rows([("prev", previous)], codes, filters, detail=False))
+        statements.append((p.text(), p.params))
+    sums, opens, *before = await fetch_together(hub.pool, *statements)
+    cur = {r["area_code"]: r for r in sums}
+    prev = {r["area_code"]: r for r in before[0]} if before else {}
     open_by = {r["area_code"]: int(r["open"]) for r in opens}
     rows = []
     for a in areas:
