@@ -142,17 +142,18 @@ def _insert_daily(level: AreaLevel, join: sql.Composable) -> sql.Composed:
                coalesce(array_agg(closed) FILTER (WHERE lag IS NOT NULL), '{{}}')
         FROM (
             -- Sorted here so that each row's lags arrive in order, without a sort per row
-            -- (what array_agg(... ORDER BY lag) would do).
-            SELECT b.{col} AS code, b.day, b.kind, b.category, b.lag, {base_sums}
+            -- (what array_agg(... ORDER BY lag) would do). A lag appears once per row, as
+            -- every area's parents are the same for all its cases.
+            SELECT b.{col} AS code, b.day, b.kind, b.category, b.lag, {base_columns}
             FROM {base} b {join}
             WHERE b.{col} IS NOT NULL
-            GROUP BY 1, 2, 3, 4, 5
             ORDER BY 1, 2, 3, 4, 5
         ) g
         GROUP BY code, day, kind, category
         RETURNING area_code, day, kind, category, close_lags, close_lag_counts""").format(
         additive=_ids(ADDITIVE), level=sql.Literal(level.value), sums=_sums(ADDITIVE), hist=hist,
-        base_sums=_sums(_BASE_MEASURES, named=True), base=_base_table(level),
+        base_columns=sql.SQL(", ").join(sql.SQL("b.{}").format(sql.Identifier(n)) for n in _BASE_MEASURES),
+        base=_base_table(level),
         col=sql.Identifier(level.code_column), join=join)
 
 
