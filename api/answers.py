@@ -99,5 +99,6 @@ async def cached(request: Request, principal: Principal, build: Callable[[], Awa
     generation = hub.generation
     body, media_type = await build()
     if generation == hub.generation:  # not refreshed meanwhile
-        hub.cache.put(key, CachedAnswer(body, media_type, etag, headers))
+        encoded = tuple((name.lower().encode(), value.encode()) for name, value in headers.items())
+        hub.cache.put(key, CachedAnswer(body, media_type, etag, encoded))
     return Response(body, media_type=media_type, headers=headers)

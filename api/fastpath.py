@@ -35,7 +35,7 @@ class CachedAnswerMiddleware:
         scope["gridhub_cached"] = True
         fresh = headers.get(b"if-none-match", b"").decode("latin-1") == hit.etag
         body = b"" if fresh else hit.body
-        out = [(name.lower().encode(), value.encode()) for name, value in hit.headers.items()]
+        out = list(hit.headers)
         if not fresh:
             out += [(b"content-type", hit.media_type.encode()), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 304 if fresh else 200, "headers": out})

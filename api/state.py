@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
@@ -19,12 +19,15 @@ from store.rollups import NOTIFY_CHANNEL
 log = logging.getLogger("gridhub.api")
 
 
-@dataclass
+@dataclass(slots=True)
 class CachedAnswer:
+    """A finished response. Headers are kept encoded, as ASGI sends them; with slots and no
+    dict inside, each entry is a single object for the garbage collector to walk."""
+
     body: bytes
     media_type: str
     etag: str
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
 class AnswerCache:
