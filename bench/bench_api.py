@@ -1,22 +1,30 @@
 """Benchmark of the API on millions of demo cases, against a count(*) GROUP BY baseline.
 
     .venv/bin/python bench/bench_api.py                    # 10,000,000 cases (setup ~15 min once)
-    .venv/bin/python bench/bench_api.py --records 200000   # a quick run
+    .venv/bin/python bench/bench_api.py --records 200000   # a quick run (database gridhub_bench_200000)
+    .venv/bin/python bench/bench_api.py --only summary --no-baseline --workers 2   # one question
 
 Setup (skipped when the bench database already holds that many cases): a separate database
-(default gridhub_bench, never the shared gridhub one) gets the demo city's areas, then cases
-derived straight from the demo truth (demo/truth.py: the true kind, category, status, times
-and grid of every case, as a perfect ingest would store them) are COPYed into `cases` with
-their secondary indexes dropped and rebuilt afterwards, and the rollups are built with
-store.rollups.rebuild. This skips the feeds and the ingest pipeline on purpose: it measures the
-API, not the ingest.
+(gridhub_bench for the default 10M cases, gridhub_bench_<records> otherwise; never the shared
+gridhub one) gets the demo city's areas, then cases derived straight from the demo truth
+(demo/truth.py: the true kind, category, status, times and grid of every case, as a perfect
+ingest would store them) are COPYed into `cases` with their secondary indexes dropped and
+rebuilt afterwards, and the rollups are built with store.rollups.rebuild. This skips the feeds
+and the ingest pipeline on purpose: it measures the API, not the ingest.
 
 Then, in one run, it prints for /areas/{code}/summary, /stats and z14 area tiles: latency
 p50 / p95 / p99 and requests per second at 16 concurrent clients (wrk, `apt-get install wrk`)
-against `gridhub serve --workers 2`, with the answer cache on (the default) and off; and the
-same questions answered by count(*) ... GROUP BY over `cases` (16 concurrent connections) as
-the baseline. Request URLs rotate over thousands of areas, periods and tiles, so the cached
-figures include cache misses.
+against `gridhub serve`, with the answer cache on (the default) and off; and the same questions
+answered by count(*) ... GROUP BY over `cases` (16 concurrent connections) as the baseline.
+Request URLs rotate over thousands of areas, periods and tiles, so the cached figures include
+every first-time miss. Beside each line: CPU milliseconds per request spent by the API
+processes and by the PostgreSQL backends serving them, and the load average.
+
+Server shape: one worker with at most 4 database connections by default. On 2 cores shared
+with PostgreSQL and wrk, one worker (uvloop + httptools) and PostgreSQL fill both cores; two
+workers answer more uncached requests per second but oversubscribe the cores, and the
+scheduler then stalls whole workers (p99 of 150-500 ms with the cache on); more connections
+than the cores can run only queue inside PostgreSQL. `--workers` and `--pool` change it.
 """
 
 from __future__ import annotations
@@ -72,6 +80,7 @@ demo_truth._draw_outbreaks = _typed_outbreaks
 TARGETS = {"summary": (10, 50), "stats": (10, 50)}  # p50, p99 ms
 TILE_P95_TARGET = 20
 RPS_TARGET = 1000
+BASELINE = "count(*) GROUP BY cases"
 MONTHS = [f"{y}-{m:02d}" for y, m in [(2025, m) for m in range(1, 13)] + [(2026, m) for m in range(1, 10)]]
 
 
@@ -285,10 +294,71 @@ class Figures:
     p50: float
     p95: float
     p99: float
+    app_ms: float = math.nan   # CPU of the API processes (or the baseline's client) per request
+    db_ms: float = math.nan    # CPU of the PostgreSQL backends serving them, per request
+    load: float = math.nan     # 1-minute load average at the end
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(pids) -> dict[int, float]:
+    """CPU seconds (user + system) so far of each live process."""
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / TICK
+    return out
+
+
+def _process_tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            todo.extend(int(c) for c in task.read_text().split())
+    return pids
+
+
+class CpuMeter:
+    """CPU spent by the API server's processes and by the database's backends during a test
+    (per request, so that app and database costs can be told apart)."""
+
+    def __init__(self, url: str, server_pid: int | None):
+        self.url, self.server_pid = url, server_pid
+
+    def _backends(self) -> list[int]:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            return [r[0] for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid()").fetchall()]
+
+    def __enter__(self) -> CpuMeter:
+        self.app0 = _cpu_of(_process_tree(self.server_pid)) if self.server_pid else {}
+        self.own0 = time.process_time()
+        self.db0 = _cpu_of(self._backends())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        app1 = _cpu_of(_process_tree(self.server_pid)) if self.server_pid else {}
+        self.app = (sum(v - self.app0.get(p, 0.0) for p, v in app1.items()) if self.server_pid
+                    else time.process_time() - self.own0)
+        db1 = _cpu_of(self._backends())
+        self.db = sum(v - self.db0.get(p, 0.0) for p, v in db1.items())
+
+    def fill(self, f: Figures) -> Figures:
+        if f.requests:
+            f.app_ms, f.db_ms = self.app * 1000 / f.requests, self.db * 1000 / f.requests
+        f.load = os.getloadavg()[0]
+        return f
 
 
 WRK_SCRIPT = r"""
@@ -339,40 +409,47 @@ def run_baseline(url: str, queries: list, seconds: float, connections: int,
     """The questions answered by GROUP BY over cases, from `connections` threads."""
     latencies: list[float] = []
     lock = threading.Lock()
-    deadline = time.perf_counter() + seconds
     counter = iter(range(max_queries))
+    conns = [psycopg.connect(url, autocommit=True) for _ in range(connections)]
+    for conn in conns:
+        conn.execute("SET statement_timeout = '120s'")
 
-    def worker(offset: int) -> None:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("SET statement_timeout = '120s'")
-            while time.perf_counter() < deadline:
-                with lock:
-                    i = next(counter, None)
-                if i is None:
-                    return
-                q, params = queries[(offset * 97 + i) % len(queries)]
-                t = time.perf_counter()
-                conn.execute(q, params).fetchall()
-                with lock:
-                    latencies.append(time.perf_counter() - t)
+    def worker(offset: int, conn: psycopg.Connection) -> None:
+        while time.perf_counter() < deadline:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            q, params = queries[(offset * 97 + i) % len(queries)]
+            t = time.perf_counter()
+            conn.execute(q, params).fetchall()
+            with lock:
+                latencies.append(time.perf_counter() - t)
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(connections)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
+    try:
+        # the meter reads the backends' CPU before the connections close
+        with CpuMeter(url, None) as meter:
+            started = time.perf_counter()
+            deadline = started + seconds
+            threads = [threading.Thread(target=worker, args=(k, c)) for k, c in enumerate(conns)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            elapsed = time.perf_counter() - started
+    finally:
+        for conn in conns:
+            conn.close()
     q = statistics.quantiles([x * 1000 for x in latencies], n=100) if len(latencies) > 1 else [0] * 99
-    return Figures(len(latencies), elapsed, 0, q[49], q[94], q[98])
+    return meter.fill(Figures(len(latencies), elapsed, 0, q[49], q[94], q[98]))
 
 
 class Server:
     """`gridhub serve` in a subprocess on the bench database."""
 
-    def __init__(self, url: str, port: int, workers: int, cache_entries: int):
+    def __init__(self, url: str, port: int, workers: int, cache_entries: int, pool: int):
         env = {**os.environ, "DATABASE_URL": url, "GRIDHUB_ENV": "development",
-               "GRIDHUB_API_CACHE_ENTRIES": str(cache_entries), "GRIDHUB_API_POOL_MAX_SIZE": "8"}
+               "GRIDHUB_API_CACHE_ENTRIES": str(cache_entries), "GRIDHUB_API_POOL_MAX_SIZE": str(pool)}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.base_url = f"http://127.0.0.1:{port}"
         self.proc = subprocess.Popen(
@@ -413,17 +490,22 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--records", type=int, default=10_000_000)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--db-name", default="gridhub_bench")
+    p.add_argument("--db-name", help="default: gridhub_bench (10M cases) or gridhub_bench_<records>")
     p.add_argument("--fresh", action="store_true", help="rebuild the bench database")
     p.add_argument("--seconds", type=int, default=10, help="per load test")
     p.add_argument("--connections", type=int, default=16)
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=int, default=1, help="API worker processes")
+    p.add_argument("--pool", type=int, default=4, help="database connections per worker (at most)")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--urls", type=int, default=3000, help="distinct requests per workload")
     p.add_argument("--setup-only", action="store_true", help="build the bench database and stop")
+    p.add_argument("--only", help="comma-separated workloads to run (summary, stats, tile); default all")
+    p.add_argument("--no-baseline", action="store_true", help="skip the count(*) baseline (quick iterations)")
     args = p.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed for the load tests: apt-get install wrk")
+    if args.db_name is None:  # a quick run never empties the 10M database
+        args.db_name = "gridhub_bench" if args.records == 10_000_000 else f"gridhub_bench_{args.records}"
     if args.db_name == "gridhub":
         sys.exit("use a separate database for the benchmark, not the shared gridhub one")
     server_url = with_dbname(provision.up(ROOT / "var", os.environ.get("DATABASE_URL")).url, "postgres")
@@ -436,20 +518,23 @@ def main() -> None:
         n_cases = conn.execute("SELECT count(*) FROM cases").fetchone()[0]
         n_rollup = conn.execute("SELECT (SELECT count(*) FROM rollup_daily), (SELECT count(*) FROM rollup_monthly)").fetchone()
     loads = workloads(url, random.Random(args.seed), args.urls)
+    if args.only:
+        wanted = {w.strip() for w in args.only.split(",")}
+        loads = [w for w in loads if w.name.split()[0] in wanted]
     log(f"{n_cases:,} cases; rollup_daily {n_rollup[0]:,} rows, rollup_monthly {n_rollup[1]:,} rows; "
         f"{args.connections} clients, {args.seconds} s per test, {os.cpu_count()} cores")
     results: dict[tuple[str, str], Figures] = {}
     for label, cache in (("api (cache on)", 20_000), ("api (cache off)", 0)):
-        with Server(url, args.port, args.workers, cache) as server:
+        with Server(url, args.port, args.workers, cache, args.pool) as server:
             for work in loads:
                 check_answers(server.base_url, key, work)
                 run_wrk(server.base_url, key, work.paths[:200], 2, args.connections)  # warm up
-                results[(work.name, label)] = run_wrk(server.base_url, key, work.paths, args.seconds,
-                                                      args.connections)
+                with CpuMeter(url, server.proc.pid) as meter:
+                    figures = run_wrk(server.base_url, key, work.paths, args.seconds, args.connections)
+                results[(work.name, label)] = meter.fill(figures)
                 log(f"{work.name:9} {label}: done (load average {os.getloadavg()[0]:.1f})")
-    for work in loads:
-        results[(work.name, "count(*) GROUP BY cases")] = run_baseline(
-            url, work.baseline, args.seconds, args.connections)
+    for work in [] if args.no_baseline else loads:
+        results[(work.name, BASELINE)] = run_baseline(url, work.baseline, args.seconds, args.connections)
         log(f"{work.name:9} baseline: done (load average {os.getloadavg()[0]:.1f})")
     report(results, loads, args)
 
@@ -457,30 +542,35 @@ def main() -> None:
 def report(results: dict, loads: list[Workload], args) -> None:
     print()
     print(f"{'question':10} {'answered by':26} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>9}"
-          f" {'errors':>6}  {'p50 vs baseline':>15}")
+          f" {'errors':>6} {'app ms/req':>10} {'db ms/req':>9} {'load':>5}  {'p50 vs baseline':>15}")
     summary_rows = {}
     for work in loads:
-        base = results[(work.name, "count(*) GROUP BY cases")]
-        for label in ("api (cache on)", "api (cache off)", "count(*) GROUP BY cases"):
-            f = results[(work.name, label)]
-            ratio = f"{base.p50 / f.p50:,.0f}x faster" if label != "count(*) GROUP BY cases" and f.p50 else ""
+        base = results.get((work.name, BASELINE))
+        for label in ("api (cache on)", "api (cache off)", BASELINE):
+            f = results.get((work.name, label))
+            if f is None:
+                continue
+            ratio = f"{base.p50 / f.p50:,.0f}x faster" if base and label != BASELINE and f.p50 else ""
             print(f"{work.name:10} {label:26} {f.p50:8.2f} {f.p95:8.2f} {f.p99:8.2f} {f.rps:9.0f}"
-                  f" {f.errors:6d}  {ratio:>15}")
+                  f" {f.errors:6d} {f.app_ms:10.3f} {f.db_ms:9.3f} {f.load:5.1f}  {ratio:>15}")
             summary_rows[f"{work.name} | {label}"] = f.__dict__ | {"rps": f.rps}
     print()
     checks = []
     for name, (p50_t, p99_t) in TARGETS.items():
-        f = results[(name, "api (cache on)")]
-        checks.append((f"{name} p50 <= {p50_t} ms", f.p50 <= p50_t, f"{f.p50:.2f}"))
-        checks.append((f"{name} p99 <= {p99_t} ms", f.p99 <= p99_t, f"{f.p99:.2f}"))
-    tile = results[("tile z14", "api (cache on)")]
-    checks.append((f"tile z14 p95 <= {TILE_P95_TARGET} ms", tile.p95 <= TILE_P95_TARGET, f"{tile.p95:.2f}"))
-    rps = results[("summary", "api (cache on)")].rps
-    checks.append((f"summary >= {RPS_TARGET} req/s", rps >= RPS_TARGET, f"{rps:.0f}"))
-    for text, ok, value in checks:
-        print(f"  {'PASS' if ok else 'MISS'}  {text:28} measured {value}")
+        for label in ("api (cache on)", "api (cache off)"):
+            if (f := results.get((name, label))) is not None:
+                checks.append((f"{name} p50 <= {p50_t} ms", label, f.p50 <= p50_t, f"{f.p50:.2f}"))
+                checks.append((f"{name} p99 <= {p99_t} ms", label, f.p99 <= p99_t, f"{f.p99:.2f}"))
+    for label in ("api (cache on)", "api (cache off)"):
+        if (tile := results.get(("tile z14", label))) is not None:
+            checks.append((f"tile z14 p95 <= {TILE_P95_TARGET} ms", label, tile.p95 <= TILE_P95_TARGET,
+                           f"{tile.p95:.2f}"))
+        if (f := results.get(("summary", label))) is not None:
+            checks.append((f"summary >= {RPS_TARGET} req/s", label, f.rps >= RPS_TARGET, f"{f.rps:.0f}"))
+    for text, label, ok, value in checks:
+        print(f"  {'PASS' if ok else 'MISS'}  {text:28} {label:16} measured {value}")
     print(json.dumps({"records": args.records, "connections": args.connections,
-                      "workers": args.workers, "results": summary_rows}, default=str))
+                      "workers": args.workers, "pool": args.pool, "results": summary_rows}, default=str))
 
 
 if __name__ == "__main__":
