@@ -150,15 +150,14 @@ def indexes_built_after(conn: psycopg.Connection, table: str) -> Iterator[None]:
     """Drop the table's secondary indexes for the block, then build them again.
 
     Building an index over the loaded table once is several times cheaper than keeping it up
-    to date row by row (a GiST index above all). Indexes that back a constraint (the natural
-    key ON CONFLICT needs) stay. Inside the caller's transaction: if the block fails, the
+    to date row by row (a GiST index above all). Unique indexes (the keys ON CONFLICT needs)
+    stay. Inside the caller's transaction: if the block fails, the
     rollback brings the indexes back, and readers of the table wait until the commit.
     """
     indexes = conn.execute(
         "SELECT n.nspname, x.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i"
         " JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_namespace n ON n.oid = x.relnamespace"
-        " WHERE i.indrelid = %s::regclass AND NOT EXISTS"
-        " (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)", (table,)).fetchall()
+        " WHERE i.indrelid = %s::regclass AND NOT i.indisunique", (table,)).fetchall()
     for schema, name, _ in indexes:
         conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(schema, name)))
     yield

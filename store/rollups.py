@@ -21,6 +21,7 @@ from psycopg import sql
 
 from core.case import AreaLevel, Status
 from core.settings import GridHubSettings
+from store.loading import indexes_built_after
 
 DEFAULT_TIMEZONE: str = GridHubSettings.model_fields["timezone"].default
 # Upper edges (hours) of the hours-to-close histogram; one more bucket holds longer closes.
@@ -103,14 +104,15 @@ def _base_from_cases(day_filter: sql.Composable) -> sql.Composed:
 
 
 def _base_from_below(level: AreaLevel) -> sql.Composed:
-    """The base of `level` summed from the base of the level below it."""
+    """The base of `level` summed from the base of the level below it (cases located no
+    further down than `level`, or not at all, are carried up with a null code below it)."""
     below = AreaLevel(list(AreaLevel)[level.depth + 1])
     keys = [*_chain(level), "day", "kind", "category", "lag"]
     return sql.SQL("""
         CREATE TEMP TABLE {base} ON COMMIT DROP AS
-        SELECT {keys}, {sums} FROM {below} WHERE {col} IS NOT NULL GROUP BY {keys}""").format(
+        SELECT {keys}, {sums} FROM {below} GROUP BY {keys}""").format(
         base=_base_table(level), below=_base_table(below), keys=_ids(keys),
-        col=sql.Identifier(level.code_column), sums=_sums(_BASE_MEASURES, named=True))
+        sums=_sums(_BASE_MEASURES, named=True))
 
 
 def _sums(names, named: bool = False) -> sql.Composable:
@@ -291,6 +293,11 @@ def _tune(conn: psycopg.Connection) -> None:
 def _recount_all(conn: psycopg.Connection, timezone: str) -> int:
     """Fill the (emptied) rollup tables from one pass over cases; returns daily rows written."""
     _build_bases(conn, sql.SQL(""), timezone)
+    with indexes_built_after(conn, "rollup_daily"), indexes_built_after(conn, "rollup_monthly"):
+        return _insert_all(conn)
+
+
+def _insert_all(conn: psycopg.Connection) -> int:
     written = 0
     for level in _LEVELS_UP:
         written += conn.execute(_insert_daily(level, sql.SQL(""))).rowcount
