@@ -24,7 +24,8 @@ Server shape: one worker with at most 4 database connections by default. On 2 co
 with PostgreSQL and wrk, one worker (uvloop + httptools) and PostgreSQL fill both cores; two
 workers answer more uncached requests per second but oversubscribe the cores, and the
 scheduler then stalls whole workers (p99 of 150-500 ms with the cache on); more connections
-than the cores can run only queue inside PostgreSQL. `--workers` and `--pool` change it.
+than the cores can run only queue inside PostgreSQL. `--workers` and `--pool` change it. A
+database on this machine is reached over its Unix socket (`--tcp` for loopback TCP).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ from demo.truth import CITY_TZ, DAYS, START_DAY, TruthPlan, iter_truth, plan_out
 from pipeline.demo import load_demo_areas  # noqa: E402
 from store import migrations, provision, rollups  # noqa: E402
 from store.copy import copy_frame  # noqa: E402
-from store.db import with_dbname  # noqa: E402
+from store.db import redact, with_dbname  # noqa: E402
 
 # demo.truth concatenates an empty, untyped outbreak frame onto chunks without outbreaks, which
 # turns category_idx into objects and fails from about 2M records up (reported to the demo
@@ -205,6 +206,20 @@ def ensure_database(server_url: str, name: str, records: int, seed: int, fresh: 
     log(f"building {name} with {records:,} cases derived from the demo truth")
     with tempfile.TemporaryDirectory(prefix="gridhub-bench-") as tmp:
         setup(url, records, seed, Path(tmp))
+    return url
+
+
+def over_local_socket(url: str) -> str:
+    """The same database over PostgreSQL's Unix socket when the server runs on this machine, as
+    a same-host deployment connects (loopback TCP cost the API ~0.1 ms more CPU per query)."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    if info.get("host") not in ("127.0.0.1", "localhost", "::1"):
+        return url
+    with psycopg.connect(url) as conn:
+        dirs = conn.execute("SHOW unix_socket_directories").fetchone()[0]
+    for folder in (d.strip() for d in dirs.split(",")):
+        if folder and Path(folder, f".s.PGSQL.{info.get('port', 5432)}").exists():
+            return psycopg.conninfo.make_conninfo(url, host=folder)
     return url
 
 
@@ -496,6 +511,7 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=16)
     p.add_argument("--workers", type=int, default=1, help="API worker processes")
     p.add_argument("--pool", type=int, default=4, help="database connections per worker (at most)")
+    p.add_argument("--tcp", action="store_true", help="reach a local database over TCP, not its socket")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--urls", type=int, default=3000, help="distinct requests per workload")
     p.add_argument("--setup-only", action="store_true", help="build the bench database and stop")
@@ -510,6 +526,8 @@ def main() -> None:
         sys.exit("use a separate database for the benchmark, not the shared gridhub one")
     server_url = with_dbname(provision.up(ROOT / "var", os.environ.get("DATABASE_URL")).url, "postgres")
     url = ensure_database(server_url, args.db_name, args.records, args.seed, args.fresh)
+    if not args.tcp:
+        url = over_local_socket(url)
     if args.setup_only:
         return
     with psycopg.connect(url) as conn:
@@ -522,7 +540,8 @@ def main() -> None:
         wanted = {w.strip() for w in args.only.split(",")}
         loads = [w for w in loads if w.name.split()[0] in wanted]
     log(f"{n_cases:,} cases; rollup_daily {n_rollup[0]:,} rows, rollup_monthly {n_rollup[1]:,} rows; "
-        f"{args.connections} clients, {args.seconds} s per test, {os.cpu_count()} cores")
+        f"{args.connections} clients, {args.seconds} s per test, {os.cpu_count()} cores; "
+        f"{args.workers} worker(s) x {args.pool} connections, database via {redact(url)}")
     results: dict[tuple[str, str], Figures] = {}
     for label, cache in (("api (cache on)", 20_000), ("api (cache off)", 0)):
         with Server(url, args.port, args.workers, cache, args.pool) as server:

@@ -25,10 +25,14 @@ CASES_MIN_ZOOM = 14
 MAX_ZOOM = 20
 MAX_POINTS = 5000
 TILE_AREA_CODES = sql.SQL("SELECT code FROM tile_areas")
-# One statement: the level's areas in the tile (and the scope), their rollup counts, MVT.
+# One statement: the level's areas in the tile (and the scope), their rollup counts, MVT. Each
+# geometry is clipped once, in the materialized CTE: filtering `ST_AsMVTGeom(...) IS NOT NULL`
+# on an outer query made PostgreSQL compute it twice per area.
 AREAS_TILE = sql.SQL("""
     WITH tile_areas AS MATERIALIZED (
-        SELECT code, name, level, geom FROM areas
+        SELECT code, name, level,
+               ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope(%s, %s, %s), 4096, 64, true) AS geom
+        FROM areas
         WHERE valid_to IS NULL AND level = %s
           AND geom && ST_Transform(ST_TileEnvelope(%s, %s, %s), 4326)
           AND (%s::text[] IS NULL OR code = ANY(%s::text[]))
@@ -40,9 +44,10 @@ AREAS_TILE = sql.SQL("""
         SELECT a.code, a.name, a.level,
                CASE WHEN c.reported > 0 AND c.reported < %s THEN NULL ELSE coalesce(c.reported, 0) END AS reported,
                CASE WHEN c.resolved > 0 AND c.resolved < %s THEN NULL ELSE coalesce(c.resolved, 0) END AS resolved,
-               ST_AsMVTGeom(ST_Transform(a.geom, 3857), ST_TileEnvelope(%s, %s, %s), 4096, 64, true) AS geom
+               a.geom
         FROM tile_areas a LEFT JOIN counts c ON c.area_code = a.code
-    ) t WHERE t.geom IS NOT NULL""")
+        WHERE a.geom IS NOT NULL
+    ) t""")
 
 
 class Layer(StrEnum):
@@ -85,8 +90,8 @@ async def _areas_tile(hub: Hub, principal: Principal, z: int, x: int, y: int, pe
     allowed = _scope_codes(hub, principal, level)
     k = hub.api.k_threshold if principal.role.value == "viewer" and level is AreaLevel.GRID else 0
     counts = union_rows([("cur", period)], TILE_AREA_CODES, filters, detail=False)
-    statement = wrapped(AREAS_TILE, counts, before=(level.value, z, x, y, allowed, allowed),
-                        after=(k, k, z, x, y))
+    statement = wrapped(AREAS_TILE, counts, before=(z, x, y, level.value, z, x, y, allowed, allowed),
+                        after=(k, k))
     async with hub.pool.connection() as conn:
         row = await (await conn.execute(statement.text(), statement.params)).fetchone()
     return bytes(row["tile"] or b"")
