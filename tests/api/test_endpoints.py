@@ -70,12 +70,20 @@ def test_previous_period_of_a_month_is_the_month_before(api):
 def test_summary_lists_open_warnings(api):
     district = busiest(api.db_url, "district")
     with psycopg.connect(api.db_url) as conn:
-        conn.execute("INSERT INTO alerts (area_code, level, signal, method, severity, status, first_day, last_day)"
-                     " VALUES (%s, 'district', 'category:labour', 'test', 'red', 'new', '2025-06-01', '2025-06-03'),"
-                     " (%s, 'district', 'category:family', 'test', 'yellow', 'resolved', '2025-05-01', '2025-05-02')",
+        conn.execute("INSERT INTO alerts (area_code, level, signal, method, severity, status, first_day, last_day,"
+                     " observed, expected, score)"
+                     " VALUES (%s, 'district', 'category:labour', 'test', 'red', 'new', '2025-06-01', '2025-06-03',"
+                     " 12, 4, 2.5),"
+                     " (%s, 'district', 'category:family', 'test', 'yellow', 'resolved', '2025-05-01', '2025-05-02',"
+                     " NULL, NULL, NULL)",
                      (district, district))
     warnings = api.client().get(f"/areas/{district}/summary").json()["warnings"]
     assert [(w["signal"], w["severity"], w["status"]) for w in warnings] == [("category:labour", "red", "new")]
+    # figures keep their types through the one-statement fetch: floats stay floats, days are ISO dates
+    w = warnings[0]
+    assert (w["observed"], w["expected"], w["score"]) == (12.0, 4.0, 2.5)
+    assert all(isinstance(w[k], float) for k in ("observed", "expected", "score"))
+    assert (w["first_day"], w["last_day"]) == ("2025-06-01", "2025-06-03")
 
 
 @pytest.mark.parametrize("interval", ["day", "week", "month"])
