@@ -49,8 +49,14 @@ class Query:
 # ---------------------------------------------------------------- shapes and parameters
 # Each helper returns (shape, params): the shape says which SQL to write, the params fill it.
 
-def _area(codes: list[str] | sql.SQL) -> tuple[tuple, list]:
-    """area_code equal to one code, in a list of codes, or in a subquery (an sql.SQL)."""
+Codes = list[str] | sql.SQL | sql.Identifier
+
+
+def _area(codes: Codes) -> tuple[tuple, list]:
+    """area_code equal to one code, in a list of codes, in a subquery (an sql.SQL) or equal to
+    a column of an enclosing query (an sql.Identifier, for LATERAL joins)."""
+    if isinstance(codes, sql.Identifier):
+        return ("column", codes.as_string()), []
     if isinstance(codes, sql.SQL):
         return ("in", codes.as_string()), []
     if len(codes) == 1:
@@ -75,7 +81,7 @@ def _range(column: str, lo: date | None, hi: date | None) -> tuple[tuple, list]:
     return (column, lo is not None, hi is not None), [v for v in (lo, hi) if v is not None]
 
 
-def union_rows(labelled: list[tuple[str, Period]], codes: list[str] | sql.SQL, filters: Filters,
+def union_rows(labelled: list[tuple[str, Period]], codes: Codes, filters: Filters,
                detail: bool, months: bool = True) -> Query:
     """UNION ALL of rollup rows covering each labelled period, columns:
     label, area_code, kind, category, day, <ADDITIVE>, close_hist, closed_on.
@@ -153,6 +159,8 @@ def _sums() -> sql.Composable:
 
 
 def _area_sql(shape: tuple) -> sql.Composable:
+    if shape[0] == "column":
+        return sql.SQL("area_code = {}").format(sql.SQL(shape[1]))
     if shape[0] == "in":
         return sql.SQL("area_code IN ({})").format(sql.SQL(shape[1]))
     return sql.SQL("area_code = %s" if shape[0] == "one" else "area_code = ANY(%s)")

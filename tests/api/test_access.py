@@ -136,6 +136,19 @@ def test_viewers_get_no_grid_count_below_k(api):
     # Street level is not suppressed.
     street = api.client(Role.VIEWER).get("/stats", params={"level": "street"}).json()["areas"]
     assert all(r["reported"] is not None for r in street)
+    # Nor are grids in a z14 tile: the small count is left out for a viewer, kept for an analyst.
+    with psycopg.connect(api.db_url) as conn:
+        lon, lat = conn.execute("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM areas"
+                                " WHERE code = %s AND valid_to IS NULL) g", (small,)).fetchone()
+    x, y = tile_of(lon, lat, 14)
+    tiles = {role: {f["properties"]["code"]: f["properties"] for f in read_mvt(
+        api.client(role).get(f"/tiles/areas/14/{x}/{y}.mvt").content, 14, x, y)}
+        for role in (Role.VIEWER, Role.ANALYST)}
+    assert tiles[Role.ANALYST][small]["reported"] == exact[small]
+    assert tiles[Role.VIEWER][small].get("reported") is None
+    for code, props in tiles[Role.VIEWER].items():
+        if code in exact and exact[code] >= 5:
+            assert props["reported"] == exact[code]
 
 
 def test_every_request_is_audited(api):
