@@ -23,7 +23,7 @@ processes and by the PostgreSQL backends serving them, and the load average.
 Server shape: one worker with at most 4 database connections by default. On 2 cores shared
 with PostgreSQL and wrk, one worker (uvloop + httptools) and PostgreSQL fill both cores; two
 workers answer more uncached requests per second but oversubscribe the cores, and the
-scheduler then stalls whole workers (p99 of 150-500 ms with the cache on); more connections
+scheduler then stalls whole workers (p99 of 150-900 ms with the cache on); more connections
 than the cores can run only queue inside PostgreSQL. `--workers` and `--pool` change it. A
 database on this machine is reached over its Unix socket (`--tcp` for loopback TCP).
 """
