@@ -12,6 +12,11 @@ move a closure to another day; the lags kept on its old cohort row say which clo
 take it off, so after a merge only the touched (area, report day) rows are recounted from
 cases, closures move by difference, the touched months are re-summed and open_end is carried
 forward from the first touched month of each touched area. `rebuild` recomputes everything.
+
+Either way cases are read once: one pass sums them per area chain (grid, community, street,
+district, city codes) x day x kind x category x close lag into a temporary "base", and each
+level's base is summed from the one below it. A bulk load recounts everything in that pass,
+with the rollup tables' lookup indexes built after.
 """
 
 from __future__ import annotations
