@@ -29,6 +29,7 @@ from alerts.episodes import episodes_by_signal
 from alerts.methods import DetectorSettings, detect_signal, severity
 from alerts.panel import CountPanel
 from alerts.repository import load_panel, read_grid_shapes
+from store import rollups
 from store.db import connect
 
 
@@ -71,6 +72,7 @@ def run_warnings(url: str, as_of: date | None = None, cfg: WarnSettings = WarnSe
                                closed=counts.closed, hotspots=len(hotspots),
                                escalations=len(escalations), seconds=time.perf_counter() - started)
         _record(conn, result, cfg)
+        rollups.announce(conn)  # summaries carry open warnings: cached ones are stale now
     return result
 
 

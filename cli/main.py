@@ -37,7 +37,7 @@ app.command("ingest")(ingest_cmd.ingest)
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1", help="interface to listen on"),
           port: int = typer.Option(8000, help="TCP port"),
-          workers: int = typer.Option(1, help="uvicorn worker processes (about one per core)"),
+          workers: int = typer.Option(1, help="uvicorn worker processes: one suits a 2-core machine that also runs PostgreSQL; add one per extra core"),
           access_log: bool = typer.Option(False, help="log every request (the audit log keeps them anyway)")) -> None:
     """Serve the HTTP API (FastAPI + uvicorn); keys come from `gridhub keys create`."""
     import os

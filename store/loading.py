@@ -55,14 +55,23 @@ def land_raw(conn: psycopg.Connection, source: str, run_id: int, raw: pd.DataFra
         " content_hash text, payload text) ON COMMIT DELETE ROWS")
     conn.execute("TRUNCATE stage_raw")
     copy_frame(conn, "stage_raw", raw[["position", "record_key", "content_hash", "payload"]])
-    conn.execute(
-        "INSERT INTO raw_records (source, run_id, position, record_key, content_hash, payload)"
-        " SELECT %s, %s, position, record_key, content_hash, payload::jsonb FROM stage_raw"
-        " ON CONFLICT (source, content_hash) DO NOTHING", (source, run_id))
-    cur = conn.execute(
-        "INSERT INTO run_records (run_id, position, raw_id)"
-        " SELECT %s, s.position, r.raw_id FROM stage_raw s JOIN raw_records r"
-        " ON r.source = %s AND r.content_hash = s.content_hash", (run_id, source))
+    # New contents link to the ids their insert returns; only contents landed before are
+    # looked up in raw_records (on a first load, almost none).
+    cur = conn.execute("""
+        WITH landed AS (
+            INSERT INTO raw_records (source, run_id, position, record_key, content_hash, payload)
+            SELECT %(source)s, %(run)s, position, record_key, content_hash, payload::jsonb
+            FROM stage_raw
+            ON CONFLICT (source, content_hash) DO NOTHING
+            RETURNING raw_id, content_hash
+        )
+        INSERT INTO run_records (run_id, position, raw_id)
+        SELECT %(run)s, s.position, l.raw_id FROM stage_raw s JOIN landed l USING (content_hash)
+        UNION ALL
+        SELECT %(run)s, s.position, r.raw_id
+        FROM stage_raw s JOIN raw_records r ON r.source = %(source)s AND r.content_hash = s.content_hash
+        WHERE NOT EXISTS (SELECT 1 FROM landed l WHERE l.content_hash = s.content_hash)""",
+        {"source": source, "run": run_id})
     return cur.rowcount
 
 

@@ -275,7 +275,7 @@ def refresh_touched(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE,
     else:
         written = _recount_touched(conn, timezone)
     conn.execute("TRUNCATE touched_days")
-    _announce(conn)
+    announce(conn)
     return written
 
 
@@ -285,7 +285,7 @@ def rebuild(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE) -> int:
     _tune(conn)
     conn.execute("TRUNCATE rollup_daily, rollup_closed_daily, rollup_monthly")
     written = _recount_all(conn, timezone)
-    _announce(conn)
+    announce(conn)
     return written
 
 
@@ -392,7 +392,8 @@ def _refresh_level(conn: psycopg.Connection, level: AreaLevel) -> int:
     return written
 
 
-def _announce(conn: psycopg.Connection) -> None:
-    """Move the rollup generation on and tell listening API workers (on commit)."""
+def announce(conn: psycopg.Connection) -> None:
+    """Move the rollup generation on and tell listening API workers (on commit), so that
+    cached answers built on the rollups or on the alerts are dropped."""
     conn.execute("SELECT nextval('rollup_generation')")
     conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(NOTIFY_CHANNEL)))

@@ -1,11 +1,17 @@
 -- Merge staged cases on the natural key. The last staged row of a key wins; a row whose
 -- record_hash equals the stored one changes nothing. Old and new (day, area) pairs of every
 -- changed case go to touched_days for the incremental rollup.
+-- Stored versions are looked up by key, one index probe per staged row: a hash join would
+-- scan all of cases for every chunk (OFFSET 0 keeps the planner from turning it into one).
 WITH old_versions AS (
     INSERT INTO touched_days
     SELECT c.report_day, c.grid_code, c.community_code, c.street_code, c.district_code, c.city_code
-    FROM cases c JOIN stage_cases s USING (source, source_record_id)
-    WHERE c.record_hash <> s.record_hash
+    FROM stage_cases s CROSS JOIN LATERAL (
+        SELECT * FROM cases c
+        WHERE c.source = s.source AND c.source_record_id = s.source_record_id
+          AND c.record_hash <> s.record_hash
+        OFFSET 0
+    ) c
 ), latest AS (
     SELECT DISTINCT ON (source, source_record_id) * FROM stage_cases
     ORDER BY source, source_record_id, position DESC

@@ -209,3 +209,15 @@ def test_warn_run_refuses_an_empty_database(empty_db):
         run_warnings(empty_db, date(2025, 1, 1))
     with pytest.raises(NotFoundError, match="rollup_daily is empty"):
         run_warnings(empty_db)
+
+
+def test_a_warning_run_moves_the_generation_that_api_caches_follow(warn_db, demo_dir):
+    """Summaries carry open warnings, so a warning run must invalidate cached answers."""
+    def generation() -> int:
+        with psycopg.connect(warn_db) as conn:
+            return conn.execute("SELECT last_value FROM rollup_generation").fetchone()[0]
+
+    surge = _outbreak(demo_dir, "property_surge")
+    before = generation()
+    run_warnings(warn_db, surge.start_day + timedelta(days=3))
+    assert generation() > before
