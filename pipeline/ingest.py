@@ -82,21 +82,21 @@ def land(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Progre
             watermark_from = runs.get_watermark(conn, spec.name)
             context = ReadContext(settings.data_dir, variables or {}, watermark_from)
             read, fields, watermark_to = 0, {}, watermark_from
-            deferred = ExitStack()
-            for raw in read_chunks(spec, context):
-                # A first chunk this large heralds a bulk landing: the landing table's
-                # lookup indexes are built once it is done (on success only).
-                if read == 0 and is_bulk_load(conn, "raw_records", len(raw),
-                                              settings.bulk_load_min_records):
-                    deferred.enter_context(indexes_built_after(conn, "raw_records"))
-                land_raw(conn, spec.name, run_id, raw_landing_frame(spec, raw))
-                read += len(raw)
-                fields.update(dict.fromkeys(c for c in raw.columns if c != POSITION))
-                if spec.watermark and spec.watermark in raw:
-                    watermark_to = highest(raw[spec.watermark], watermark_to)
-                if progress:
-                    progress("land", len(raw))
-            deferred.close()
+            # A bulk landing builds the landing table's lookup indexes once it is done; on a
+            # failure the rollback keeps them as they were.
+            with ExitStack() as deferred:
+                for raw in read_chunks(spec, context):
+                    # Only the first chunk's size is known before landing starts.
+                    if read == 0 and is_bulk_load(conn, "raw_records", len(raw),
+                                                  settings.bulk_load_min_records):
+                        deferred.enter_context(indexes_built_after(conn, "raw_records"))
+                    land_raw(conn, spec.name, run_id, raw_landing_frame(spec, raw))
+                    read += len(raw)
+                    fields.update(dict.fromkeys(c for c in raw.columns if c != POSITION))
+                    if spec.watermark and spec.watermark in raw:
+                        watermark_to = highest(raw[spec.watermark], watermark_to)
+                    if progress:
+                        progress("land", len(raw))
             runs.mark_landed(conn, run_id, read, list(fields), watermark_from, watermark_to)
     except BaseException as exc:
         _record_failure(url, run_id, exc)

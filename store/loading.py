@@ -160,8 +160,8 @@ def indexes_built_after(conn: psycopg.Connection, table: str) -> Iterator[None]:
 
     Building an index over the loaded table once is several times cheaper than keeping it up
     to date row by row (a GiST index above all). Unique indexes (the keys ON CONFLICT needs)
-    stay. Inside the caller's transaction: if the block fails, the
-    rollback brings the indexes back, and readers of the table wait until the commit.
+    stay. Inside the caller's transaction: if the block fails, the rollback brings the
+    indexes back, and readers of the table wait until the commit.
     """
     indexes = conn.execute(
         "SELECT n.nspname, x.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i"
