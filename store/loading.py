@@ -155,24 +155,38 @@ def is_bulk_load(conn: psycopg.Connection, table: str, records: int,
 
 
 @contextmanager
-def indexes_built_after(conn: psycopg.Connection, table: str) -> Iterator[None]:
+def indexes_built_after(conn: psycopg.Connection, table: str, keys_too: bool = False) -> Iterator[None]:
     """Drop the table's secondary indexes for the block, then build them again.
 
     Building an index over the loaded table once is several times cheaper than keeping it up
     to date row by row (a GiST index above all). Unique indexes (the keys ON CONFLICT needs)
-    stay. Inside the caller's transaction: if the block fails, the rollback brings the
+    stay unless keys_too, for a block that writes every row of an emptied table with no
+    conflict possible (their constraints are added back, so a duplicate still fails the
+    load). Inside the caller's transaction: if the block fails, the rollback brings the
     indexes back, and readers of the table wait until the commit.
     """
+    constraints = conn.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conrelid = %s::regclass AND contype IN ('p', 'u') AND %s",
+        (table, keys_too)).fetchall()
     indexes = conn.execute(
         "SELECT n.nspname, x.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i"
         " JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_namespace n ON n.oid = x.relnamespace"
-        " WHERE i.indrelid = %s::regclass AND NOT i.indisunique", (table,)).fetchall()
+        " WHERE i.indrelid = %s::regclass AND (%s OR NOT i.indisunique)"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
+        (table, keys_too)).fetchall()
+    target = sql.Identifier(table)
+    for name, _ in constraints:
+        conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(target, sql.Identifier(name)))
     for schema, name, _ in indexes:
         conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(schema, name)))
     yield
+    for name, definition in constraints:
+        conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+            target, sql.Identifier(name), sql.SQL(definition)))
     for _, _, definition in indexes:
         conn.execute(definition)
-    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+    conn.execute(sql.SQL("ANALYZE {}").format(target))
 
 
 @cache

@@ -21,6 +21,8 @@ with the rollup tables' lookup indexes built after.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import psycopg
 from psycopg import sql
 
@@ -137,9 +139,9 @@ def _build_bases(conn: psycopg.Connection, day_filter: sql.Composable, timezone:
         conn.execute(_base_from_below(level))
 
 
-def _insert_daily(level: AreaLevel, join: sql.Composable) -> sql.Composed:
+def _insert_daily(level: AreaLevel, join: sql.Composable, returning: bool = False) -> sql.Composed:
     """INSERT INTO rollup_daily from the level's base rows `join` keeps (a JOIN clause on `b`,
-    or nothing for all), returning each row's close lags."""
+    or nothing for all), returning each row's close lags if asked."""
     hist = sql.SQL(", ").join(sql.SQL("sum({})::int").format(sql.Identifier(h)) for h in _HIST)
     return sql.SQL("""
         INSERT INTO rollup_daily (area_code, level, day, kind, category, {additive}, close_hist,
@@ -156,8 +158,9 @@ def _insert_daily(level: AreaLevel, join: sql.Composable) -> sql.Composed:
             WHERE b.{col} IS NOT NULL
             ORDER BY 1, 2, 3, 4, 5
         ) g
-        GROUP BY code, day, kind, category
-        RETURNING area_code, day, kind, category, close_lags, close_lag_counts""").format(
+        GROUP BY code, day, kind, category {returning}""").format(
+        returning=sql.SQL("RETURNING area_code, day, kind, category, close_lags, close_lag_counts"
+                          if returning else ""),
         additive=_ids(ADDITIVE), level=sql.Literal(level.value), sums=_sums(ADDITIVE), hist=hist,
         base_columns=sql.SQL(", ").join(sql.SQL("b.{}").format(sql.Identifier(n)) for n in _BASE_MEASURES),
         base=_base_table(level),
@@ -266,14 +269,7 @@ def refresh_touched(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE,
     # with the first one's cases visible (each statement sees what is committed by then).
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK_ID,))
     _tune(conn)
-    if recount_all:
-        # DELETE, not TRUNCATE: API readers keep the old rollups until this commits.
-        conn.execute("DELETE FROM rollup_daily")
-        conn.execute("DELETE FROM rollup_closed_daily")
-        conn.execute("DELETE FROM rollup_monthly")
-        written = _recount_all(conn, timezone)
-    else:
-        written = _recount_touched(conn, timezone)
+    written = _recount_all(conn, timezone) if recount_all else _recount_touched(conn, timezone)
     conn.execute("TRUNCATE touched_days")
     announce(conn)
     return written
@@ -283,7 +279,6 @@ def rebuild(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE) -> int:
     """Recompute every rollup row from cases (after a boundary change, or a bulk load)."""
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK_ID,))
     _tune(conn)
-    conn.execute("TRUNCATE rollup_daily, rollup_closed_daily, rollup_monthly")
     written = _recount_all(conn, timezone)
     announce(conn)
     return written
@@ -296,9 +291,16 @@ def _tune(conn: psycopg.Connection) -> None:
 
 
 def _recount_all(conn: psycopg.Connection, timezone: str) -> int:
-    """Fill the (emptied) rollup tables from one pass over cases; returns daily rows written."""
+    """Refill the rollup tables from one pass over cases; returns daily rows written.
+
+    The tables are emptied and written whole, so every index (keys too) is built after.
+    API readers wait on the tables' locks until the commit rather than see them half-filled.
+    """
     _build_bases(conn, sql.SQL(""), timezone)
-    with indexes_built_after(conn, "rollup_daily"), indexes_built_after(conn, "rollup_monthly"):
+    conn.execute("TRUNCATE rollup_daily, rollup_closed_daily, rollup_monthly")
+    with ExitStack() as deferred:
+        for table in ("rollup_daily", "rollup_closed_daily", "rollup_monthly"):
+            deferred.enter_context(indexes_built_after(conn, table, keys_too=True))
         return _insert_all(conn)
 
 
@@ -373,7 +375,7 @@ def _refresh_level(conn: psycopg.Connection, level: AreaLevel) -> int:
         )
         SELECT count(*) FROM new""").format(
         insert=_insert_daily(level, sql.SQL("JOIN touched_pairs t ON b.{col} = t.code AND b.day = t.day")
-                             .format(col=column)))).fetchone()[0]
+                             .format(col=column), returning=True))).fetchone()[0]
     # ... and move the closures by the difference.
     conn.execute("""
         INSERT INTO rollup_closed_daily AS r (area_code, level, day, kind, category, closed)
