@@ -26,13 +26,14 @@ from connectors.spec import SourceSpec
 from connectors.watermark import highest
 from core.errors import GridHubError
 from core.hashing import row_hashes
+from core.prefetch import prefetched
 from core.settings import GridHubSettings
 from geo.crs import to_wgs84
 from geo.geocode import geocode
 from geo.geocoder import Geocoder
 from quality.batch import settle_batch
 from quality.suite import CityExtent
-from quality.verdicts import judge
+from quality.verdicts import Verdict, judge
 from store import rollups, runs
 from store.db import connect
 from store.loading import (
@@ -85,12 +86,14 @@ def land(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Progre
             # A bulk landing builds the landing table's lookup indexes once it is done; on a
             # failure the rollback keeps them as they were.
             with ExitStack() as deferred:
-                for raw in read_chunks(spec, context):
-                    # Only the first chunk's size is known before landing starts.
-                    if read == 0 and is_bulk_load(conn, "raw_records", len(raw),
-                                                  settings.bulk_load_min_records):
+                chunks = prefetched(((raw, raw_landing_frame(spec, raw))
+                                     for raw in read_chunks(spec, context)), name="land")
+                for raw, landing in chunks:
+                    # Decided once, when the records read reach the bulk size.
+                    if read < settings.bulk_load_min_records <= read + len(raw) and is_bulk_load(
+                            conn, "raw_records", read + len(raw), settings.bulk_load_min_records):
                         deferred.enter_context(indexes_built_after(conn, "raw_records"))
-                    land_raw(conn, spec.name, run_id, raw_landing_frame(spec, raw))
+                    land_raw(conn, spec.name, run_id, landing)
                     read += len(raw)
                     fields.update(dict.fromkeys(c for c in raw.columns if c != POSITION))
                     if spec.watermark and spec.watermark in raw:
@@ -108,18 +111,24 @@ def process(spec: SourceSpec, settings: GridHubSettings, url: str, run_id: int,
             progress: Progress | None = None) -> IngestResult:
     """Map, validate, geocode and load a landed run, then rollups and watermark, in one commit."""
     try:
-        with connect(url) as conn:
+        with connect(url) as conn, connect(url) as reader:
             _lock(conn, spec.name)
             landed = runs.landed_run(conn, run_id)
             _check_processable(conn, spec, run_id, landed)
             geocoder = Geocoder.from_database(conn)
+            extent = CityExtent.around(geocoder.current.grids.geoms, to_wgs84)
             counts = runs.RunCounts()
             bulk = is_bulk_load(conn, "cases", landed["records_read"], settings.bulk_load_min_records)
+            # The landing is committed, so a second connection reads it back while this one
+            # loads; chunks are mapped, validated and geocoded one ahead of their load.
+            prepared = prefetched((_prepare_chunk(spec, settings, chunk, geocoder, extent)
+                                   for chunk in read_landed(reader, run_id, landed["source_fields"],
+                                                            spec.chunk_rows)), name="process")
             with indexes_built_after(conn, "cases") if bulk else nullcontext():
-                for chunk in read_landed(conn, run_id, landed["source_fields"], spec.chunk_rows):
-                    _process_chunk(conn, spec, settings, run_id, chunk, geocoder, counts)
+                for chunk in prepared:
+                    _load_chunk(conn, spec, settings, run_id, chunk, counts)
                     if progress:
-                        progress("process", len(chunk.positions))
+                        progress("process", chunk.records)
             if counts.records_read != landed["records_read"]:
                 raise RunStateError(f"run {run_id} landed {landed['records_read']} records but"
                                     f" {counts.records_read} were read back")
@@ -155,18 +164,25 @@ def _record_failure(url: str, run_id: int, exc: BaseException) -> None:
     runs.fail_run(url, run_id, status, f"{type(exc).__name__}: {exc}")
 
 
-def _process_chunk(conn: psycopg.Connection, spec: SourceSpec, settings: GridHubSettings,
-                   run_id: int, chunk: LandedChunk, geocoder: Geocoder, counts: runs.RunCounts) -> None:
-    counts.records_read += len(chunk.positions)
+@dataclass
+class PreparedChunk:
+    """A landed chunk mapped, judged and geocoded, ready to load."""
+
+    records: int
+    verdict: Verdict
+    located: pd.DataFrame
+    failed: pd.DataFrame  # source_record_id, raw_id, payload, reasons
+
+
+def _prepare_chunk(spec: SourceSpec, settings: GridHubSettings, chunk: LandedChunk,
+                   geocoder: Geocoder, extent: CityExtent) -> PreparedChunk:
+    """The Python side of a chunk (no database): map -> validate -> geocode."""
     mapped = map_chunk(spec, chunk.fields, settings.hash_key.get_secret_value().encode(),
                        settings.timezone, settings.city_code)
     mapped.cases["raw_id"] = pd.array(chunk.raw_ids, dtype="Int64")
-    extent = CityExtent.around(geocoder.current.grids.geoms, to_wgs84)
     verdict = judge(mapped.cases, mapped.problems, spec=spec, extent=extent)
-    settle_batch(conn, spec, run_id, verdict, settings.data_dir)  # may stop the run (GateFailed)
     located = geocode(verdict.passed, geocoder)
     located["position"] = chunk.positions[located.index.to_numpy()]
-    merged = merge_cases(conn, run_id, located)
     rows = verdict.failed.index.to_numpy()
     failed = pd.DataFrame({
         "source_record_id": verdict.failed["source_record_id"],
@@ -174,11 +190,20 @@ def _process_chunk(conn: psycopg.Connection, spec: SourceSpec, settings: GridHub
         "payload": [chunk.payloads[i] for i in rows],
         "reasons": verdict.reasons,
     })
-    newly_quarantined = quarantine(conn, spec.name, run_id, failed)
+    return PreparedChunk(len(chunk.positions), verdict, located, failed)
+
+
+def _load_chunk(conn: psycopg.Connection, spec: SourceSpec, settings: GridHubSettings,
+                run_id: int, chunk: PreparedChunk, counts: runs.RunCounts) -> None:
+    """The database side of a chunk: quality gates, merge into cases, quarantine."""
+    counts.records_read += chunk.records
+    settle_batch(conn, spec, run_id, chunk.verdict, settings.data_dir)  # may stop the run (GateFailed)
+    merged = merge_cases(conn, run_id, chunk.located)
+    newly_quarantined = quarantine(conn, spec.name, run_id, chunk.failed)
     counts.inserted += merged.inserted
     counts.updated += merged.updated
     counts.quarantined += newly_quarantined
-    counts.duplicates += merged.unchanged + (len(failed) - newly_quarantined)
+    counts.duplicates += merged.unchanged + (len(chunk.failed) - newly_quarantined)
 
 
 def raw_landing_frame(spec: SourceSpec, raw: pd.DataFrame) -> pd.DataFrame:
