@@ -13,10 +13,11 @@ take it off, so after a merge only the touched (area, report day) rows are recou
 cases, closures move by difference, the touched months are re-summed and open_end is carried
 forward from the first touched month of each touched area. `rebuild` recomputes everything.
 
-Either way cases are read once: one pass sums them per area chain (grid, community, street,
-district, city codes) x day x kind x category x close lag into a temporary "base", and each
-level's base is summed from the one below it. A bulk load recounts everything in that pass,
-with the rollup tables' lookup indexes built after.
+Either way cases are read twice, whatever the number of levels: one pass sums them per area
+chain (grid, community, street, district, city codes) x day x kind x category into a
+temporary "base", another counts the closed ones per chain x day x kind x category x close lag
+into a "lags" table, and each level's tables are summed from those of the level below. A bulk
+load recounts everything that way, with the rollup tables' indexes built after.
 """
 
 from __future__ import annotations
@@ -58,18 +59,26 @@ def _base_table(level: AreaLevel) -> sql.Identifier:
     return sql.Identifier(f"rollup_base_{level.value}")
 
 
+def _lags_table(level: AreaLevel) -> sql.Identifier:
+    return sql.Identifier(f"rollup_lags_{level.value}")
+
+
 def _chain(level: AreaLevel) -> list[str]:
     """Code columns of a level and every level above it."""
     return [lvl.code_column for lvl in AreaLevel if lvl.depth <= level.depth]
 
 
+def _case_chain() -> sql.Composable:
+    return sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(n)) for n in _chain(AreaLevel.GRID))
+
+
 def _base_from_cases(day_filter: sql.Composable) -> sql.Composed:
-    """Temp table of measures per area chain x report day x kind x category x close lag, from
-    the cases on the days day_filter keeps (a WHERE clause on `c`, or nothing for every day).
+    """Temp table of measures per area chain x report day x kind x category, from the cases
+    on the days day_filter keeps (a condition on `c`).
 
     One pass over cases serves every level: the levels above are summed from this table.
     """
-    keys = [*_chain(AreaLevel.GRID), "day", "kind", "category", "lag"]
+    keys = [*_chain(AreaLevel.GRID), "day", "kind", "category"]
     statuses = sql.SQL(", ").join(
         sql.SQL("count(*) FILTER (WHERE status = {}) AS {}").format(sql.Literal(s.value),
                                                                     sql.Identifier(f"status_{s.value}"))
@@ -95,31 +104,43 @@ def _base_from_cases(day_filter: sql.Composable) -> sql.Composed:
             FROM (
                 SELECT {case_chain}, c.report_day AS day, c.kind, c.category, c.status, c.outcome,
                        CASE WHEN c.closed_at IS NOT NULL THEN greatest(
-                           (c.closed_at AT TIME ZONE %(tz)s)::date - c.report_day, 0) END AS lag,
-                       CASE WHEN c.closed_at IS NOT NULL THEN greatest(
                            extract(epoch FROM c.closed_at - c.reported_at) / 3600.0, 0)::float8 END AS hours
-                FROM cases c {day_filter}
+                FROM cases c WHERE {day_filter}
                 OFFSET 0
             ) per_case
             OFFSET 0
         ) c
         GROUP BY {keys}""").format(
         base=_base_table(AreaLevel.GRID), keys=_ids(keys), statuses=statuses, buckets=buckets,
-        case_chain=sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(n)) for n in _chain(AreaLevel.GRID)),
-        day_filter=day_filter,
+        case_chain=_case_chain(), day_filter=day_filter,
         edges=sql.SQL("ARRAY[{}]::float8[]").format(sql.SQL(", ").join(map(sql.Literal, HOUR_EDGES))))
 
 
-def _base_from_below(level: AreaLevel) -> sql.Composed:
-    """The base of `level` summed from the base of the level below it (cases located no
-    further down than `level`, or not at all, are carried up with a null code below it)."""
-    below = AreaLevel(list(AreaLevel)[level.depth + 1])
-    keys = [*_chain(level), "day", "kind", "category", "lag"]
+def _lags_from_cases(day_filter: sql.Composable) -> sql.Composed:
+    """Temp table of closed cases per area chain x report day x kind x category x close lag
+    (local days from report to close), from the cases on the days day_filter keeps."""
+    keys = [*_chain(AreaLevel.GRID), "day", "kind", "category", "lag"]
     return sql.SQL("""
-        CREATE TEMP TABLE {base} ON COMMIT DROP AS
+        CREATE TEMP TABLE {lags} ON COMMIT DROP AS
+        SELECT {keys}, count(*)::int AS closed
+        FROM (
+            SELECT {case_chain}, c.report_day AS day, c.kind, c.category,
+                   greatest((c.closed_at AT TIME ZONE %(tz)s)::date - c.report_day, 0) AS lag
+            FROM cases c WHERE c.closed_at IS NOT NULL AND {day_filter}
+        ) c
+        GROUP BY {keys}""").format(lags=_lags_table(AreaLevel.GRID), keys=_ids(keys),
+                                   case_chain=_case_chain(), day_filter=day_filter)
+
+
+def _sum_up(table, level: AreaLevel, lag: bool, measures) -> sql.Composed:
+    """The `table(level)` temp table summed from `table` of the level below it (cases located
+    no further down than `level`, or not at all, are carried up with a null code below it)."""
+    below = AreaLevel(list(AreaLevel)[level.depth + 1])
+    keys = [*_chain(level), "day", "kind", "category", *(["lag"] if lag else [])]
+    return sql.SQL("""
+        CREATE TEMP TABLE {target} ON COMMIT DROP AS
         SELECT {keys}, {sums} FROM {below} GROUP BY {keys}""").format(
-        base=_base_table(level), below=_base_table(below), keys=_ids(keys),
-        sums=_sums(_BASE_MEASURES, named=True))
+        target=table(level), below=table(below), keys=_ids(keys), sums=_sums(measures, named=True))
 
 
 def _sums(names, named: bool = False) -> sql.Composable:
@@ -131,40 +152,49 @@ def _sums(names, named: bool = False) -> sql.Composable:
 
 
 def _build_bases(conn: psycopg.Connection, day_filter: sql.Composable, timezone: str) -> None:
-    """Fill rollup_base_<level> for every level (see _base_from_cases)."""
+    """Fill rollup_base_<level> and rollup_lags_<level> for every level (see _base_from_cases
+    and _lags_from_cases). Without lags in its key a base shrinks level by level."""
     for level in _LEVELS_UP:
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_base_table(level)))
-    conn.execute(_base_from_cases(day_filter), {"tz": timezone})
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}").format(_base_table(level), _lags_table(level)))
+    conn.execute(_base_from_cases(day_filter))
+    conn.execute(_lags_from_cases(day_filter), {"tz": timezone})
     for level in _LEVELS_UP[1:]:
-        conn.execute(_base_from_below(level))
+        conn.execute(_sum_up(_base_table, level, False, _BASE_MEASURES))
+        conn.execute(_sum_up(_lags_table, level, True, ["closed"]))
 
 
 def _insert_daily(level: AreaLevel, join: sql.Composable, returning: bool = False) -> sql.Composed:
-    """INSERT INTO rollup_daily from the level's base rows `join` keeps (a JOIN clause on `b`,
-    or nothing for all), returning each row's close lags if asked."""
-    hist = sql.SQL(", ").join(sql.SQL("sum({})::int").format(sql.Identifier(h)) for h in _HIST)
+    """INSERT INTO rollup_daily the level's base rows `join` keeps (a JOIN clause on `b`, or
+    nothing for all), with their close lags; returning each row's lags if asked.
+
+    An area's parents are the same for all its cases, so a base row is one daily row.
+    """
+    col = sql.Identifier(level.code_column)
     return sql.SQL("""
         INSERT INTO rollup_daily (area_code, level, day, kind, category, {additive}, close_hist,
                                   close_lags, close_lag_counts)
-        SELECT code, {level}, day, kind, category, {sums}, ARRAY[{hist}],
-               coalesce(array_agg(lag) FILTER (WHERE lag IS NOT NULL), '{{}}'),
-               coalesce(array_agg(closed) FILTER (WHERE lag IS NOT NULL), '{{}}')
-        FROM (
-            -- Sorted here so that each row's lags arrive in order, without a sort per row
-            -- (what array_agg(... ORDER BY lag) would do). A lag appears once per row, as
-            -- every area's parents are the same for all its cases.
-            SELECT b.{col} AS code, b.day, b.kind, b.category, b.lag, {base_columns}
-            FROM {base} b {join}
-            WHERE b.{col} IS NOT NULL
-            ORDER BY 1, 2, 3, 4, 5
-        ) g
-        GROUP BY code, day, kind, category {returning}""").format(
+        SELECT b.{col}, {level}, b.day, b.kind, b.category, {additive_b}, ARRAY[{hist}],
+               coalesce(l.lags, '{{}}'), coalesce(l.counts, '{{}}')
+        FROM {base} b {join}
+        LEFT JOIN (
+            SELECT code, day, kind, category, array_agg(lag) AS lags, array_agg(closed) AS counts
+            FROM (
+                -- Sorted here so that each row's lags arrive in order, without a sort per
+                -- row (what array_agg(... ORDER BY lag) would do).
+                SELECT b.{col} AS code, b.day, b.kind, b.category, b.lag, b.closed
+                FROM {lags} b {join}
+                WHERE b.{col} IS NOT NULL
+                ORDER BY 1, 2, 3, 4, 5
+            ) sorted
+            GROUP BY code, day, kind, category
+        ) l ON l.code = b.{col} AND l.day = b.day AND l.kind = b.kind AND l.category = b.category
+        WHERE b.{col} IS NOT NULL {returning}""").format(
+        additive=_ids(ADDITIVE), level=sql.Literal(level.value),
+        additive_b=sql.SQL(", ").join(sql.SQL("b.{}").format(sql.Identifier(n)) for n in ADDITIVE),
+        hist=sql.SQL(", ").join(sql.SQL("b.{}").format(sql.Identifier(h)) for h in _HIST),
+        base=_base_table(level), lags=_lags_table(level), col=col, join=join,
         returning=sql.SQL("RETURNING area_code, day, kind, category, close_lags, close_lag_counts"
-                          if returning else ""),
-        additive=_ids(ADDITIVE), level=sql.Literal(level.value), sums=_sums(ADDITIVE), hist=hist,
-        base_columns=sql.SQL(", ").join(sql.SQL("b.{}").format(sql.Identifier(n)) for n in _BASE_MEASURES),
-        base=_base_table(level),
-        col=sql.Identifier(level.code_column), join=join)
+                          if returning else ""))
 
 
 def _daily_sources(source_filter: sql.Composable) -> tuple[sql.Composable, sql.Composable]:
@@ -191,7 +221,7 @@ def _base_sources() -> tuple[sql.Composable, sql.Composable]:
             " FROM {base} WHERE {code} IS NOT NULL").format(measures=_ids(_BASE_MEASURES), **values))
         closed.append(sql.SQL(
             "SELECT {code}, {level}, day + lag, kind, category, closed"
-            " FROM {base} WHERE {code} IS NOT NULL AND lag IS NOT NULL").format(**values))
+            " FROM {lags} WHERE {code} IS NOT NULL").format(lags=_lags_table(level), **values))
     return sql.SQL(" UNION ALL ").join(reported), sql.SQL(" UNION ALL ").join(closed)
 
 
@@ -296,7 +326,7 @@ def _recount_all(conn: psycopg.Connection, timezone: str) -> int:
     The tables are emptied and written whole, so every index (keys too) is built after.
     API readers wait on the tables' locks until the commit rather than see them half-filled.
     """
-    _build_bases(conn, sql.SQL(""), timezone)
+    _build_bases(conn, sql.SQL("TRUE"), timezone)
     conn.execute("TRUNCATE rollup_daily, rollup_closed_daily, rollup_monthly")
     with ExitStack() as deferred:
         for table in ("rollup_daily", "rollup_closed_daily", "rollup_monthly"):
@@ -311,10 +341,10 @@ def _insert_all(conn: psycopg.Connection) -> int:
         conn.execute(sql.SQL("""
             INSERT INTO rollup_closed_daily (area_code, level, day, kind, category, closed)
             SELECT {code}, {level}, day + lag, kind, category, sum(closed)
-            FROM {base} WHERE {code} IS NOT NULL AND lag IS NOT NULL
+            FROM {lags} WHERE {code} IS NOT NULL
             GROUP BY 1, 2, 3, 4, 5 HAVING sum(closed) <> 0""").format(
             code=sql.Identifier(level.code_column), level=sql.Literal(level.value),
-            base=_base_table(level)))
+            lags=_lags_table(level)))
     conn.execute(_insert_monthly(_base_sources(), with_open_end=True))
     return written
 
@@ -332,7 +362,7 @@ def _recount_touched(conn: psycopg.Connection, timezone: str) -> int:
     conn.execute("CREATE TEMP TABLE rollup_touched_day_list ON COMMIT DROP AS"
                  " SELECT DISTINCT day FROM touched_days")
     conn.execute("ANALYZE touched_days, rollup_touched_day_list")
-    _build_bases(conn, sql.SQL("WHERE c.report_day IN (SELECT day FROM rollup_touched_day_list)"),
+    _build_bases(conn, sql.SQL("c.report_day IN (SELECT day FROM rollup_touched_day_list)"),
                  timezone)
     written = sum(_refresh_level(conn, level) for level in _LEVELS_UP)
     conn.execute("ANALYZE rollup_touched_months")
