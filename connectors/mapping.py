@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from connectors.readers import POSITION
 from connectors.spec import FieldMap, PiiHandling, SourceSpec
@@ -95,18 +97,22 @@ def _source_values(fmap: FieldMap, raw: pd.DataFrame) -> pd.Series:
 
 def _clean_text(values: pd.Series) -> pd.Series:
     """NFKC (full-width to half-width) and trimmed; empty becomes null."""
-    text = values.astype("string").str.normalize("NFKC").str.strip()
-    return text.replace("", pd.NA)
+    # Arrow's kernels, not pandas' .str.normalize, which calls Python once per value.
+    text = pc.utf8_trim_whitespace(pc.utf8_normalize(pa.array(values.astype("string")), "NFKC"))
+    return pd.Series(text, index=values.index, dtype="string").replace("", pd.NA)
 
 
 def _map_values(field: str, values: pd.Series, fmap: FieldMap, problems: pd.Series) -> pd.Series:
     table = {unicodedata.normalize("NFKC", k).strip(): v for k, v in (fmap.values or {}).items()}
     keys = _clean_text(values)
-    mapped = keys.map(table)
-    unknown = keys.notna() & ~keys.isin(list(table))
-    for i in np.flatnonzero(unknown.to_numpy()):
+    # A lookup with Arrow's kernels (Series.map calls Python once per value).
+    found = pc.index_in(pa.array(keys), value_set=pa.array(list(table), pa.string()))
+    targets = pa.array([None if v is None else str(v) for v in table.values()], pa.string())
+    mapped = pd.Series(targets.take(found), index=values.index, dtype="string")
+    unknown = keys.notna().to_numpy() & found.is_null().to_numpy(zero_copy_only=False)
+    for i in np.flatnonzero(unknown):
         problems.iat[i] = [*problems.iat[i], f"{field}: unknown code {keys.iat[i]!r}"]
-    return mapped.astype("string")
+    return mapped
 
 
 def _parse(field: str, values: pd.Series, fmap: FieldMap, spec: SourceSpec,
@@ -190,11 +196,21 @@ def _chinese_to_iso(match: re.Match) -> str:
 
 def _protect(values: pd.Series, how: PiiHandling, key: bytes) -> pd.Series:
     """Keyed hash (links repeat callers without exposing them) or a mask."""
-    text = _clean_text(values)
+    # Each distinct value once (repeat callers repeat), then spread back by position.
+    codes, distinct = pd.factorize(_clean_text(values))
     if how is PiiHandling.HASH:
-        return text.map(lambda v: hmac.new(key, v.encode(), hashlib.sha256).hexdigest()[:32],
-                        na_action="ignore").astype("string")
-    return text.map(_mask, na_action="ignore").astype("string")
+        keyed = hmac.new(key, digestmod=hashlib.sha256)
+        protected = [_hmac_hex(keyed, v) for v in distinct]
+    else:
+        protected = [_mask(v) for v in distinct]
+    out = pa.array(protected, pa.string()).take(pa.array(codes, mask=codes < 0))
+    return pd.Series(out, index=values.index, dtype="string")
+
+
+def _hmac_hex(keyed: hmac.HMAC, value: str) -> str:
+    digest = keyed.copy()  # the key's pads are hashed once, not per value
+    digest.update(value.encode())
+    return digest.hexdigest()[:32]
 
 
 def _mask(value: str) -> str:

@@ -210,19 +210,17 @@ def _daily_sources(source_filter: sql.Composable) -> tuple[sql.Composable, sql.C
     return reported, closed
 
 
-def _base_sources() -> tuple[sql.Composable, sql.Composable]:
-    """Report-day and close-day rows of every level, straight from the bases."""
-    reported, closed = [], []
-    for level in AreaLevel:
-        values = dict(code=sql.Identifier(level.code_column), level=sql.Literal(level.value),
-                      base=_base_table(level))
-        reported.append(sql.SQL(
-            "SELECT {code} AS area_code, {level} AS level, day, kind, category, {measures}"
-            " FROM {base} WHERE {code} IS NOT NULL").format(measures=_ids(_BASE_MEASURES), **values))
-        closed.append(sql.SQL(
-            "SELECT {code}, {level}, day + lag, kind, category, closed"
-            " FROM {lags} WHERE {code} IS NOT NULL").format(lags=_lags_table(level), **values))
-    return sql.SQL(" UNION ALL ").join(reported), sql.SQL(" UNION ALL ").join(closed)
+def _base_sources(level: AreaLevel) -> tuple[sql.Composable, sql.Composable]:
+    """Report-day and close-day rows of one level, straight from its base and lags tables."""
+    values = dict(code=sql.Identifier(level.code_column), level=sql.Literal(level.value))
+    reported = sql.SQL(
+        "SELECT {code} AS area_code, {level} AS level, day, kind, category, {measures}"
+        " FROM {base} WHERE {code} IS NOT NULL").format(
+        measures=_ids(_BASE_MEASURES), base=_base_table(level), **values)
+    closed = sql.SQL(
+        "SELECT {code}, {level}, day + lag, kind, category, closed"
+        " FROM {lags} WHERE {code} IS NOT NULL").format(lags=_lags_table(level), **values)
+    return reported, closed
 
 
 def _insert_monthly(sources: tuple[sql.Composable, sql.Composable],
@@ -345,7 +343,9 @@ def _insert_all(conn: psycopg.Connection) -> int:
             GROUP BY 1, 2, 3, 4, 5 HAVING sum(closed) <> 0""").format(
             code=sql.Identifier(level.code_column), level=sql.Literal(level.value),
             lags=_lags_table(level)))
-    conn.execute(_insert_monthly(_base_sources(), with_open_end=True))
+        # One level at a time: the month sums of all levels at once outgrow work_mem and
+        # spill to disk on large loads.
+        conn.execute(_insert_monthly(_base_sources(level), with_open_end=True))
     return written
 
 
