@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg.errors import QueryCanceled
 
 from core.errors import (
     ConfigError,
@@ -46,6 +47,14 @@ def install(app: FastAPI) -> None:
             body["parameter"] = exc.parameter
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(body, status_code=status, headers=headers)
+
+    @app.exception_handler(QueryCanceled)
+    async def _timed_out(request: Request, exc: QueryCanceled) -> JSONResponse:
+        # The statement timeout: most often a bulk load holding the rollup tables until it
+        # commits. The request was fine; asking again later will answer it.
+        return JSONResponse({"detail": "the database did not answer in time (a bulk load may be"
+                                       " rewriting the rollups); retry shortly"},
+                            status_code=503, headers={"Retry-After": "30"})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

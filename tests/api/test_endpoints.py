@@ -325,3 +325,28 @@ def test_cached_answers_follow_a_rollup_refresh(api):
     assert now.json()["total"] == recount(api.db_url, "district", district)["total"] != first.json()["total"]
     assert client.get(f"/areas/{district}/summary",
                       headers={"If-None-Match": first.headers["etag"]}).status_code == 200
+
+
+def test_a_request_held_up_by_a_bulk_load_gets_a_503_then_its_answer(api_settings):
+    """A bulk load holds the rollup tables until it commits: a request that waits past the
+    statement timeout is told to retry (503 + Retry-After), never a 500, and is answered after."""
+    from api.settings import ApiSettings
+    from tests.api.conftest import Api, serve
+
+    cfg = ApiSettings(statement_timeout_ms=300, cache_entries=0, audit_flush_seconds=0.1)
+    with serve(api_settings, cfg) as server:
+        live = Api(server.base_url, api_settings.database_url, api_settings.city_code, [])
+        client = live.client()
+        district = busiest(api_settings.database_url, "district")
+        with psycopg.connect(api_settings.database_url) as load:
+            load.execute("LOCK TABLE rollup_daily, rollup_closed_daily, rollup_monthly"
+                         " IN ACCESS EXCLUSIVE MODE")  # what a bulk load's recount holds
+            held = client.get(f"/areas/{district}/summary", params=JUNE)
+            load.rollback()
+        assert held.status_code == 503, held.text
+        assert held.headers["Retry-After"] == "30"
+        assert "retry" in held.json()["detail"]
+        after = client.get(f"/areas/{district}/summary", params=JUNE)
+        assert after.status_code == 200, after.text
+        assert after.json()["total"] > 0
+        client.close()
