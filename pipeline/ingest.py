@@ -14,7 +14,7 @@ apart; the watermark moves only when `process` commits.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack, closing, nullcontext
 from dataclasses import dataclass
 
 import pandas as pd
@@ -83,11 +83,12 @@ def land(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Progre
             watermark_from = runs.get_watermark(conn, spec.name)
             context = ReadContext(settings.data_dir, variables or {}, watermark_from)
             read, fields, watermark_to = 0, {}, watermark_from
-            # A bulk landing builds the landing table's lookup indexes once it is done; on a
-            # failure the rollback keeps them as they were.
-            with ExitStack() as deferred:
-                chunks = prefetched(((raw, raw_landing_frame(spec, raw))
-                                     for raw in read_chunks(spec, context)), name="land")
+            # Chunks are read and hashed one ahead of their landing; closing stops that thread
+            # when a landing fails. A bulk landing builds the landing table's lookup indexes
+            # once it is done; on a failure the rollback keeps them as they were.
+            chunks = prefetched(((raw, raw_landing_frame(spec, raw))
+                                 for raw in read_chunks(spec, context)), name="land")
+            with closing(chunks), ExitStack() as deferred:
                 for raw, landing in chunks:
                     # Decided once, when the records read reach the bulk size.
                     if read < settings.bulk_load_min_records <= read + len(raw) and is_bulk_load(
@@ -124,7 +125,7 @@ def process(spec: SourceSpec, settings: GridHubSettings, url: str, run_id: int,
             prepared = prefetched((_prepare_chunk(spec, settings, chunk, geocoder, extent)
                                    for chunk in read_landed(reader, run_id, landed["source_fields"],
                                                             spec.chunk_rows)), name="process")
-            with indexes_built_after(conn, "cases") if bulk else nullcontext():
+            with closing(prepared), indexes_built_after(conn, "cases") if bulk else nullcontext():
                 for chunk in prepared:
                     _load_chunk(conn, spec, settings, run_id, chunk, counts)
                     if progress:

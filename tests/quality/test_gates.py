@@ -3,6 +3,7 @@ whose data is stale stops before it loads, says why, and keeps its raw landing."
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -75,8 +76,10 @@ def test_a_run_whose_volume_collapses_to_5_percent_stops_and_loads_nothing(
 
     collapsed = clean_hotline_rows.iloc[3 * usual:3 * usual + usual // 20]  # 5% of the usual
     feed.write(collapsed)
-    with pytest.raises(GateFailed) as stop:
-        ingest(feed.spec, settings, db_url)
+    with pytest.raises(GateFailed) as stop:  # in chunks of 5 records, prepared ahead of loading
+        ingest(feed.spec.model_copy(update={"chunk_rows": 5}), settings, db_url)
+    # The thread preparing chunks ahead stops with the run, though the error is still held.
+    assert not [t.name for t in threading.enumerate() if t.name in ("land", "process")]
     print(f"\n{stop.value}")
     run_id = stop.value.run_id
     status, error, landed = _one(db_url, "SELECT status, error, landed_at IS NOT NULL"
