@@ -98,8 +98,8 @@ def report(rows: int, results: dict) -> None:
         r["rate"] = rate
         print(f"{labels[what]:<44}{r['records']:>11,}{r['seconds']:>10.1f}{rate:>11,.0f}{r['peak_mb']:>10,.0f}")
     if results.get("full", {}).get("stages"):
-        print("full ingest, seconds by step (the rest: reading the CSV, reading the landing back,"
-              " building indexes after a bulk load):")
+        print("full ingest, seconds by step (Python steps run in a thread beside the database"
+              " steps, so they overlap; not shown: reading the CSV and the landing back, index builds):")
         for label, seconds in results["full"]["stages"].items():
             print(f"  {label:<40}{seconds:>8.1f}")
     full = results.get("full")
