@@ -319,7 +319,7 @@ def _tune(conn: psycopg.Connection) -> None:
 
 
 def _recount_all(conn: psycopg.Connection, timezone: str) -> int:
-    """Refill the rollup tables from one pass over cases; returns daily rows written.
+    """Refill the rollup tables from the bases and lags of all cases; returns daily rows written.
 
     The tables are emptied and written whole, so every index (keys too) is built after.
     API readers wait on the tables' locks until the commit rather than see them half-filled.
@@ -336,16 +336,15 @@ def _insert_all(conn: psycopg.Connection) -> int:
     written = 0
     for level in _LEVELS_UP:
         written += conn.execute(_insert_daily(level, sql.SQL(""))).rowcount
+        sources = _base_sources(level)
         conn.execute(sql.SQL("""
             INSERT INTO rollup_closed_daily (area_code, level, day, kind, category, closed)
-            SELECT {code}, {level}, day + lag, kind, category, sum(closed)
-            FROM {lags} WHERE {code} IS NOT NULL
-            GROUP BY 1, 2, 3, 4, 5 HAVING sum(closed) <> 0""").format(
-            code=sql.Identifier(level.code_column), level=sql.Literal(level.value),
-            lags=_lags_table(level)))
+            SELECT area_code, level, day, kind, category, sum(closed)
+            FROM ({closed_rows}) x (area_code, level, day, kind, category, closed)
+            GROUP BY 1, 2, 3, 4, 5 HAVING sum(closed) <> 0""").format(closed_rows=sources[1]))
         # One level at a time: the month sums of all levels at once outgrow work_mem and
         # spill to disk on large loads.
-        conn.execute(_insert_monthly(_base_sources(level), with_open_end=True))
+        conn.execute(_insert_monthly(sources, with_open_end=True))
     return written
 
 
