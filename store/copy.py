@@ -21,14 +21,20 @@ def copy_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> int
     """COPY the frame's columns into table (same column names); returns the row count."""
     if frame.empty:
         return 0
-    arrow = pa.Table.from_pandas(_jsonable(frame), preserve_index=False)
+    return copy_table(conn, table, pa.Table.from_pandas(_jsonable(frame), preserve_index=False))
+
+
+def copy_table(conn: psycopg.Connection, table: str, rows: pa.Table) -> int:
+    """COPY an Arrow table's columns into table (same column names); returns the row count."""
+    if not len(rows):
+        return 0
     sink = pa.BufferOutputStream()
-    pacsv.write_csv(arrow, sink, write_options=_WRITE)
+    pacsv.write_csv(rows, sink, write_options=_WRITE)
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, frame.columns)))
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, rows.column_names)))
     with conn.cursor() as cur, cur.copy(statement) as copy:
         copy.write(memoryview(sink.getvalue()))
-    return len(frame)
+    return len(rows)
 
 
 def _jsonable(frame: pd.DataFrame) -> pd.DataFrame:

@@ -13,134 +13,54 @@ take it off, so after a merge only the touched (area, report day) rows are recou
 cases, closures move by difference, the touched months are re-summed and open_end is carried
 forward from the first touched month of each touched area. `rebuild` recomputes everything.
 
-Either way cases are read twice, whatever the number of levels: one pass sums them per area
-chain (grid, community, street, district, city codes) x day x kind x category into a
-temporary "base", another counts the closed ones per chain x day x kind x category x close lag
-into a "lags" table, and each level's tables are summed from those of the level below. A bulk
+Either way the cases of the days concerned are read once, a slice of whole report days at a
+time, and counted at every level in memory (store.rollup_counts); COPY writes the rows. A bulk
 load recounts everything that way, with the rollup tables' indexes built after.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import ExitStack
 
 import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from psycopg import sql
 
-from core.case import AreaLevel, Status
+from core.case import AreaLevel
 from core.settings import GridHubSettings
+from store.copy import copy_table
 from store.loading import indexes_built_after
+from store.rollup_counts import (
+    ADDITIVE,
+    CASE_COLUMNS,
+    CLOSED_COLUMNS,
+    DAILY_COLUMNS,
+    HIST_BUCKETS,
+    HOUR_EDGES,
+    STATUS_COLUMNS,
+    count_level,
+)
 
 DEFAULT_TIMEZONE: str = GridHubSettings.model_fields["timezone"].default
-# Upper edges (hours) of the hours-to-close histogram; one more bucket holds longer closes.
-HOUR_EDGES = (1, 2, 4, 8, 12, 24, 36, 48, 72, 96, 120, 168, 240, 336, 504, 720, 1080, 1440,
-              2160, 4320)
-HIST_BUCKETS = len(HOUR_EDGES) + 1
-STATUS_COLUMNS = tuple(f"status_{s.value}" for s in Status)
-# Measures that add up over days and areas (both daily and monthly tables hold them).
-ADDITIVE = ("reported", "resolved", "in_mediation", "settled", "not_settled", "closed",
-            "close_hours_sum", *STATUS_COLUMNS)
 TOTAL = "*"  # kind and category of the per-area total rows in rollup_monthly
 NOTIFY_CHANNEL = "gridhub_rollups"
 REFRESH_LOCK_ID = 7_160_406  # advisory lock serialising rollup refreshes and rebuilds
 
 
-def _ids(names) -> sql.Composable:
-    return sql.SQL(", ").join(sql.Identifier(n) for n in names)
-
-
 _HIST = tuple(f"h{i}" for i in range(HIST_BUCKETS))
 _BASE_MEASURES = (*ADDITIVE, *_HIST)
-# Finest level first: each level's base is summed from the one below it.
-_LEVELS_UP = tuple(reversed(AreaLevel))
+# The measures are defined with the counting (store.rollup_counts); the API reads them here.
+__all__ = ["ADDITIVE", "HIST_BUCKETS", "HOUR_EDGES", "STATUS_COLUMNS", "TOTAL", "NOTIFY_CHANNEL",
+           "refresh_touched", "rebuild", "announce"]
+# Cases counted in memory at a time (whole report days): about 100 MB of Arrow columns.
+SLICE_CASES = 1_000_000
 
 
-def _base_table(level: AreaLevel) -> sql.Identifier:
-    return sql.Identifier(f"rollup_base_{level.value}")
-
-
-def _lags_table(level: AreaLevel) -> sql.Identifier:
-    return sql.Identifier(f"rollup_lags_{level.value}")
-
-
-def _chain(level: AreaLevel) -> list[str]:
-    """Code columns of a level and every level above it."""
-    return [lvl.code_column for lvl in AreaLevel if lvl.depth <= level.depth]
-
-
-def _case_chain() -> sql.Composable:
-    return sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(n)) for n in _chain(AreaLevel.GRID))
-
-
-def _base_from_cases(day_filter: sql.Composable) -> sql.Composed:
-    """Temp table of measures per area chain x report day x kind x category, from the cases
-    on the days day_filter keeps (a condition on `c`).
-
-    One pass over cases serves every level: the levels above are summed from this table.
-    """
-    keys = [*_chain(AreaLevel.GRID), "day", "kind", "category"]
-    statuses = sql.SQL(", ").join(
-        sql.SQL("count(*) FILTER (WHERE status = {}) AS {}").format(sql.Literal(s.value),
-                                                                    sql.Identifier(f"status_{s.value}"))
-        for s in Status)
-    buckets = sql.SQL(", ").join(
-        sql.SQL("count(*) FILTER (WHERE bucket = {}) AS {}").format(sql.Literal(i), sql.Identifier(h))
-        for i, h in enumerate(_HIST))
-    # OFFSET 0 keeps each subquery whole, so hours and bucket are computed once per case
-    # rather than once per aggregate that reads them.
-    return sql.SQL("""
-        CREATE TEMP TABLE {base} ON COMMIT DROP AS
-        SELECT {keys},
-               count(*)::int AS reported,
-               count(*) FILTER (WHERE status IN ('resolved', 'closed'))::int AS resolved,
-               count(*) FILTER (WHERE status = 'in_mediation')::int AS in_mediation,
-               count(*) FILTER (WHERE outcome = 'settled')::int AS settled,
-               count(*) FILTER (WHERE outcome = 'not_settled')::int AS not_settled,
-               count(hours)::int AS closed,
-               coalesce(sum(hours), 0) AS close_hours_sum,
-               {statuses}, {buckets}
-        FROM (
-            SELECT *, width_bucket(hours, {edges}) AS bucket
-            FROM (
-                SELECT {case_chain}, c.report_day AS day, c.kind, c.category, c.status, c.outcome,
-                       CASE WHEN c.closed_at IS NOT NULL THEN greatest(
-                           extract(epoch FROM c.closed_at - c.reported_at) / 3600.0, 0)::float8 END AS hours
-                FROM cases c WHERE {day_filter}
-                OFFSET 0
-            ) per_case
-            OFFSET 0
-        ) c
-        GROUP BY {keys}""").format(
-        base=_base_table(AreaLevel.GRID), keys=_ids(keys), statuses=statuses, buckets=buckets,
-        case_chain=_case_chain(), day_filter=day_filter,
-        edges=sql.SQL("ARRAY[{}]::float8[]").format(sql.SQL(", ").join(map(sql.Literal, HOUR_EDGES))))
-
-
-def _lags_from_cases(day_filter: sql.Composable) -> sql.Composed:
-    """Temp table of closed cases per area chain x report day x kind x category x close lag
-    (local days from report to close), from the cases on the days day_filter keeps."""
-    keys = [*_chain(AreaLevel.GRID), "day", "kind", "category", "lag"]
-    return sql.SQL("""
-        CREATE TEMP TABLE {lags} ON COMMIT DROP AS
-        SELECT {keys}, count(*)::int AS closed
-        FROM (
-            SELECT {case_chain}, c.report_day AS day, c.kind, c.category,
-                   greatest((c.closed_at AT TIME ZONE %(tz)s)::date - c.report_day, 0) AS lag
-            FROM cases c WHERE c.closed_at IS NOT NULL AND {day_filter}
-        ) c
-        GROUP BY {keys}""").format(lags=_lags_table(AreaLevel.GRID), keys=_ids(keys),
-                                   case_chain=_case_chain(), day_filter=day_filter)
-
-
-def _sum_up(table, level: AreaLevel, lag: bool, measures) -> sql.Composed:
-    """The `table(level)` temp table summed from `table` of the level below it (cases located
-    no further down than `level`, or not at all, are carried up with a null code below it)."""
-    below = AreaLevel(list(AreaLevel)[level.depth + 1])
-    keys = [*_chain(level), "day", "kind", "category", *(["lag"] if lag else [])]
-    return sql.SQL("""
-        CREATE TEMP TABLE {target} ON COMMIT DROP AS
-        SELECT {keys}, {sums} FROM {below} GROUP BY {keys}""").format(
-        target=table(level), below=table(below), keys=_ids(keys), sums=_sums(measures, named=True))
+def _ids(names) -> sql.Composable:
+    return sql.SQL(", ").join(sql.Identifier(n) for n in names)
 
 
 def _sums(names, named: bool = False) -> sql.Composable:
@@ -151,50 +71,85 @@ def _sums(names, named: bool = False) -> sql.Composable:
         for n in names)
 
 
-def _build_bases(conn: psycopg.Connection, day_filter: sql.Composable, timezone: str) -> None:
-    """Fill rollup_base_<level> and rollup_lags_<level> for every level (see _base_from_cases
-    and _lags_from_cases). Without lags in its key a base shrinks level by level."""
-    for level in _LEVELS_UP:
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}").format(_base_table(level), _lags_table(level)))
-    conn.execute(_base_from_cases(day_filter))
-    conn.execute(_lags_from_cases(day_filter), {"tz": timezone})
-    for level in _LEVELS_UP[1:]:
-        conn.execute(_sum_up(_base_table, level, False, _BASE_MEASURES))
-        conn.execute(_sum_up(_lags_table, level, True, ["closed"]))
+def _read_cases(conn: psycopg.Connection, day_filter: sql.Composable,
+                timezone: str) -> Iterator[pa.Table]:
+    """The rollup columns of the cases on the days day_filter keeps (a condition on `c`), in
+    day order, a slice of whole report days at a time.
 
-
-def _insert_daily(level: AreaLevel, join: sql.Composable, returning: bool = False) -> sql.Composed:
-    """INSERT INTO rollup_daily the level's base rows `join` keeps (a JOIN clause on `b`, or
-    nothing for all), with their close lags; returning each row's lags if asked.
-
-    An area's parents are the same for all its cases, so a base row is one daily row.
+    Each slice is read whole with COPY before it is counted: the connection is needed again
+    to write the slice's rows, and only it sees this transaction's cases.
     """
-    col = sql.Identifier(level.code_column)
-    return sql.SQL("""
-        INSERT INTO rollup_daily (area_code, level, day, kind, category, {additive}, close_hist,
-                                  close_lags, close_lag_counts)
-        SELECT b.{col}, {level}, b.day, b.kind, b.category, {additive_b}, ARRAY[{hist}],
-               coalesce(l.lags, '{{}}'), coalesce(l.counts, '{{}}')
-        FROM {base} b {join}
-        LEFT JOIN (
-            SELECT code, day, kind, category, array_agg(lag) AS lags, array_agg(closed) AS counts
-            FROM (
-                -- Sorted here so that each row's lags arrive in order, without a sort per
-                -- row (what array_agg(... ORDER BY lag) would do).
-                SELECT b.{col} AS code, b.day, b.kind, b.category, b.lag, b.closed
-                FROM {lags} b {join}
-                WHERE b.{col} IS NOT NULL
-                ORDER BY 1, 2, 3, 4, 5
-            ) sorted
-            GROUP BY code, day, kind, category
-        ) l ON l.code = b.{col} AND l.day = b.day AND l.kind = b.kind AND l.category = b.category
-        WHERE b.{col} IS NOT NULL {returning}""").format(
-        additive=_ids(ADDITIVE), level=sql.Literal(level.value),
-        additive_b=sql.SQL(", ").join(sql.SQL("b.{}").format(sql.Identifier(n)) for n in ADDITIVE),
-        hist=sql.SQL(", ").join(sql.SQL("b.{}").format(sql.Identifier(h)) for h in _HIST),
-        base=_base_table(level), lags=_lags_table(level), col=col, join=join,
-        returning=sql.SQL("RETURNING area_code, day, kind, category, close_lags, close_lag_counts"
-                          if returning else ""))
+    days = conn.execute(sql.SQL("SELECT c.report_day, count(*) FROM cases c WHERE {}"
+                                " GROUP BY 1 ORDER BY 1").format(day_filter)).fetchall()
+    read = pacsv.ReadOptions(column_names=list(CASE_COLUMNS))
+    convert = pacsv.ConvertOptions(column_types=CASE_COLUMNS, strings_can_be_null=True,
+                                   quoted_strings_can_be_null=False)
+    for first, last in _slices(days, SLICE_CASES):
+        query = sql.SQL("""
+            COPY (
+                SELECT {codes}, c.report_day, c.kind, c.category, c.status, c.outcome,
+                       CASE WHEN c.closed_at IS NOT NULL THEN greatest(
+                           extract(epoch FROM c.closed_at - c.reported_at) / 3600.0, 0)::float8 END,
+                       CASE WHEN c.closed_at IS NOT NULL THEN
+                           greatest((c.closed_at AT TIME ZONE {tz})::date - c.report_day, 0) END
+                FROM cases c WHERE {day_filter} AND c.report_day BETWEEN {first} AND {last}
+            ) TO STDOUT (FORMAT csv)""").format(
+            codes=sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(level.code_column))
+                                     for level in AreaLevel),
+            tz=sql.Literal(timezone), day_filter=day_filter, first=sql.Literal(first),
+            last=sql.Literal(last))
+        data = bytearray()
+        with conn.cursor() as cur, cur.copy(query) as copy:
+            for block in copy:
+                data += block
+        yield pacsv.read_csv(pa.py_buffer(data), read, convert_options=convert)
+
+
+def _slices(days: list[tuple], size: int) -> Iterator[tuple]:
+    """(first day, last day) ranges of consecutive days holding about `size` cases each."""
+    start, held = 0, 0
+    for i, (_, cases) in enumerate(days):
+        if held and held + cases > size:
+            yield days[start][0], days[i - 1][0]
+            start, held = i, 0
+        held += cases
+    if held:
+        yield days[start][0], days[-1][0]
+
+
+def _count_days(conn: psycopg.Connection, day_filter: sql.Composable, timezone: str,
+                daily_table: str, closed: bool) -> int:
+    """Count the cases of the days day_filter keeps into daily_table (every level) and, if
+    `closed`, every closure of those cases into rollup_closed_daily; returns daily rows.
+
+    Slices come in day order and a case closes on or after its report day, so closures on
+    days before the next slice are final; the rest wait to be summed with the next slice's.
+    """
+    written = 0
+    waiting = {level: None for level in AreaLevel}
+    for cases in _read_cases(conn, day_filter, timezone):
+        last_day = pc.max(cases["day"])
+        for level in AreaLevel:
+            counts = count_level(cases, level)
+            written += copy_table(conn, daily_table, counts.daily)
+            if closed:
+                pending = counts.closed if waiting[level] is None else _sum_closed(
+                    pa.concat_tables([waiting[level], counts.closed]))
+                copy_table(conn, "rollup_closed_daily",
+                           pending.filter(pc.less_equal(pending["day"], last_day)))
+                waiting[level] = pending.filter(pc.greater(pending["day"], last_day))
+    if closed:
+        for pending in waiting.values():
+            if pending is not None:
+                copy_table(conn, "rollup_closed_daily", pending)
+    return written
+
+
+def _sum_closed(rows: pa.Table) -> pa.Table:
+    keys = [c for c in CLOSED_COLUMNS if c != "closed"]
+    summed = rows.group_by(keys).aggregate([("closed", "sum")])
+    return summed.select([*keys, "closed_sum"]).rename_columns(list(CLOSED_COLUMNS)).cast(rows.schema)
+
 
 
 def _daily_sources(source_filter: sql.Composable) -> tuple[sql.Composable, sql.Composable]:
@@ -207,19 +162,6 @@ def _daily_sources(source_filter: sql.Composable) -> tuple[sql.Composable, sql.C
         filter=source_filter)
     closed = sql.SQL("SELECT d.area_code, d.level, d.day, d.kind, d.category, d.closed"
                      " FROM rollup_closed_daily d {filter}").format(filter=source_filter)
-    return reported, closed
-
-
-def _base_sources(level: AreaLevel) -> tuple[sql.Composable, sql.Composable]:
-    """Report-day and close-day rows of one level, straight from its base and lags tables."""
-    values = dict(code=sql.Identifier(level.code_column), level=sql.Literal(level.value))
-    reported = sql.SQL(
-        "SELECT {code} AS area_code, {level} AS level, day, kind, category, {measures}"
-        " FROM {base} WHERE {code} IS NOT NULL").format(
-        measures=_ids(_BASE_MEASURES), base=_base_table(level), **values)
-    closed = sql.SQL(
-        "SELECT {code}, {level}, day + lag, kind, category, closed"
-        " FROM {lags} WHERE {code} IS NOT NULL").format(lags=_lags_table(level), **values)
     return reported, closed
 
 
@@ -319,32 +261,21 @@ def _tune(conn: psycopg.Connection) -> None:
 
 
 def _recount_all(conn: psycopg.Connection, timezone: str) -> int:
-    """Refill the rollup tables from the bases and lags of all cases; returns daily rows written.
+    """Refill the rollup tables from all cases; returns daily rows written.
 
     The tables are emptied and written whole, so every index (keys too) is built after.
     API readers wait on the tables' locks until the commit rather than see them half-filled.
     """
-    _build_bases(conn, sql.SQL("TRUE"), timezone)
     conn.execute("TRUNCATE rollup_daily, rollup_closed_daily, rollup_monthly")
     with ExitStack() as deferred:
         for table in ("rollup_daily", "rollup_closed_daily", "rollup_monthly"):
             deferred.enter_context(indexes_built_after(conn, table, keys_too=True))
-        return _insert_all(conn)
-
-
-def _insert_all(conn: psycopg.Connection) -> int:
-    written = 0
-    for level in _LEVELS_UP:
-        written += conn.execute(_insert_daily(level, sql.SQL(""))).rowcount
-        sources = _base_sources(level)
-        conn.execute(sql.SQL("""
-            INSERT INTO rollup_closed_daily (area_code, level, day, kind, category, closed)
-            SELECT area_code, level, day, kind, category, sum(closed)
-            FROM ({closed_rows}) x (area_code, level, day, kind, category, closed)
-            GROUP BY 1, 2, 3, 4, 5 HAVING sum(closed) <> 0""").format(closed_rows=sources[1]))
+        written = _count_days(conn, sql.SQL("TRUE"), timezone, "rollup_daily", closed=True)
         # One level at a time: the month sums of all levels at once outgrow work_mem and
         # spill to disk on large loads.
-        conn.execute(_insert_monthly(sources, with_open_end=True))
+        for level in AreaLevel:
+            conn.execute(_insert_monthly(_daily_sources(sql.SQL("WHERE d.level = {}").format(
+                sql.Literal(level.value))), with_open_end=True))
     return written
 
 
@@ -354,16 +285,19 @@ def _recount_touched(conn: psycopg.Connection, timezone: str) -> int:
                  " kind text, category text, n integer) ON COMMIT DROP")
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS rollup_touched_months (code text, month date)"
                  " ON COMMIT DROP")
-    conn.execute("TRUNCATE rollup_touched_months")
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS rollup_fresh_daily (LIKE rollup_daily)"
+                 " ON COMMIT DROP")
+    conn.execute("TRUNCATE rollup_touched_months, rollup_fresh_daily")
     # The city's row of a touched day counts every case of that day, so the cases of the
-    # touched days are read once, and every level is summed from that one read.
+    # touched days are read once and counted at every level.
     conn.execute("DROP TABLE IF EXISTS rollup_touched_day_list")
     conn.execute("CREATE TEMP TABLE rollup_touched_day_list ON COMMIT DROP AS"
                  " SELECT DISTINCT day FROM touched_days")
     conn.execute("ANALYZE touched_days, rollup_touched_day_list")
-    _build_bases(conn, sql.SQL("c.report_day IN (SELECT day FROM rollup_touched_day_list)"),
-                 timezone)
-    written = sum(_refresh_level(conn, level) for level in _LEVELS_UP)
+    _count_days(conn, sql.SQL("c.report_day IN (SELECT day FROM rollup_touched_day_list)"),
+                timezone, "rollup_fresh_daily", closed=False)
+    conn.execute("ANALYZE rollup_fresh_daily")
+    written = sum(_refresh_level(conn, level) for level in AreaLevel)
     conn.execute("ANALYZE rollup_touched_months")
     conn.execute("DELETE FROM rollup_monthly m USING rollup_touched_months t"
                  " WHERE m.area_code = t.code AND m.month = t.month")
@@ -395,16 +329,23 @@ def _refresh_level(conn: psycopg.Connection, level: AreaLevel) -> int:
         INSERT INTO rollup_moves
         SELECT area_code, day + lag, kind, category, -n
         FROM old, unnest(close_lags, close_lag_counts) AS u(lag, n)""")
-    # ... recount them, their closures as positive moves ...
+    # ... put the recounted ones in, their closures as positive moves ...
     written = conn.execute(sql.SQL("""
-        WITH new AS ({insert}), moves AS (
+        WITH new AS (
+            INSERT INTO rollup_daily ({columns})
+            SELECT {fresh} FROM rollup_fresh_daily f
+            JOIN touched_pairs t ON f.area_code = t.code AND f.day = t.day
+            WHERE f.level = {level}
+            RETURNING area_code, day, kind, category, close_lags, close_lag_counts
+        ), moves AS (
             INSERT INTO rollup_moves
             SELECT area_code, day + lag, kind, category, n
             FROM new, unnest(close_lags, close_lag_counts) AS u(lag, n)
         )
         SELECT count(*) FROM new""").format(
-        insert=_insert_daily(level, sql.SQL("JOIN touched_pairs t ON b.{col} = t.code AND b.day = t.day")
-                             .format(col=column), returning=True))).fetchone()[0]
+        columns=_ids(DAILY_COLUMNS), level=sql.Literal(level.value),
+        fresh=sql.SQL(", ").join(sql.SQL("f.{}").format(sql.Identifier(c)) for c in DAILY_COLUMNS))
+    ).fetchone()[0]
     # ... and move the closures by the difference.
     conn.execute("""
         INSERT INTO rollup_closed_daily AS r (area_code, level, day, kind, category, closed)

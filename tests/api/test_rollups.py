@@ -6,9 +6,10 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from core.case import AreaLevel
+from core.case import AreaLevel, Status
 from store import rollups
 from store.loading import STAGE_COLUMNS, merge_cases
+from store.rollups import HOUR_EDGES, STATUS_COLUMNS
 
 TZ = "Asia/Shanghai"
 
@@ -61,6 +62,71 @@ def test_every_level_equals_a_recount(api_db):
                 " AND (closed_at IS NULL OR greatest((closed_at AT TIME ZONE %s)::date, report_day)"
                 "      >= (%s::date + interval '1 month'))", (code, month, TZ, month)).fetchone()[0]
             assert open_end == expected, (code, month)
+
+
+def _recount_measures(conn, level: AreaLevel) -> set[tuple]:
+    """Every measure of a level's daily rows, counted case by case in SQL: statuses and
+    outcomes, hours (rounded), one row per histogram bucket and per close lag."""
+    col = sql.Identifier(level.code_column)
+    per_case = sql.SQL(
+        "SELECT {col} AS code, report_day AS day, kind, category, status, outcome,"
+        " CASE WHEN closed_at IS NOT NULL THEN greatest(extract(epoch FROM closed_at - reported_at)"
+        " / 3600.0, 0)::float8 END AS hours,"
+        " CASE WHEN closed_at IS NOT NULL THEN"
+        " greatest((closed_at AT TIME ZONE %(tz)s)::date - report_day, 0) END AS lag"
+        " FROM cases WHERE {col} IS NOT NULL").format(col=col)
+    statuses = sql.SQL(", ").join(sql.SQL("count(*) FILTER (WHERE status = {})").format(sql.Literal(s.value))
+                                  for s in Status)
+    query = sql.SQL("""
+        WITH c AS ({per_case})
+        SELECT 'row', code, day, kind, category, jsonb_build_array(count(*),
+               count(*) FILTER (WHERE status = 'in_mediation'),
+               count(*) FILTER (WHERE outcome = 'settled'), count(*) FILTER (WHERE outcome = 'not_settled'),
+               round(coalesce(sum(hours), 0)::numeric, 6), {statuses})::text
+        FROM c GROUP BY code, day, kind, category
+        UNION ALL
+        SELECT 'bucket', code, day, kind, category,
+               jsonb_build_array(width_bucket(hours, %(edges)s::float8[]), count(*))::text
+        FROM c WHERE hours IS NOT NULL GROUP BY 2, 3, 4, 5, width_bucket(hours, %(edges)s::float8[])
+        UNION ALL
+        SELECT 'lag', code, day, kind, category, jsonb_build_array(lag, count(*))::text
+        FROM c WHERE lag IS NOT NULL GROUP BY 2, 3, 4, 5, lag""").format(per_case=per_case, statuses=statuses)
+    return set(conn.execute(query, {"tz": TZ, "edges": list(HOUR_EDGES)}).fetchall())
+
+
+def _rollup_measures(conn, level: AreaLevel) -> set[tuple]:
+    statuses = sql.SQL(", ").join(sql.Identifier(c) for c in STATUS_COLUMNS)
+    query = sql.SQL("""
+        SELECT 'row', area_code, day, kind, category, jsonb_build_array(reported, in_mediation,
+               settled, not_settled, round(close_hours_sum::numeric, 6), {statuses})::text
+        FROM rollup_daily WHERE level = %(level)s
+        UNION ALL
+        SELECT 'bucket', area_code, day, kind, category, jsonb_build_array(i - 1, n)::text
+        FROM rollup_daily, unnest(close_hist) WITH ORDINALITY AS u(n, i) WHERE level = %(level)s AND n > 0
+        UNION ALL
+        SELECT 'lag', area_code, day, kind, category, jsonb_build_array(lag, n)::text
+        FROM rollup_daily, unnest(close_lags, close_lag_counts) AS u(lag, n)
+        WHERE level = %(level)s""").format(statuses=statuses)
+    return set(conn.execute(query, {"level": level.value}).fetchall())
+
+
+def test_every_measure_equals_a_case_by_case_recount(api_db):
+    with psycopg.connect(api_db) as conn:
+        # The hotline has no mediation outcomes: give some cases each outcome.
+        conn.execute("UPDATE cases SET outcome = CASE WHEN case_id % 2 = 0 THEN 'settled'"
+                     " ELSE 'not_settled' END WHERE case_id % 5 = 0")
+        rollups.rebuild(conn, TZ)
+        settled = conn.execute("SELECT sum(settled), sum(not_settled) FROM rollup_daily"
+                               " WHERE level = 'city'").fetchone()
+        assert min(settled) > 100
+        for level in (AreaLevel.GRID, AreaLevel.DISTRICT, AreaLevel.CITY):
+            recount = _recount_measures(conn, level)
+            assert any(kind == "lag" for kind, *_ in recount)
+            assert _rollup_measures(conn, level) == recount, level
+        merge_cases(conn, 999, _changed_cases(conn, 300))
+        rollups.refresh_touched(conn, TZ)
+        for level in (AreaLevel.GRID, AreaLevel.STREET):
+            assert _rollup_measures(conn, level) == _recount_measures(conn, level), level
 
 
 def _changed_cases(conn, n: int) -> pd.DataFrame:
