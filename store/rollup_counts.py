@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -24,8 +25,11 @@ STATUS_COLUMNS = tuple(f"status_{s.value}" for s in Status)
 # Measures that add up over days and areas (both daily and monthly tables hold them).
 ADDITIVE = ("reported", "resolved", "in_mediation", "settled", "not_settled", "closed",
             "close_hours_sum", *STATUS_COLUMNS)
+HIST = tuple(f"h{i}" for i in range(HIST_BUCKETS))  # close_hist, one column per bucket
+KEYS = ("area_code", "level", "kind", "category")
 DAILY_COLUMNS = ("area_code", "level", "day", "kind", "category", *ADDITIVE, "close_hist",
                  "close_lags", "close_lag_counts")
+TOTAL = "*"  # kind and category of the per-area total rows in rollup_monthly
 CLOSED_COLUMNS = ("area_code", "level", "day", "kind", "category", "closed")
 
 # What is read of each case: its area codes, report day, kind and category, status and
@@ -40,7 +44,8 @@ _RESOLVED = (Status.RESOLVED.value, Status.CLOSED.value)
 
 @dataclass
 class LevelCounts:
-    """One level's rows: daily (report-day cohorts) and closed (by close day)."""
+    """One level's rows: daily (report-day cohorts, close_hist as columns HIST) and closed
+    (by close day)."""
 
     daily: pa.Table
     closed: pa.Table
@@ -104,8 +109,8 @@ def count_level(cases: pa.Table, level: AreaLevel) -> LevelCounts:
     daily = pa.table({
         "area_code": area, "level": pa.repeat(pa.scalar(level.value), n), "day": daily_day,
         "kind": kind, "category": category, **measures,
-        "close_hist": _pg_arrays(np.arange(0, n * HIST_BUCKETS + 1, HIST_BUCKETS, dtype=np.int32),
-                                 hist.astype(np.int32)),
+        **{h: column for h, column in zip(HIST, hist.reshape(n, HIST_BUCKETS).T.astype(np.int32),
+                                          strict=True)},
         "close_lags": _pg_arrays(lag_offsets, pair_lag),
         "close_lag_counts": _pg_arrays(lag_offsets, pair_counts.astype(np.int32)),
     })
@@ -126,6 +131,65 @@ def count_level(cases: pa.Table, level: AreaLevel) -> LevelCounts:
                               minlength=len(close_keys)).astype(np.int32),
     })
     return LevelCounts(daily, closed)
+
+
+def monthly_rows(daily: pa.Table, closed: pa.Table) -> pa.Table:
+    """Month sums of report-day rows (KEYS, day, ADDITIVE, HIST) and close-day rows (KEYS, day,
+    closed) covering whole months, with each area's totals (kind = category = TOTAL); the
+    closures of a month are its closed_on. open_end is left to the caller."""
+    keys = ["area_code", "level", "month", "kind", "category"]
+    reported = _sum_by(_with_month(daily), keys, (*ADDITIVE, *HIST))
+    closures = _sum_by(_with_month(closed), keys, ("closed",)).rename_columns([*keys, "closed_on"])
+    detail = reported.join(closures, keys, join_type="full outer")
+    detail = detail.select([*keys, *ADDITIVE, *HIST, "closed_on"])
+    detail = pa.table({name: pc.fill_null(detail[name], 0) if name not in keys else detail[name]
+                       for name in detail.column_names})
+    totals = _sum_by(detail, ["area_code", "level", "month"], (*ADDITIVE, *HIST, "closed_on"))
+    totals = totals.append_column("kind", pa.repeat(pa.scalar(TOTAL), len(totals)))
+    totals = totals.append_column("category", pa.repeat(pa.scalar(TOTAL), len(totals)))
+    return pa.concat_tables([detail, totals.select(detail.column_names).cast(detail.schema)])
+
+
+def add_open_end(monthly: pa.Table, carried: pd.DataFrame | None) -> tuple[pa.Table, pd.DataFrame]:
+    """monthly with open_end (cases open at the end of each month: reported - closed_on summed
+    over the months so far of its area, kind and category), starting from `carried` (the last
+    open_end of each KEYS before these months); returns it and the carry for later months."""
+    frame = monthly.select([*KEYS, "month", "reported", "closed_on"]).to_pandas()
+    frame = frame.sort_values([*KEYS, "month"], kind="stable")
+    change = (frame["reported"] - frame["closed_on"]).astype(np.int64)
+    open_end = change.groupby([frame[k] for k in KEYS], sort=False).cumsum()
+    if carried is not None and len(carried):
+        before = frame[list(KEYS)].merge(carried, on=list(KEYS), how="left")["open_end"]
+        open_end += before.fillna(0).astype(np.int64).to_numpy()
+    frame["open_end"] = open_end
+    last = frame.drop_duplicates(list(KEYS), keep="last")[[*KEYS, "open_end"]]
+    carry = last if carried is None else pd.concat([carried, last]).drop_duplicates(list(KEYS), keep="last")
+    ordered = monthly.take(pa.array(frame.index.to_numpy()))
+    return ordered.append_column("open_end", pa.array(frame["open_end"].to_numpy(np.int32))), carry
+
+
+def for_copy(rows: pa.Table) -> pa.Table:
+    """rows with the histogram columns HIST joined into one PostgreSQL array, close_hist."""
+    if HIST[0] not in rows.column_names:
+        return rows
+    hist = np.column_stack([rows[h].to_numpy() for h in HIST]).astype(np.int32).ravel()
+    offsets = np.arange(0, len(hist) + 1, HIST_BUCKETS, dtype=np.int32)
+    kept = rows.drop_columns(list(HIST))
+    return kept.append_column("close_hist", _pg_arrays(offsets, hist))
+
+
+def _with_month(rows: pa.Table) -> pa.Table:
+    day = rows["day"].to_numpy().astype("datetime64[D]")
+    month = day.astype("datetime64[M]").astype("datetime64[D]")
+    return rows.append_column("month", pa.array(month, pa.date32()))
+
+
+def _sum_by(rows: pa.Table, keys: list[str], measures) -> pa.Table:
+    summed = rows.group_by(keys, use_threads=False).aggregate([(m, "sum") for m in measures])
+    names = {f"{m}_sum": m for m in measures}
+    summed = summed.rename_columns([names.get(c, c) for c in summed.column_names])
+    return pa.table({c: (summed[c].cast(pa.int32()) if c in measures and c != "close_hours_sum" else summed[c])
+                     for c in [*keys, *measures]})
 
 
 def _factorize(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:

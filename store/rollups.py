@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import date
 
+import pandas as pd
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -38,176 +40,158 @@ from store.rollup_counts import (
     CASE_COLUMNS,
     CLOSED_COLUMNS,
     DAILY_COLUMNS,
+    HIST,
     HIST_BUCKETS,
     HOUR_EDGES,
     STATUS_COLUMNS,
+    TOTAL,
+    add_open_end,
     count_level,
+    for_copy,
+    monthly_rows,
 )
 
 DEFAULT_TIMEZONE: str = GridHubSettings.model_fields["timezone"].default
-TOTAL = "*"  # kind and category of the per-area total rows in rollup_monthly
 NOTIFY_CHANNEL = "gridhub_rollups"
 REFRESH_LOCK_ID = 7_160_406  # advisory lock serialising rollup refreshes and rebuilds
 
 
-_HIST = tuple(f"h{i}" for i in range(HIST_BUCKETS))
-_BASE_MEASURES = (*ADDITIVE, *_HIST)
 # The measures are defined with the counting (store.rollup_counts); the API reads them here.
 __all__ = ["ADDITIVE", "HIST_BUCKETS", "HOUR_EDGES", "STATUS_COLUMNS", "TOTAL", "NOTIFY_CHANNEL",
            "refresh_touched", "rebuild", "announce"]
-# Cases counted in memory at a time (whole report days): about 100 MB of Arrow columns.
-SLICE_CASES = 1_000_000
+# Cases counted in memory at a time (whole months): ~250 MB with the rows counted from them.
+SLICE_CASES = 250_000
 
 
 def _ids(names) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(n) for n in names)
 
 
-def _sums(names, named: bool = False) -> sql.Composable:
-    """sum() of each measure, integers kept integer."""
-    return sql.SQL(", ").join(
-        sql.SQL("sum({n})" if n == "close_hours_sum" else "sum({n})::int").format(n=sql.Identifier(n))
-        + (sql.SQL(" AS {}").format(sql.Identifier(n)) if named else sql.SQL(""))
-        for n in names)
-
-
 def _read_cases(conn: psycopg.Connection, day_filter: sql.Composable,
                 timezone: str) -> Iterator[pa.Table]:
     """The rollup columns of the cases on the days day_filter keeps (a condition on `c`), in
-    day order, a slice of whole report days at a time.
+    day order, a slice of whole months at a time.
 
     Each slice is read whole with COPY before it is counted: the connection is needed again
     to write the slice's rows, and only it sees this transaction's cases.
     """
-    days = conn.execute(sql.SQL("SELECT c.report_day, count(*) FROM cases c WHERE {}"
-                                " GROUP BY 1 ORDER BY 1").format(day_filter)).fetchall()
-    read = pacsv.ReadOptions(column_names=list(CASE_COLUMNS))
-    convert = pacsv.ConvertOptions(column_types=CASE_COLUMNS, strings_can_be_null=True,
-                                   quoted_strings_can_be_null=False)
-    for first, last in _slices(days, SLICE_CASES):
-        query = sql.SQL("""
-            COPY (
-                SELECT {codes}, c.report_day, c.kind, c.category, c.status, c.outcome,
-                       CASE WHEN c.closed_at IS NOT NULL THEN greatest(
-                           extract(epoch FROM c.closed_at - c.reported_at) / 3600.0, 0)::float8 END,
-                       CASE WHEN c.closed_at IS NOT NULL THEN
-                           greatest((c.closed_at AT TIME ZONE {tz})::date - c.report_day, 0) END
-                FROM cases c WHERE {day_filter} AND c.report_day BETWEEN {first} AND {last}
-            ) TO STDOUT (FORMAT csv)""").format(
+    months = conn.execute(sql.SQL("SELECT date_trunc('month', c.report_day)::date, count(*)"
+                                  " FROM cases c WHERE {} GROUP BY 1 ORDER BY 1").format(day_filter)).fetchall()
+    for first, last in _slices(months, SLICE_CASES):
+        yield _copy_out(conn, sql.SQL("""
+            SELECT {codes}, c.report_day, c.kind, c.category, c.status, c.outcome,
+                   CASE WHEN c.closed_at IS NOT NULL THEN greatest(
+                       extract(epoch FROM c.closed_at - c.reported_at) / 3600.0, 0)::float8 END,
+                   CASE WHEN c.closed_at IS NOT NULL THEN
+                       greatest((c.closed_at AT TIME ZONE {tz})::date - c.report_day, 0) END
+            FROM cases c WHERE {day_filter}
+              AND c.report_day >= {first} AND c.report_day < ({last} + interval '1 month')::date
+            """).format(
             codes=sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(level.code_column))
                                      for level in AreaLevel),
             tz=sql.Literal(timezone), day_filter=day_filter, first=sql.Literal(first),
-            last=sql.Literal(last))
-        data = bytearray()
-        with conn.cursor() as cur, cur.copy(query) as copy:
-            for block in copy:
-                data += block
-        yield pacsv.read_csv(pa.py_buffer(data), read, convert_options=convert)
+            last=sql.Literal(last)), CASE_COLUMNS)
 
 
-def _slices(days: list[tuple], size: int) -> Iterator[tuple]:
-    """(first day, last day) ranges of consecutive days holding about `size` cases each."""
+def _copy_out(conn: psycopg.Connection, query: sql.Composable, columns: dict) -> pa.Table:
+    """The rows of query (columns: name -> Arrow type), through COPY ... TO STDOUT."""
+    data = bytearray()
+    with conn.cursor() as cur, cur.copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)) as copy:
+        for block in copy:
+            data += block
+    if not data:
+        return _empty(columns)
+    return pacsv.read_csv(
+        pa.py_buffer(data), pacsv.ReadOptions(column_names=list(columns)),
+        convert_options=pacsv.ConvertOptions(column_types=columns, strings_can_be_null=True,
+                                             quoted_strings_can_be_null=False))
+
+
+def _slices(months: list[tuple], size: int) -> Iterator[tuple]:
+    """(first month, last month) ranges of consecutive months holding about `size` cases each."""
     start, held = 0, 0
-    for i, (_, cases) in enumerate(days):
+    for i, (_, cases) in enumerate(months):
         if held and held + cases > size:
-            yield days[start][0], days[i - 1][0]
+            yield months[start][0], months[i - 1][0]
             start, held = i, 0
         held += cases
     if held:
-        yield days[start][0], days[-1][0]
+        yield months[start][0], months[-1][0]
 
 
-def _count_days(conn: psycopg.Connection, day_filter: sql.Composable, timezone: str,
-                daily_table: str, closed: bool) -> int:
-    """Count the cases of the days day_filter keeps into daily_table (every level) and, if
-    `closed`, every closure of those cases into rollup_closed_daily; returns daily rows.
+def _recount_days(conn: psycopg.Connection, timezone: str) -> int:
+    """Write every rollup row, counted from all cases (the tables are empty); returns daily rows.
 
-    Slices come in day order and a case closes on or after its report day, so closures on
-    days before the next slice are final; the rest wait to be summed with the next slice's.
+    Slices come in month order and a case closes on or after its report day, so closures
+    before the next slice's first month are final, and so are the month rows of the slice;
+    later closures wait for the next slice, open cases are carried from month to month.
     """
     written = 0
-    waiting = {level: None for level in AreaLevel}
-    for cases in _read_cases(conn, day_filter, timezone):
-        last_day = pc.max(cases["day"])
+    waiting: dict[AreaLevel, pa.Table] = {}
+    carried: dict[AreaLevel, pd.DataFrame | None] = dict.fromkeys(AreaLevel)
+    for cases in _read_cases(conn, sql.SQL("TRUE"), timezone):
+        after = _next_month(pc.max(cases["day"]).as_py())  # the next slice's first day
         for level in AreaLevel:
             counts = count_level(cases, level)
-            written += copy_table(conn, daily_table, counts.daily)
-            if closed:
-                pending = counts.closed if waiting[level] is None else _sum_closed(
-                    pa.concat_tables([waiting[level], counts.closed]))
-                copy_table(conn, "rollup_closed_daily",
-                           pending.filter(pc.less_equal(pending["day"], last_day)))
-                waiting[level] = pending.filter(pc.greater(pending["day"], last_day))
-    if closed:
-        for pending in waiting.values():
-            if pending is not None:
-                copy_table(conn, "rollup_closed_daily", pending)
+            written += copy_table(conn, "rollup_daily", for_copy(counts.daily))
+            pending = counts.closed if level not in waiting else _sum_closed(
+                pa.concat_tables([waiting[level], counts.closed]))
+            final = pending.filter(pc.less(pending["day"], after))
+            waiting[level] = pending.filter(pc.greater_equal(pending["day"], after))
+            carried[level] = _write_months(conn, counts.daily, final, carried[level])
+    for level, pending in waiting.items():  # closures after the last report month
+        _write_months(conn, None, pending, carried[level])
     return written
+
+
+def _write_months(conn: psycopg.Connection, daily: pa.Table | None, closed: pa.Table,
+                  carried: pd.DataFrame | None) -> pd.DataFrame:
+    """Write closed-day rows and the month rows of whole months of daily and closed rows, open
+    cases carried from earlier months; returns the carry for later months."""
+    copy_table(conn, "rollup_closed_daily", closed)
+    daily = _empty(_DAILY_NUMBERS) if daily is None else daily
+    monthly, carry = add_open_end(monthly_rows(daily, closed), carried)
+    copy_table(conn, "rollup_monthly", for_copy(monthly))
+    return carry
+
+
+def _empty(columns: dict) -> pa.Table:
+    return pa.table({name: pa.array([], kind) for name, kind in columns.items()})
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
 def _sum_closed(rows: pa.Table) -> pa.Table:
     keys = [c for c in CLOSED_COLUMNS if c != "closed"]
-    summed = rows.group_by(keys).aggregate([("closed", "sum")])
+    summed = rows.group_by(keys, use_threads=False).aggregate([("closed", "sum")])
     return summed.select([*keys, "closed_sum"]).rename_columns(list(CLOSED_COLUMNS)).cast(rows.schema)
 
 
+# Daily rows as numbers (histogram by bucket) and close-day rows, as read back for month sums.
+_DAILY_NUMBERS = {"area_code": pa.string(), "level": pa.string(), "day": pa.date32(),
+                  "kind": pa.string(), "category": pa.string(),
+                  **{n: pa.float64() if n == "close_hours_sum" else pa.int32() for n in ADDITIVE},
+                  **dict.fromkeys(HIST, pa.int32())}
+_CLOSED_NUMBERS = {"area_code": pa.string(), "level": pa.string(), "day": pa.date32(),
+                   "kind": pa.string(), "category": pa.string(), "closed": pa.int32()}
 
-def _daily_sources(source_filter: sql.Composable) -> tuple[sql.Composable, sql.Composable]:
-    """Report-day and close-day rows of the daily tables that pass the filter (on `d`)."""
-    reported = sql.SQL("SELECT d.area_code, d.level, d.day, d.kind, d.category, {additive}, {hist}"
-                       " FROM rollup_daily d {filter}").format(
+
+def _write_touched_months(conn: psycopg.Connection) -> None:
+    """Recount the month rows of rollup_touched_months from the daily tables (open_end after)."""
+    in_months = sql.SQL("JOIN rollup_touched_months t ON d.area_code = t.code AND d.day >= t.month"
+                        " AND d.day < (t.month + interval '1 month')::date")
+    daily = _copy_out(conn, sql.SQL("SELECT d.area_code, d.level, d.day, d.kind, d.category, {additive},"
+                                    " {hist} FROM rollup_daily d {months}").format(
         additive=sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(n)) for n in ADDITIVE),
-        hist=sql.SQL(", ").join(sql.SQL("d.close_hist[{}] AS {}").format(sql.Literal(i + 1), sql.Identifier(h))
-                                for i, h in enumerate(_HIST)),
-        filter=source_filter)
-    closed = sql.SQL("SELECT d.area_code, d.level, d.day, d.kind, d.category, d.closed"
-                     " FROM rollup_closed_daily d {filter}").format(filter=source_filter)
-    return reported, closed
-
-
-def _insert_monthly(sources: tuple[sql.Composable, sql.Composable],
-                    with_open_end: bool = False) -> sql.Composed:
-    """INSERT INTO rollup_monthly the month sums of report-day and close-day rows.
-
-    The rows (see _daily_sources) must cover whole months. with_open_end also fills open_end
-    (right only when every month of each area is being inserted).
-    """
-    # Each side is summed to months on its own (hash aggregates, no wide sort), the two are
-    # joined, and the per-area totals are summed from those month rows.
-    reported_rows, closed_rows = sources
-    keys = sql.SQL("area_code, level, month, kind, category")
-    detail_values = sql.SQL(", ").join(
-        sql.SQL("coalesce(r.{n}, 0) AS {n}").format(n=sql.Identifier(n)) for n in _BASE_MEASURES)
-    open_end = sql.SQL(
-        ", sum(reported - closed_on) OVER (PARTITION BY area_code, kind, category ORDER BY month)"
-        if with_open_end else "")
-    return sql.SQL("""
-        WITH reported AS (
-            SELECT area_code, level, date_trunc('month', day)::date AS month, kind, category, {sums}
-            FROM ({reported_rows}) x
-            GROUP BY 1, 2, 3, 4, 5
-        ), closed AS (
-            SELECT area_code, level, date_trunc('month', day)::date AS month, kind, category,
-                   sum(closed)::int AS closed_on
-            FROM ({closed_rows}) x (area_code, level, day, kind, category, closed)
-            GROUP BY 1, 2, 3, 4, 5
-        ), detail AS MATERIALIZED (
-            SELECT {keys}, {detail_values}, coalesce(c.closed_on, 0) AS closed_on
-            FROM reported r FULL JOIN closed c USING (area_code, level, month, kind, category)
-        ), month_rows AS (
-            SELECT * FROM detail
-            UNION ALL
-            SELECT area_code, level, month, {total}, {total}, {measure_sums}
-            FROM detail GROUP BY area_code, level, month
-        )
-        INSERT INTO rollup_monthly (area_code, level, month, kind, category, {additive},
-                                    close_hist, closed_on {open_end_col})
-        SELECT {keys}, {additive}, ARRAY[{hist}], closed_on {open_end} FROM month_rows
-    """).format(keys=keys, sums=_sums(_BASE_MEASURES, named=True), reported_rows=reported_rows,
-                closed_rows=closed_rows, detail_values=detail_values, total=sql.Literal(TOTAL),
-                measure_sums=_sums((*_BASE_MEASURES, "closed_on")), additive=_ids(ADDITIVE),
-                hist=_ids(_HIST), open_end=open_end,
-                open_end_col=sql.SQL(", open_end" if with_open_end else ""))
+        hist=sql.SQL(", ").join(sql.SQL("d.close_hist[{}]").format(sql.Literal(i + 1)) for i in range(len(HIST))),
+        months=in_months), _DAILY_NUMBERS)
+    closed = _copy_out(conn, sql.SQL("SELECT d.area_code, d.level, d.day, d.kind, d.category, d.closed"
+                                     " FROM rollup_closed_daily d {}").format(in_months), _CLOSED_NUMBERS)
+    conn.execute("DELETE FROM rollup_monthly m USING rollup_touched_months t"
+                 " WHERE m.area_code = t.code AND m.month = t.month")
+    copy_table(conn, "rollup_monthly", for_copy(monthly_rows(daily, closed)))
 
 
 _CARRY_OPEN_END = sql.SQL("""
@@ -270,13 +254,7 @@ def _recount_all(conn: psycopg.Connection, timezone: str) -> int:
     with ExitStack() as deferred:
         for table in ("rollup_daily", "rollup_closed_daily", "rollup_monthly"):
             deferred.enter_context(indexes_built_after(conn, table, keys_too=True))
-        written = _count_days(conn, sql.SQL("TRUE"), timezone, "rollup_daily", closed=True)
-        # One level at a time: the month sums of all levels at once outgrow work_mem and
-        # spill to disk on large loads.
-        for level in AreaLevel:
-            conn.execute(_insert_monthly(_daily_sources(sql.SQL("WHERE d.level = {}").format(
-                sql.Literal(level.value))), with_open_end=True))
-    return written
+        return _recount_days(conn, timezone)
 
 
 def _recount_touched(conn: psycopg.Connection, timezone: str) -> int:
@@ -294,16 +272,14 @@ def _recount_touched(conn: psycopg.Connection, timezone: str) -> int:
     conn.execute("CREATE TEMP TABLE rollup_touched_day_list ON COMMIT DROP AS"
                  " SELECT DISTINCT day FROM touched_days")
     conn.execute("ANALYZE touched_days, rollup_touched_day_list")
-    _count_days(conn, sql.SQL("c.report_day IN (SELECT day FROM rollup_touched_day_list)"),
-                timezone, "rollup_fresh_daily", closed=False)
+    for cases in _read_cases(conn, sql.SQL("c.report_day IN (SELECT day FROM rollup_touched_day_list)"),
+                             timezone):
+        for level in AreaLevel:
+            copy_table(conn, "rollup_fresh_daily", for_copy(count_level(cases, level).daily))
     conn.execute("ANALYZE rollup_fresh_daily")
     written = sum(_refresh_level(conn, level) for level in AreaLevel)
     conn.execute("ANALYZE rollup_touched_months")
-    conn.execute("DELETE FROM rollup_monthly m USING rollup_touched_months t"
-                 " WHERE m.area_code = t.code AND m.month = t.month")
-    conn.execute(_insert_monthly(_daily_sources(sql.SQL(
-        "JOIN rollup_touched_months t ON d.area_code = t.code AND d.day >= t.month"
-        " AND d.day < (t.month + interval '1 month')::date"))))
+    _write_touched_months(conn)
     conn.execute(_CARRY_OPEN_END.format(
         scope=sql.SQL("WHERE r.area_code IN (SELECT code FROM rollup_touched_months)"),
         from_month=sql.SQL("JOIN (SELECT code, min(month) AS first_month FROM rollup_touched_months"
