@@ -156,8 +156,13 @@ class PrivateCluster:
             self._give_to_owner(log)
         settings = " ".join(f"-c {name}={value}" for name, value in CLUSTER_SETTINGS.items())
         options = f"-p {port} -k {self.root} {settings}"
-        self._run([str(bindir / "pg_ctl"), "-D", str(self.pgdata), "-o", options,
-                   "-l", str(log), "-w", "-t", "60", "start"])
+        try:
+            self._run([str(bindir / "pg_ctl"), "-D", str(self.pgdata), "-o", options,
+                       "-l", str(log), "-w", "-t", "60", "start"])
+        except DatabaseUnavailableError as exc:
+            # pg_ctl only says "examine the log output": say what the server wrote there.
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+            raise DatabaseUnavailableError(f"{exc}\nlast lines of {log}:\n{tail}") from exc
         return port
 
     def _give_to_owner(self, path: Path) -> None:
