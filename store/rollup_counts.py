@@ -3,7 +3,8 @@
 At grid level a rollup group holds about one case, so PostgreSQL would evaluate some thirty
 aggregates per case and level; numpy sums the same measures with one bincount per measure.
 Input: the columns of CASE_COLUMNS for a set of whole report days (store.rollups reads them).
-Output: Arrow tables whose columns are those of rollup_daily and rollup_closed_daily.
+Output: Arrow tables of rollup_daily, rollup_closed_daily and rollup_monthly rows; the hours
+histogram stays one column per bucket (HIST) until for_copy joins it into close_hist.
 """
 
 from __future__ import annotations
