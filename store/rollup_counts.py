@@ -139,13 +139,13 @@ def monthly_rows(daily: pa.Table, closed: pa.Table) -> pa.Table:
     closed) covering whole months, with each area's totals (kind = category = TOTAL); the
     closures of a month are its closed_on. open_end is left to the caller."""
     keys = ["area_code", "level", "month", "kind", "category"]
-    reported = _sum_by(_with_month(daily), keys, (*ADDITIVE, *HIST))
-    closures = _sum_by(_with_month(closed), keys, ("closed",)).rename_columns([*keys, "closed_on"])
+    reported = sum_by(_with_month(daily), keys, (*ADDITIVE, *HIST))
+    closures = sum_by(_with_month(closed), keys, ("closed",)).rename_columns([*keys, "closed_on"])
     detail = reported.join(closures, keys, join_type="full outer")
     detail = detail.select([*keys, *ADDITIVE, *HIST, "closed_on"])
     detail = pa.table({name: pc.fill_null(detail[name], 0) if name not in keys else detail[name]
                        for name in detail.column_names})
-    totals = _sum_by(detail, ["area_code", "level", "month"], (*ADDITIVE, *HIST, "closed_on"))
+    totals = sum_by(detail, ["area_code", "level", "month"], (*ADDITIVE, *HIST, "closed_on"))
     totals = totals.append_column("kind", pa.repeat(pa.scalar(TOTAL), len(totals)))
     totals = totals.append_column("category", pa.repeat(pa.scalar(TOTAL), len(totals)))
     return pa.concat_tables([detail, totals.select(detail.column_names).cast(detail.schema)])
@@ -185,7 +185,8 @@ def _with_month(rows: pa.Table) -> pa.Table:
     return rows.append_column("month", pa.array(month, pa.date32()))
 
 
-def _sum_by(rows: pa.Table, keys: list[str], measures) -> pa.Table:
+def sum_by(rows: pa.Table, keys: list[str], measures) -> pa.Table:
+    """rows summed per keys: the keys, then each measure (integers stay int32)."""
     summed = rows.group_by(keys, use_threads=False).aggregate([(m, "sum") for m in measures])
     names = {f"{m}_sum": m for m in measures}
     summed = summed.rename_columns([names.get(c, c) for c in summed.column_names])

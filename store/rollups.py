@@ -13,8 +13,8 @@ take it off, so after a merge only the touched (area, report day) rows are recou
 cases, closures move by difference, the touched months are re-summed and open_end is carried
 forward from the first touched month of each touched area. `rebuild` recomputes everything.
 
-Either way the cases of the days concerned are read once, a slice of whole report days at a
-time, and counted at every level in memory (store.rollup_counts); COPY writes the rows. A bulk
+Either way the cases of the days concerned are read once, a slice of whole months at a time,
+and counted at every level in memory (store.rollup_counts); COPY writes the rows. A bulk
 load recounts everything that way, with the rollup tables' indexes built after.
 """
 
@@ -49,6 +49,7 @@ from store.rollup_counts import (
     count_level,
     for_copy,
     monthly_rows,
+    sum_by,
 )
 
 DEFAULT_TIMEZONE: str = GridHubSettings.model_fields["timezone"].default
@@ -134,8 +135,8 @@ def _recount_days(conn: psycopg.Connection, timezone: str) -> int:
         for level in AreaLevel:
             counts = count_level(cases, level)
             written += copy_table(conn, "rollup_daily", for_copy(counts.daily))
-            pending = counts.closed if level not in waiting else _sum_closed(
-                pa.concat_tables([waiting[level], counts.closed]))
+            pending = counts.closed if level not in waiting else sum_by(
+                pa.concat_tables([waiting[level], counts.closed]), _CLOSED_KEYS, ("closed",))
             final = pending.filter(pc.less(pending["day"], after))
             waiting[level] = pending.filter(pc.greater_equal(pending["day"], after))
             carried[level] = _write_months(conn, counts.daily, final, carried[level])
@@ -163,12 +164,7 @@ def _next_month(day: date) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
-def _sum_closed(rows: pa.Table) -> pa.Table:
-    keys = [c for c in CLOSED_COLUMNS if c != "closed"]
-    summed = rows.group_by(keys, use_threads=False).aggregate([("closed", "sum")])
-    return summed.select([*keys, "closed_sum"]).rename_columns(list(CLOSED_COLUMNS)).cast(rows.schema)
-
-
+_CLOSED_KEYS = [c for c in CLOSED_COLUMNS if c != "closed"]
 # Daily rows as numbers (histogram by bucket) and close-day rows, as read back for month sums.
 _DAILY_NUMBERS = {"area_code": pa.string(), "level": pa.string(), "day": pa.date32(),
                   "kind": pa.string(), "category": pa.string(),
