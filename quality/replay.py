@@ -42,5 +42,5 @@ def link_replay(conn: psycopg.Connection, source: str, run_id: int,
         " AND (%(of_run)s::bigint IS NULL OR q.run_id = %(of_run)s)", params).rowcount
     fields = [r[0] for r in conn.execute(
         "SELECT DISTINCT k FROM run_records rr JOIN raw_records r USING (raw_id),"
-        " jsonb_object_keys(r.payload) AS k WHERE rr.run_id = %s ORDER BY k", (run_id,)).fetchall()]
+        " json_object_keys(r.payload) AS k WHERE rr.run_id = %s ORDER BY k", (run_id,)).fetchall()]
     return ReplayPlan(run_id, linked, released, fields)
