@@ -127,13 +127,17 @@ def process(spec: SourceSpec, settings: GridHubSettings, url: str, run_id: int,
                                                             spec.chunk_rows)), name="process")
             with closing(prepared), indexes_built_after(conn, "cases") if bulk else nullcontext():
                 for chunk in prepared:
-                    _load_chunk(conn, spec, settings, run_id, chunk, counts)
+                    _load_chunk(conn, spec, settings, run_id, chunk, counts, bulk)
                     if progress:
                         progress("process", chunk.records)
             if counts.records_read != landed["records_read"]:
                 raise RunStateError(f"run {run_id} landed {landed['records_read']} records but"
                                     f" {counts.records_read} were read back")
-            rollups.refresh_touched(conn, settings.timezone, recount_all=bulk)
+            # A bulk load touches most (area, day) pairs: every rollup is recounted at once.
+            if not bulk:
+                rollups.refresh_touched(conn, settings.timezone)
+            elif counts.inserted or counts.updated:
+                rollups.rebuild(conn, settings.timezone)
             runs.set_watermark(conn, spec.name, landed["watermark_to"], run_id)
             runs.finish_run(conn, run_id, counts)
     except BaseException as exc:
@@ -195,11 +199,11 @@ def _prepare_chunk(spec: SourceSpec, settings: GridHubSettings, chunk: LandedChu
 
 
 def _load_chunk(conn: psycopg.Connection, spec: SourceSpec, settings: GridHubSettings,
-                run_id: int, chunk: PreparedChunk, counts: runs.RunCounts) -> None:
+                run_id: int, chunk: PreparedChunk, counts: runs.RunCounts, bulk: bool) -> None:
     """The database side of a chunk: quality gates, merge into cases, quarantine."""
     counts.records_read += chunk.records
     settle_batch(conn, spec, run_id, chunk.verdict, settings.data_dir)  # may stop the run (GateFailed)
-    merged = merge_cases(conn, run_id, chunk.located)
+    merged = merge_cases(conn, run_id, chunk.located, track_touched=not bulk)
     newly_quarantined = quarantine(conn, spec.name, run_id, chunk.failed)
     counts.inserted += merged.inserted
     counts.updated += merged.updated

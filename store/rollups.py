@@ -21,7 +21,7 @@ load recounts everything that way, with the rollup tables' indexes built after.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from datetime import date
 
 import pandas as pd
@@ -32,6 +32,7 @@ import pyarrow.csv as pacsv
 from psycopg import sql
 
 from core.case import AreaLevel
+from core.prefetch import prefetched
 from core.settings import GridHubSettings
 from store.copy import copy_table
 from store.loading import indexes_built_after
@@ -126,14 +127,19 @@ def _recount_days(conn: psycopg.Connection, timezone: str) -> int:
     Slices come in month order and a case closes on or after its report day, so closures
     before the next slice's first month are final, and so are the month rows of the slice;
     later closures wait for the next slice, open cases are carried from month to month.
+    A thread reads the slices and counts them one level ahead of the writes (the connection
+    serialises its reads and the writes; numpy, Arrow and the wait on the server let go of
+    the GIL); one level at a time, as a slice's rows at all five levels weigh five times its
+    cases.
     """
     written = 0
     waiting: dict[AreaLevel, pa.Table] = {}
     carried: dict[AreaLevel, pd.DataFrame | None] = dict.fromkeys(AreaLevel)
-    for cases in _read_cases(conn, sql.SQL("TRUE"), timezone):
-        after = _next_month(pc.max(cases["day"]).as_py())  # the next slice's first day
-        for level in AreaLevel:
-            counts = count_level(cases, level)
+    counted = prefetched(((_next_month(pc.max(cases["day"]).as_py()), level, count_level(cases, level))
+                          for cases in _read_cases(conn, sql.SQL("TRUE"), timezone) for level in AreaLevel),
+                         name="rollup counts")
+    with closing(counted):
+        for after, level, counts in counted:  # after: the next slice's first day
             written += copy_table(conn, "rollup_daily", for_copy(counts.daily))
             pending = counts.closed if level not in waiting else sum_by(
                 pa.concat_tables([waiting[level], counts.closed]), _CLOSED_KEYS, ("closed",))
@@ -202,13 +208,11 @@ _CARRY_OPEN_END = sql.SQL("""
       AND m.category = w.category AND m.open_end IS DISTINCT FROM w.open_end""")
 
 
-def refresh_touched(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE,
-                    recount_all: bool = False) -> int:
+def refresh_touched(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE) -> int:
     """Recompute rollups for the (area, day) pairs in the temp table touched_days.
 
     Returns the number of rollup_daily rows written. `timezone` decides the local day a case
-    was closed on and must be the city's (GridHubSettings.timezone). recount_all (after a
-    bulk load, which touches most pairs) recounts every rollup in one pass instead.
+    was closed on and must be the city's (GridHubSettings.timezone).
     """
     exists = conn.execute("SELECT to_regclass('pg_temp.touched_days')").fetchone()[0]
     if exists is None:
@@ -219,7 +223,7 @@ def refresh_touched(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE,
     # with the first one's cases visible (each statement sees what is committed by then).
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK_ID,))
     _tune(conn)
-    written = _recount_all(conn, timezone) if recount_all else _recount_touched(conn, timezone)
+    written = _recount_touched(conn, timezone)
     conn.execute("TRUNCATE touched_days")
     announce(conn)
     return written

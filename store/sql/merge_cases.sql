@@ -1,6 +1,7 @@
 -- Merge staged cases on the natural key. The last staged row of a key wins; a row whose
 -- record_hash equals the stored one changes nothing. Old and new (day, area) pairs of every
--- changed case go to touched_days for the incremental rollup.
+-- changed case go to touched_days for the incremental rollup, unless %(track_touched)s is
+-- false (a bulk load recounts every rollup instead; a false one-time filter skips the work).
 -- Stored versions are looked up by key, one index probe per staged row: a hash join would
 -- scan all of cases for every chunk (OFFSET 0 keeps the planner from turning it into one).
 WITH old_versions AS (
@@ -12,6 +13,7 @@ WITH old_versions AS (
           AND c.record_hash <> s.record_hash
         OFFSET 0
     ) c
+    WHERE %(track_touched)s
 ), latest AS (
     SELECT DISTINCT ON (source, source_record_id) * FROM stage_cases
     ORDER BY source, source_record_id, position DESC
@@ -55,5 +57,6 @@ WITH old_versions AS (
     INSERT INTO touched_days
     SELECT report_day, grid_code, community_code, street_code, district_code, city_code
     FROM merged
+    WHERE %(track_touched)s
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged;
