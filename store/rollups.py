@@ -46,6 +46,7 @@ from store.rollup_counts import (
     HOUR_EDGES,
     STATUS_COLUMNS,
     TOTAL,
+    LevelCounts,
     add_open_end,
     count_level,
     for_copy,
@@ -135,11 +136,9 @@ def _recount_days(conn: psycopg.Connection, timezone: str) -> int:
     written = 0
     waiting: dict[AreaLevel, pa.Table] = {}
     carried: dict[AreaLevel, pd.DataFrame | None] = dict.fromkeys(AreaLevel)
-    counted = prefetched(((_next_month(pc.max(cases["day"]).as_py()), level, count_level(cases, level))
-                          for cases in _read_cases(conn, sql.SQL("TRUE"), timezone) for level in AreaLevel),
-                         name="rollup counts")
+    counted = prefetched(_counts_by_level(conn, timezone), name="rollup counts")
     with closing(counted):
-        for after, level, counts in counted:  # after: the next slice's first day
+        for after, level, counts in counted:
             written += copy_table(conn, "rollup_daily", for_copy(counts.daily))
             pending = counts.closed if level not in waiting else sum_by(
                 pa.concat_tables([waiting[level], counts.closed]), _CLOSED_KEYS, ("closed",))
@@ -149,6 +148,15 @@ def _recount_days(conn: psycopg.Connection, timezone: str) -> int:
     for level, pending in waiting.items():  # closures after the last report month
         _write_months(conn, None, pending, carried[level])
     return written
+
+
+def _counts_by_level(conn: psycopg.Connection,
+                     timezone: str) -> Iterator[tuple[date, AreaLevel, LevelCounts]]:
+    """Every slice of all cases counted level by level, each with the next slice's first day."""
+    for cases in _read_cases(conn, sql.SQL("TRUE"), timezone):
+        after = _next_month(pc.max(cases["day"]).as_py())
+        for level in AreaLevel:
+            yield after, level, count_level(cases, level)
 
 
 def _write_months(conn: psycopg.Connection, daily: pa.Table | None, closed: pa.Table,
