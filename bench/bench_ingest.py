@@ -5,7 +5,8 @@
 
 Prints, in one run, records per second and peak memory (RSS) of:
   - the full GridHub ingest (read the GBK CSV, land raw, map, validate, geocode, load, rollups)
-    through pipeline.ingest.ingest, the same code the CLI and the DAGs run;
+    through pipeline.ingest.ingest, as the CLI runs it: one pass, each chunk processed once
+    landed (the DAGs run the same steps as two tasks, reading the landing back between them);
   - the limit: a plain binary COPY (psycopg write_row) of the same rows, already prepared as
     canonical cases with their grid, into the same `cases` table (indexes and all);
   - the naive peer: pandas read_csv -> geopandas sjoin onto the grids -> GeoDataFrame.to_postgis;
@@ -99,7 +100,7 @@ def report(rows: int, results: dict) -> None:
         print(f"{labels[what]:<44}{r['records']:>11,}{r['seconds']:>10.1f}{rate:>11,.0f}{r['peak_mb']:>10,.0f}")
     if results.get("full", {}).get("stages"):
         print("full ingest, seconds by step (Python steps run in a thread beside the database"
-              " steps, so they overlap; not shown: reading the CSV and the landing back, index builds):")
+              " steps, so they overlap; not shown: reading the CSV, index builds):")
         for label, seconds in results["full"]["stages"].items():
             print(f"  {label:<40}{seconds:>8.1f}")
     full = results.get("full")

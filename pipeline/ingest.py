@@ -1,4 +1,4 @@
-"""Ingest one source, as two steps that Airflow may run as separate tasks:
+"""Ingest one source, as two steps that Airflow runs as separate tasks:
 
 1. `land`: read the source in chunks and store every record raw (payload, position, content
    hash), linked to the run. The landing commits on its own, so a run stopped later by a
@@ -7,13 +7,15 @@
    rollups -> watermark -> "succeeded", all in one transaction: a run that fails or is killed
    here loads nothing, and re-running it ends with exactly the rows of a clean run.
 
-`ingest` runs both. A per-source advisory lock keeps two ingests (CLI, Airflow) of one source
-apart; the watermark moves only when `process` commits.
+`ingest` (the CLI's) runs both in one pass over the source: each chunk is processed as soon
+as it is landed, on a second connection, with the same commits as the two steps. A
+per-source advisory lock keeps two ingests (CLI, Airflow) of one source apart; the watermark
+moves only when the load commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, closing, nullcontext
 from dataclasses import dataclass
 
@@ -31,13 +33,14 @@ from core.settings import GridHubSettings
 from geo.crs import to_wgs84
 from geo.geocode import geocode
 from geo.geocoder import Geocoder
-from quality.batch import settle_batch
+from quality.batch import settle_batch, settle_run
 from quality.suite import CityExtent
 from quality.verdicts import Verdict, judge
 from store import rollups, runs
 from store.db import connect
 from store.loading import (
     LandedChunk,
+    bulk_load_threshold,
     indexes_built_after,
     is_bulk_load,
     land_raw,
@@ -67,9 +70,52 @@ def source_lock_id(source: str) -> str:
 
 def ingest(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Progress | None = None,
            variables: Mapping[str, str] | None = None) -> IngestResult:
-    """Run one ingest of a source end to end: land, then process."""
-    run_id = land(spec, settings, url, progress=progress, variables=variables)
-    return process(spec, settings, url, run_id, progress=progress)
+    """Run one ingest of a source end to end, landing and processing in one pass.
+
+    Each chunk is landed on one connection and then mapped, validated, geocoded and loaded on
+    a second while the next chunks are read and landed: the landing's database work overlaps
+    the Python work, and nothing is read back. The landing commits as soon as it is whole, as
+    `land` would; the gates are then judged over the whole run and the load commits, as
+    `process` would. A run that fails to load still lands the rest of its records.
+    """
+    run_id = runs.start_run(url, spec.name, {"format": spec.format.value})
+    try:
+        with connect(url) as conn, connect(url) as lander:
+            _lock(conn, spec.name)  # held until the load commits, after the landing's commit
+            geocoder = Geocoder.from_database(conn)
+            extent = CityExtent.around(geocoder.current.grids.geoms, to_wgs84)
+            counts = runs.RunCounts()
+            bulk_from = bulk_load_threshold(conn, "cases", settings.bulk_load_min_records)
+            # Three threads: read and hash; land then prepare; load. (A thread of its own for
+            # the landing gained little on two cores and held two more chunks in memory.)
+            landed = _committed_after(lander, _landed_chunks(lander, spec, settings, run_id,
+                                                             variables, progress))
+            prepared = prefetched((_prepare_chunk(spec, settings, chunk, geocoder, extent)
+                                   for chunk in landed), name="process")
+            with closing(landed):
+                try:
+                    with closing(prepared), ExitStack() as deferred:
+                        bulk = False
+                        for chunk in prepared:
+                            # A load that turns out big enough builds the case indexes after it.
+                            if not bulk and counts.records_read + chunk.records >= bulk_from:
+                                bulk = True
+                                deferred.enter_context(indexes_built_after(conn, "cases"))
+                            _load_chunk(conn, spec, settings, run_id, chunk, counts, bulk,
+                                        judge_gates=False)
+                            if progress:
+                                progress("process", chunk.records)
+                except Exception:
+                    # Keep the whole landing of a run that fails to load, for audit and replay.
+                    for _ in landed:
+                        pass
+                    raise
+            settle_run(conn, spec, run_id, settings.data_dir)
+            _finish(conn, spec, settings, run_id, counts, bulk)
+    except BaseException as exc:
+        _record_failure(url, run_id, exc)
+        raise
+    return IngestResult(spec.name, run_id, counts)
 
 
 def land(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Progress | None = None,
@@ -79,33 +125,52 @@ def land(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Progre
     try:
         with connect(url) as conn:
             _lock(conn, spec.name)
-            runs.interrupt_stale(conn, spec.name, run_id)
-            watermark_from = runs.get_watermark(conn, spec.name)
-            context = ReadContext(settings.data_dir, variables or {}, watermark_from)
-            read, fields, watermark_to = 0, {}, watermark_from
-            # Chunks are read and hashed one ahead of their landing; closing stops that thread
-            # when a landing fails. A bulk landing builds the landing table's lookup indexes
-            # once it is done; on a failure the rollback keeps them as they were.
-            chunks = prefetched(((raw, raw_landing_frame(spec, raw))
-                                 for raw in read_chunks(spec, context)), name="land")
-            with closing(chunks), ExitStack() as deferred:
-                for raw, landing in chunks:
-                    # Decided once, when the records read reach the bulk size.
-                    if read < settings.bulk_load_min_records <= read + len(raw) and is_bulk_load(
-                            conn, "raw_records", read + len(raw), settings.bulk_load_min_records):
-                        deferred.enter_context(indexes_built_after(conn, "raw_records"))
-                    land_raw(conn, spec.name, run_id, landing)
-                    read += len(raw)
-                    fields.update(dict.fromkeys(c for c in raw.columns if c != POSITION))
-                    if spec.watermark and spec.watermark in raw:
-                        watermark_to = highest(raw[spec.watermark], watermark_to)
-                    if progress:
-                        progress("land", len(raw))
-            runs.mark_landed(conn, run_id, read, list(fields), watermark_from, watermark_to)
+            for _ in _landed_chunks(conn, spec, settings, run_id, variables, progress):
+                pass
     except BaseException as exc:
         _record_failure(url, run_id, exc)
         raise
     return run_id
+
+
+def _landed_chunks(conn: psycopg.Connection, spec: SourceSpec, settings: GridHubSettings,
+                   run_id: int, variables: Mapping[str, str] | None,
+                   progress: Progress | None) -> Iterator[LandedChunk]:
+    """Read the source from its watermark and land it on conn, yielding each chunk as landed.
+
+    After the last chunk the run is marked landed; the caller commits. The caller holds the
+    source's lock.
+    """
+    runs.interrupt_stale(conn, spec.name, run_id)
+    watermark_from = runs.get_watermark(conn, spec.name)
+    context = ReadContext(settings.data_dir, variables or {}, watermark_from)
+    read, fields, watermark_to = 0, {}, watermark_from
+    bulk_from = bulk_load_threshold(conn, "raw_records", settings.bulk_load_min_records)
+    # Chunks are read and hashed one ahead of their landing; closing stops that thread when a
+    # landing fails. A bulk landing builds the landing table's lookup indexes once it is done;
+    # on a failure the rollback keeps them as they were.
+    chunks = prefetched(((raw, raw_landing_frame(spec, raw)) for raw in read_chunks(spec, context)),
+                        name="land")
+    with closing(chunks), ExitStack() as deferred:
+        for raw, landing in chunks:
+            if read < bulk_from <= read + len(raw):
+                deferred.enter_context(indexes_built_after(conn, "raw_records"))
+            raw_ids = land_raw(conn, spec.name, run_id, landing)
+            read += len(raw)
+            fields.update(dict.fromkeys(c for c in raw.columns if c != POSITION))
+            if spec.watermark and spec.watermark in raw:
+                watermark_to = highest(raw[spec.watermark], watermark_to)
+            if progress:
+                progress("land", len(raw))
+            yield LandedChunk(raw.drop(columns=[POSITION]), landing["position"].to_numpy(),
+                              raw_ids, landing["payload"].tolist())
+    runs.mark_landed(conn, run_id, read, list(fields), watermark_from, watermark_to)
+
+
+def _committed_after(conn: psycopg.Connection, chunks: Iterator[LandedChunk]) -> Iterator[LandedChunk]:
+    """The landed chunks, then the landing's commit."""
+    yield from chunks
+    conn.commit()
 
 
 def process(spec: SourceSpec, settings: GridHubSettings, url: str, run_id: int,
@@ -130,20 +195,27 @@ def process(spec: SourceSpec, settings: GridHubSettings, url: str, run_id: int,
                     _load_chunk(conn, spec, settings, run_id, chunk, counts, bulk)
                     if progress:
                         progress("process", chunk.records)
-            if counts.records_read != landed["records_read"]:
-                raise RunStateError(f"run {run_id} landed {landed['records_read']} records but"
-                                    f" {counts.records_read} were read back")
-            # A bulk load touches most (area, day) pairs: every rollup is recounted at once.
-            if not bulk:
-                rollups.refresh_touched(conn, settings.timezone)
-            elif counts.inserted or counts.updated:
-                rollups.rebuild(conn, settings.timezone)
-            runs.set_watermark(conn, spec.name, landed["watermark_to"], run_id)
-            runs.finish_run(conn, run_id, counts)
+            _finish(conn, spec, settings, run_id, counts, bulk)
     except BaseException as exc:
         _record_failure(url, run_id, exc)
         raise
     return IngestResult(spec.name, run_id, counts)
+
+
+def _finish(conn: psycopg.Connection, spec: SourceSpec, settings: GridHubSettings, run_id: int,
+            counts: runs.RunCounts, bulk: bool) -> None:
+    """After the last chunk of a landed run: rollups, watermark, "succeeded" (the caller commits)."""
+    landed = runs.landed_run(conn, run_id)
+    if counts.records_read != landed["records_read"]:
+        raise RunStateError(f"run {run_id} landed {landed['records_read']} records but"
+                            f" {counts.records_read} were read back")
+    # A bulk load touches most (area, day) pairs: every rollup is recounted at once.
+    if not bulk:
+        rollups.refresh_touched(conn, settings.timezone)
+    elif counts.inserted or counts.updated:
+        rollups.rebuild(conn, settings.timezone)
+    runs.set_watermark(conn, spec.name, landed["watermark_to"], run_id)
+    runs.finish_run(conn, run_id, counts)
 
 
 def _lock(conn: psycopg.Connection, source: str) -> None:
@@ -199,10 +271,12 @@ def _prepare_chunk(spec: SourceSpec, settings: GridHubSettings, chunk: LandedChu
 
 
 def _load_chunk(conn: psycopg.Connection, spec: SourceSpec, settings: GridHubSettings,
-                run_id: int, chunk: PreparedChunk, counts: runs.RunCounts, bulk: bool) -> None:
+                run_id: int, chunk: PreparedChunk, counts: runs.RunCounts, bulk: bool,
+                judge_gates: bool = True) -> None:
     """The database side of a chunk: quality gates, merge into cases, quarantine."""
     counts.records_read += chunk.records
-    settle_batch(conn, spec, run_id, chunk.verdict, settings.data_dir)  # may stop the run (GateFailed)
+    # May stop the run (GateFailed).
+    settle_batch(conn, spec, run_id, chunk.verdict, settings.data_dir, judge_gates=judge_gates)
     merged = merge_cases(conn, run_id, chunk.located, track_touched=not bulk)
     newly_quarantined = quarantine(conn, spec.name, run_id, chunk.failed)
     counts.inserted += merged.inserted

@@ -4,8 +4,11 @@ out of quarantine, and stop the run when a batch gate fails.
 The pipeline calls `settle_batch` right after `judge`, once per chunk. Gates that need only
 the landing (volume, schema) judge the first chunk, before anything of the run is loaded;
 those that need every row (quarantine rate, freshness) judge the last one, and the
-quarantine rate stops the run as soon as its threshold can no longer be met. GateFailed
-rolls the run's transaction back: nothing is loaded, the committed raw landing stays.
+quarantine rate stops the run as soon as its threshold can no longer be met. A run loaded
+while it is still landing (the one-pass ingest) cannot know its size yet: its chunks are
+recorded without gates and `settle_run` judges them all once the landing is whole, before the
+load commits. GateFailed rolls the run's transaction back: nothing is loaded, the committed
+raw landing stays.
 """
 
 from __future__ import annotations
@@ -24,30 +27,54 @@ from quality.verdicts import Verdict
 
 
 def settle_batch(conn: psycopg.Connection, spec: SourceSpec, run_id: int, verdict: Verdict,
-                 data_dir: Path | None = None, now: datetime | None = None) -> records.QualityRecord:
+                 data_dir: Path | None = None, now: datetime | None = None,
+                 judge_gates: bool = True) -> records.QualityRecord:
     """Record the chunk's validation; release replayed rows that pass; enforce the gates.
 
-    With data_dir, the run's Data Docs page is built once its last chunk is validated.
+    With data_dir, the run's Data Docs page is built once its last chunk is validated. Without
+    judge_gates (a run loaded while it is still landing), only the validation is recorded:
+    `settle_run` judges every gate once the landing is whole.
     """
     if verdict.report is None:
         raise ValueError("settle_batch needs a verdict from quality.verdicts.judge")
     now = now or datetime.now(UTC)
     facts = gates.run_facts(conn, run_id)
     record = records.add_validation(conn, spec.name, run_id, verdict.report)
-    first = record.rows_evaluated == verdict.report.rows
-    last = record.rows_evaluated >= facts.records
     if facts.replay:
         release_loaded(conn, spec.name, run_id, verdict.passed["raw_id"].dropna())
-        if last and data_dir is not None:
+        if record.rows_evaluated >= facts.records and data_dir is not None:
             docs.publish(record, data_dir, now)
         return record
+    if not judge_gates:
+        return record
+    first = record.rows_evaluated == verdict.report.rows
+    last = record.rows_evaluated >= facts.records
+    return _judge(conn, spec, record, facts, first, last, data_dir, now)
 
+
+def settle_run(conn: psycopg.Connection, spec: SourceSpec, run_id: int, data_dir: Path | None = None,
+               now: datetime | None = None) -> records.QualityRecord | None:
+    """Judge every gate of a run whose chunks were settled without them, its landing now whole.
+
+    Nothing to judge (None) when the run read no records.
+    """
+    record = records.read_record(conn, run_id)
+    if record is None:
+        return None
+    return _judge(conn, spec, record, gates.run_facts(conn, run_id), True, True, data_dir,
+                  now or datetime.now(UTC))
+
+
+def _judge(conn: psycopg.Connection, spec: SourceSpec, record: records.QualityRecord,
+           facts: gates.RunFacts, first: bool, last: bool, data_dir: Path | None,
+           now: datetime) -> records.QualityRecord:
+    """The gates due at this chunk (volume and schema at the first, the rest at the last)."""
     cfg = quality_config(spec)
     results: list[GateResult] = []
     if first:
-        history = gates.volume_history(conn, spec.name, run_id, cfg.volume.history_runs)
+        history = gates.volume_history(conn, spec.name, record.run_id, cfg.volume.history_runs)
         results.append(gates.volume_gate(facts.records, history, cfg.volume))
-        baseline = gates.baseline_fields(conn, spec.name, run_id)
+        baseline = gates.baseline_fields(conn, spec.name, record.run_id)
         results.append(gates.schema_gate(facts.fields, baseline, spec.source_fields,
                                          cfg.schema_gate))
     rate_limit = cfg.max_quarantine_rate * facts.records
@@ -60,11 +87,11 @@ def settle_batch(conn: psycopg.Connection, spec: SourceSpec, run_id: int, verdic
         results.append(gates.quarantine_rate_gate(record.rows_failed, facts.records,
                                                   cfg.max_quarantine_rate))
     if results:
-        records.save_gates(conn, run_id, [r.as_record() for r in results])
+        records.save_gates(conn, record.run_id, [r.as_record() for r in results])
         record.gates += [r.as_record() for r in results]
     failures = [r for r in results if not r.passed]
     if data_dir is not None and (last or failures):
         docs.publish(record, data_dir, now)
     if failures:
-        raise GateFailed(spec.name, run_id, failures)
+        raise GateFailed(spec.name, record.run_id, failures)
     return record

@@ -6,6 +6,7 @@ one statement, so a retried or repeated load changes nothing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,10 +46,11 @@ class MergeCounts:
         return self
 
 
-def land_raw(conn: psycopg.Connection, source: str, run_id: int, raw: pd.DataFrame) -> int:
-    """Store raw records once per content and link every one read to the run; returns rows linked.
+def land_raw(conn: psycopg.Connection, source: str, run_id: int, raw: pd.DataFrame) -> np.ndarray:
+    """Store raw records once per content and link every one read to the run.
 
-    raw must have columns position, record_key, content_hash, payload (JSON text).
+    raw must have columns position, record_key, content_hash, payload (JSON text). Returns the
+    raw_id of each of raw's rows, in raw's order.
     """
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS stage_raw (position bigint, record_key text,"
@@ -72,9 +74,14 @@ def land_raw(conn: psycopg.Connection, source: str, run_id: int, raw: pd.DataFra
         UNION ALL
         SELECT %(run)s, s.position, r.raw_id
         FROM stage_raw s JOIN raw_records r ON r.source = %(source)s AND r.content_hash = s.content_hash
-        WHERE NOT EXISTS (SELECT 1 FROM landed l WHERE l.content_hash = s.content_hash)""",
+        WHERE NOT EXISTS (SELECT 1 FROM landed l WHERE l.content_hash = s.content_hash)
+        RETURNING position, raw_id""",
         {"source": source, "run": run_id})
-    return cur.rowcount
+    linked = np.array(cur.fetchall(), dtype=np.int64).reshape(-1, 2)
+    if len(linked) != len(raw):
+        raise RuntimeError(f"landing linked {len(linked)} of {len(raw)} records to run {run_id}")
+    raw_ids = pd.Series(linked[:, 1], index=linked[:, 0])
+    return raw_ids.reindex(raw["position"].to_numpy()).to_numpy()
 
 
 @dataclass
@@ -149,17 +156,22 @@ BULK_MIN_RECORDS = 100_000
 BULK_SHARE = 0.5
 
 
-def is_bulk_load(conn: psycopg.Connection, table: str, records: int,
-                 min_records: int = BULK_MIN_RECORDS) -> bool:
-    """Whether loading `records` rows into table is better done with its indexes built after."""
-    if records < min_records:
-        return False
+def bulk_load_threshold(conn: psycopg.Connection, table: str,
+                        min_records: int = BULK_MIN_RECORDS) -> int:
+    """How many records a load into table needs to be better done with its indexes built after."""
     # The planner's estimate spares a scan of a large table; it is -1 before the first ANALYZE.
     stored = conn.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
                           (table,)).fetchone()[0]
     if stored < 0:
         stored = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]
-    return records >= BULK_SHARE * stored
+    return max(min_records, math.ceil(BULK_SHARE * stored))
+
+
+def is_bulk_load(conn: psycopg.Connection, table: str, records: int,
+                 min_records: int = BULK_MIN_RECORDS) -> bool:
+    """Whether loading `records` rows into table is better done with its indexes built after."""
+    # A small load needs no look at the table.
+    return records >= min_records and records >= bulk_load_threshold(conn, table, min_records)
 
 
 @contextmanager

@@ -100,6 +100,12 @@ def db_url(server_url, city_template) -> Iterator[str]:
 
 
 @pytest.fixture
+def second_db_url(server_url, city_template) -> Iterator[str]:
+    """Another database like db_url, to compare two ways of reaching the same state."""
+    yield from _fresh(server_url, city_template)
+
+
+@pytest.fixture
 def settings(db_url, demo_dir) -> GridHubSettings:
     """Settings pointing at the session's demo data and this test's database."""
     return GridHubSettings(data_dir=demo_dir, database_url=db_url)

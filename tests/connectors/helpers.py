@@ -14,3 +14,24 @@ def scalar(url: str, query: str, params: tuple = ()):
 def rows(url: str, query: str, params: tuple = ()) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(query, params).fetchall()
+
+
+def ingest_state(url: str) -> dict:
+    """What a user would compare: cases, quarantine, rollups and raw landing, ids left out.
+
+    Cases and quarantined rows carry the content hash of the raw record they link to.
+    """
+    return {
+        "cases": rows(url, "SELECT c.source, c.source_record_id, c.record_hash, c.status, c.category,"
+                           " c.grid_code, c.geocode_method, c.reported_at, c.amount, r.content_hash"
+                           " FROM cases c LEFT JOIN raw_records r USING (raw_id) ORDER BY 1, 2"),
+        # Reasons by check (their messages may quote the clock, e.g. "in the future (after ...)").
+        "quarantine": rows(url, "SELECT q.source, q.source_record_id, r.content_hash,"
+                                " jsonb_path_query_array(q.reasons, '$[*].check')::text"
+                                " FROM quarantine q LEFT JOIN raw_records r USING (raw_id)"
+                                " WHERE q.released_at IS NULL ORDER BY 1, 2, 3, 4"),
+        "rollups": rows(url, "SELECT area_code, day, kind, category, reported, resolved, closed"
+                             " FROM rollup_daily ORDER BY 1, 2, 3, 4"),
+        "raw": rows(url, "SELECT source, content_hash, payload::text FROM raw_records ORDER BY 1, 2"),
+        "watermark": rows(url, "SELECT source, watermark FROM source_state ORDER BY 1"),
+    }

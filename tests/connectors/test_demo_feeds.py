@@ -14,7 +14,7 @@ from demo.truth import FEEDS
 from pipeline.demo import run_demo
 from pipeline.ingest import IngestResult
 from store.runs import RunCounts
-from tests.connectors.helpers import rows, scalar
+from tests.connectors.helpers import ingest_state, rows, scalar
 
 
 def _defects(demo_dir) -> pd.DataFrame:
@@ -77,6 +77,23 @@ def test_ingest_all_counts_add_up_for_every_feed(settings, db_url, demo_dir):
     after = scalar(db_url, "SELECT md5(string_agg(source || source_record_id || record_hash, ','"
                            " ORDER BY source, source_record_id)) FROM cases")
     assert after == before
+
+
+def test_one_pass_ingest_ends_like_landing_then_processing(settings, db_url, second_db_url,
+                                                          variables, demo_specs):
+    """The CLI's one-pass ingest against the DAG's two steps, over every demo feed's format."""
+    from pipeline.ingest import ingest, land, process
+
+    two_steps = {}
+    for name, spec in demo_specs.items():
+        run_id = land(spec, settings, db_url, variables=variables)
+        two_steps[name] = process(spec, settings, db_url, run_id).counts
+    one_pass = {name: ingest(spec, settings.model_copy(update={"database_url": second_db_url}),
+                             second_db_url, variables=variables).counts
+                for name, spec in demo_specs.items()}
+    assert one_pass == two_steps
+    assert all(c.loaded and c.adds_up() for c in one_pass.values()), one_pass
+    assert ingest_state(second_db_url) == ingest_state(db_url)
 
 
 def test_sources_with_coordinates_land_in_their_true_grid(settings, db_url, demo_dir, variables, demo_specs):
