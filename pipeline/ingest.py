@@ -208,7 +208,7 @@ def _finish(conn: psycopg.Connection, spec: SourceSpec, settings: GridHubSetting
     landed = runs.landed_run(conn, run_id)
     if counts.records_read != landed["records_read"]:
         raise RunStateError(f"run {run_id} landed {landed['records_read']} records but"
-                            f" {counts.records_read} were read back")
+                            f" {counts.records_read} were processed")
     # A bulk load touches most (area, day) pairs: every rollup is recounted at once.
     if not bulk:
         rollups.refresh_touched(conn, settings.timezone)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import psycopg
+import pytest
 
 from connectors.spec import load_specs
 from pipeline.ingest import ingest
@@ -34,6 +35,30 @@ def test_hotline_counts_add_up_and_rerun_changes_nothing(settings, db_url):
         assert conn.execute("SELECT count(*) FROM cases").fetchone()[0] == stored
         assert conn.execute("SELECT count(*) FROM quarantine").fetchone()[0] == quarantined
         assert conn.execute("SELECT count(*) FROM raw_records").fetchone()[0] <= first.counts.records_read
+
+
+def test_a_run_that_fails_to_load_still_lands_every_record(settings, db_url):
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS"
+                     " $$ BEGIN RAISE EXCEPTION 'cases refused by the test'; END $$")
+        conn.execute("CREATE TRIGGER test_refuse BEFORE INSERT ON cases"
+                     " FOR EACH STATEMENT EXECUTE FUNCTION test_refuse()")
+    spec = _hotline(settings).model_copy(update={"chunk_rows": 1000})
+    with pytest.raises(psycopg.errors.RaiseException, match="cases refused by the test"):
+        ingest(spec, settings, db_url)  # fails at its first chunk's merge
+    with psycopg.connect(db_url) as conn:
+        status, error, read, landed = conn.execute(
+            "SELECT status, error, records_read, landed_at IS NOT NULL FROM ingest_runs").fetchone()
+        linked = conn.execute("SELECT count(*) FROM run_records").fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM cases").fetchone()[0] == 0
+    assert status == "failed" and "cases refused by the test" in error
+    assert landed and linked == read
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("DROP TRIGGER test_refuse ON cases")
+    rerun = ingest(spec, settings, db_url)
+    assert rerun.counts.records_read == read > 5000  # the failed run had landed every record
+    assert rerun.counts.adds_up()
 
 
 def test_located_cases_are_in_their_true_grid(settings, db_url, demo_dir):
