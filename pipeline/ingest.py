@@ -92,10 +92,10 @@ def ingest(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Prog
                                                              variables, progress))
             prepared = prefetched((_prepare_chunk(spec, settings, chunk, geocoder, extent)
                                    for chunk in landed), name="process")
+            bulk = False
             with closing(landed):
                 try:
                     with closing(prepared), ExitStack() as deferred:
-                        bulk = False
                         for chunk in prepared:
                             # A load that turns out big enough builds the case indexes after it.
                             if not bulk and counts.records_read + chunk.records >= bulk_from:
