@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, closing, nullcontext
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import psycopg
 
@@ -90,7 +91,7 @@ def ingest(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Prog
             # the landing gained little on two cores and held two more chunks in memory.)
             landed = _committed_after(lander, _landed_chunks(lander, spec, settings, run_id,
                                                              variables, progress))
-            prepared = prefetched((_prepare_chunk(spec, settings, chunk, geocoder, extent)
+            prepared = prefetched((_prepare_chunk(spec, settings, _as_landed(*chunk), geocoder, extent)
                                    for chunk in landed), name="process")
             bulk = False
             with closing(landed):
@@ -135,8 +136,9 @@ def land(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Progre
 
 def _landed_chunks(conn: psycopg.Connection, spec: SourceSpec, settings: GridHubSettings,
                    run_id: int, variables: Mapping[str, str] | None,
-                   progress: Progress | None) -> Iterator[LandedChunk]:
-    """Read the source from its watermark and land it on conn, yielding each chunk as landed.
+                   progress: Progress | None) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, np.ndarray]]:
+    """Read the source from its watermark and land it on conn, yielding each chunk as landed:
+    the records read, their landing frame (raw_landing_frame) and their raw ids.
 
     After the last chunk the run is marked landed; the caller commits. The caller holds the
     source's lock.
@@ -162,15 +164,20 @@ def _landed_chunks(conn: psycopg.Connection, spec: SourceSpec, settings: GridHub
                 watermark_to = highest(raw[spec.watermark], watermark_to)
             if progress:
                 progress("land", len(raw))
-            yield LandedChunk(raw.drop(columns=[POSITION]), landing["position"].to_numpy(),
-                              raw_ids, landing["payload"].tolist())
+            yield raw, landing, raw_ids
     runs.mark_landed(conn, run_id, read, list(fields), watermark_from, watermark_to)
 
 
-def _committed_after(conn: psycopg.Connection, chunks: Iterator[LandedChunk]) -> Iterator[LandedChunk]:
+def _committed_after(conn: psycopg.Connection, chunks: Iterator) -> Iterator:
     """The landed chunks, then the landing's commit."""
     yield from chunks
     conn.commit()
+
+
+def _as_landed(raw: pd.DataFrame, landing: pd.DataFrame, raw_ids: np.ndarray) -> LandedChunk:
+    """A chunk just landed, as process() would read it back."""
+    return LandedChunk(raw.drop(columns=[POSITION]), landing["position"].to_numpy(), raw_ids,
+                       landing["payload"].tolist())
 
 
 def process(spec: SourceSpec, settings: GridHubSettings, url: str, run_id: int,

@@ -1,7 +1,8 @@
 -- Merge staged cases on the natural key. The last staged row of a key wins; a row whose
 -- record_hash equals the stored one changes nothing. Old and new (day, area) pairs of every
--- changed case go to touched_days for the incremental rollup, unless the track_touched parameter is
--- false (a bulk load recounts every rollup instead; a false one-time filter skips the work).
+-- changed case go to touched_days for the incremental rollup, unless the track_touched
+-- parameter is false (a bulk load recounts every rollup instead; a false one-time filter
+-- skips the work).
 -- Stored versions are looked up by key, one index probe per staged row: a hash join would
 -- scan all of cases for every chunk (OFFSET 0 keeps the planner from turning it into one).
 WITH old_versions AS (
