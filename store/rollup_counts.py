@@ -112,8 +112,8 @@ def count_level(cases: pa.Table, level: AreaLevel) -> LevelCounts:
         "kind": kind, "category": category, **measures,
         **{h: column for h, column in zip(HIST, hist.reshape(n, HIST_BUCKETS).T.astype(np.int32),
                                           strict=True)},
-        "close_lags": _pg_arrays(lag_offsets, pair_lag),
-        "close_lag_counts": _pg_arrays(lag_offsets, pair_counts.astype(np.int32)),
+        "close_lags": _int_lists(lag_offsets, pair_lag),
+        "close_lag_counts": _int_lists(lag_offsets, pair_counts.astype(np.int32)),
     })
     # Closures by close day: the lag pairs moved to day + lag and summed per day.
     close_key = ((code_of[pair_group] * (day_span + max_lag) + (day_of[pair_group] - first_day)
@@ -170,13 +170,13 @@ def add_open_end(monthly: pa.Table, carried: pd.DataFrame | None) -> tuple[pa.Ta
 
 
 def for_copy(rows: pa.Table) -> pa.Table:
-    """rows with the histogram columns HIST joined into one PostgreSQL array, close_hist."""
+    """rows with the histogram columns HIST joined into one list (an integer[]), close_hist."""
     if HIST[0] not in rows.column_names:
         return rows
     hist = np.column_stack([rows[h].to_numpy() for h in HIST]).astype(np.int32).ravel()
     offsets = np.arange(0, len(hist) + 1, HIST_BUCKETS, dtype=np.int32)
     kept = rows.drop_columns(list(HIST))
-    return kept.append_column("close_hist", _pg_arrays(offsets, hist))
+    return kept.append_column("close_hist", _int_lists(offsets, hist))
 
 
 def _with_month(rows: pa.Table) -> pa.Table:
@@ -204,7 +204,6 @@ def _factorize(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     return values.take(order), rank[encoded.indices.to_numpy(zero_copy_only=False)]
 
 
-def _pg_arrays(offsets: np.ndarray, values: np.ndarray) -> pa.Array:
-    """PostgreSQL array literals ('{1,2,3}') of the lists values[offsets[i]:offsets[i + 1]]."""
-    lists = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values).cast(pa.string()))
-    return pc.binary_join_element_wise("{", pc.binary_join(lists, ","), "}", "")
+def _int_lists(offsets: np.ndarray, values: np.ndarray) -> pa.Array:
+    """The lists values[offsets[i]:offsets[i + 1]] (int32, for integer[] columns)."""
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(values, pa.int32()))
