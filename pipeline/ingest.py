@@ -87,10 +87,11 @@ def ingest(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Prog
             extent = CityExtent.around(geocoder.current.grids.geoms, to_wgs84)
             counts = runs.RunCounts()
             bulk_from = bulk_load_threshold(conn, "cases", settings.bulk_load_min_records)
-            # Three threads: read and hash; land then prepare; load. (A thread of its own for
-            # the landing gained little on two cores and held two more chunks in memory.)
-            landed = _committed_after(lander, _landed_chunks(lander, spec, settings, run_id,
-                                                             variables, progress))
+            # Three threads: read, hash and land; map, validate and geocode; load. The landing
+            # waits on the server, so it shares a thread with the reading rather than with the
+            # Python-bound preparation (a thread of its own would hold two more chunks).
+            landed = prefetched(_committed_after(lander, _landed_chunks(
+                lander, spec, settings, run_id, variables, progress, read_ahead=False)), name="land")
             prepared = prefetched((_prepare_chunk(spec, settings, _as_landed(*chunk), geocoder, extent)
                                    for chunk in landed), name="process")
             bulk = False
@@ -135,24 +136,26 @@ def land(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Progre
 
 
 def _landed_chunks(conn: psycopg.Connection, spec: SourceSpec, settings: GridHubSettings,
-                   run_id: int, variables: Mapping[str, str] | None,
-                   progress: Progress | None) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, np.ndarray]]:
+                   run_id: int, variables: Mapping[str, str] | None, progress: Progress | None,
+                   read_ahead: bool = True) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, np.ndarray]]:
     """Read the source from its watermark and land it on conn, yielding each chunk as landed:
     the records read, their landing frame (raw_landing_frame) and their raw ids.
 
-    After the last chunk the run is marked landed; the caller commits. The caller holds the
-    source's lock.
+    With read_ahead, a thread reads and hashes the next chunk while one is landed. After the
+    last chunk the run is marked landed; the caller commits. The caller holds the source's
+    lock.
     """
     runs.interrupt_stale(conn, spec.name, run_id)
     watermark_from = runs.get_watermark(conn, spec.name)
     context = ReadContext(settings.data_dir, variables or {}, watermark_from)
     read, fields, watermark_to = 0, {}, watermark_from
     bulk_from = bulk_load_threshold(conn, "raw_records", settings.bulk_load_min_records)
-    # Chunks are read and hashed one ahead of their landing; closing stops that thread when a
-    # landing fails. A bulk landing builds the landing table's lookup indexes once it is done;
-    # on a failure the rollback keeps them as they were.
-    chunks = prefetched(((raw, raw_landing_frame(spec, raw)) for raw in read_chunks(spec, context)),
-                        name="land")
+    # Closing the chunks stops the reading thread when a landing fails. A bulk landing builds
+    # the landing table's lookup indexes once it is done; on a failure the rollback keeps them
+    # as they were.
+    chunks = ((raw, raw_landing_frame(spec, raw)) for raw in read_chunks(spec, context))
+    if read_ahead:
+        chunks = prefetched(chunks, name="read")
     with closing(chunks), ExitStack() as deferred:
         for raw, landing in chunks:
             if read < bulk_from <= read + len(raw):

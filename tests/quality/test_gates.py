@@ -78,8 +78,8 @@ def test_a_run_whose_volume_collapses_to_5_percent_stops_and_loads_nothing(
     feed.write(collapsed)
     with pytest.raises(GateFailed) as stop:  # in chunks of 5 records, prepared ahead of loading
         ingest(feed.spec.model_copy(update={"chunk_rows": 5}), settings, db_url)
-    # The threads reading, landing and preparing chunks ahead stop with the run.
-    assert not [t.name for t in threading.enumerate() if t.name in ("land", "landing", "process")]
+    # The threads that read, land and prepare chunks ahead stop with the run.
+    assert not [t.name for t in threading.enumerate() if t.name in ("read", "land", "process")]
     print(f"\n{stop.value}")
     run_id = stop.value.run_id
     status, error, landed = _one(db_url, "SELECT status, error, landed_at IS NOT NULL"
