@@ -32,6 +32,7 @@ import pyarrow.csv as pacsv
 from psycopg import sql
 
 from core.case import AreaLevel
+from core.memory import release_freed_memory
 from core.prefetch import prefetched
 from core.settings import GridHubSettings
 from store.copy import copy_table
@@ -156,6 +157,10 @@ def _counts_by_level(conn: psycopg.Connection,
                      timezone: str) -> Iterator[tuple[date, AreaLevel, LevelCounts]]:
     """Every slice of all cases counted level by level, each with the next slice's first day."""
     for cases in _read_cases(conn, sql.SQL("TRUE"), timezone):
+        # What the load before and the slice before freed goes back first: this thread and
+        # the writer allocate from different malloc arenas, which otherwise keep every slice's
+        # peak (1M-case rebuild after a load: 1,307 MB peak against 1,373-1,455 MB).
+        release_freed_memory()
         after = _next_month(pc.max(cases["day"]).as_py())
         for level in AreaLevel:
             yield after, level, count_level(cases, level)
