@@ -24,8 +24,7 @@ def row_hashes(frame: pd.DataFrame, salt: str) -> pd.Series:
         return pd.Series([], index=frame.index, dtype="string")
     columns = [_as_text(frame[name]) for name in frame.columns]
     joined = pc.binary_join_element_wise(*columns, _SEPARATOR, null_handling="replace",
-                                         null_replacement=_MISSING) if len(columns) > 1 else \
-        pc.fill_null(columns[0], _MISSING)
+                                         null_replacement=_MISSING)
     rows = joined.to_numpy(zero_copy_only=False)
     # hash_key must be 16 characters: pad or cut the salt to fit.
     halves = [pd.util.hash_array(rows, hash_key=(salt + half + "0" * 16)[:16], categorize=False)
