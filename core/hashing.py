@@ -22,7 +22,7 @@ def row_hashes(frame: pd.DataFrame, salt: str) -> pd.Series:
     """
     if frame.empty:
         return pd.Series([], index=frame.index, dtype="string")
-    columns = [_as_text(frame[name]) for name in frame.columns]
+    columns = [_text_column(frame[name]) for name in frame.columns]
     joined = pc.binary_join_element_wise(*columns, _SEPARATOR, null_handling="replace",
                                          null_replacement=_MISSING)
     rows = joined.to_numpy(zero_copy_only=False)
@@ -34,7 +34,7 @@ def row_hashes(frame: pd.DataFrame, salt: str) -> pd.Series:
     return pd.Series(hexes, index=frame.index, dtype="string")
 
 
-def _as_text(values: pd.Series) -> pa.Array:
+def _text_column(values: pd.Series) -> pa.Array:
     """A column as Arrow text, missing values as nulls; values Arrow cannot type as pandas
     writes them."""
     try:

@@ -159,7 +159,7 @@ def _counts_by_level(conn: psycopg.Connection,
     for cases in _read_cases(conn, sql.SQL("TRUE"), timezone):
         # What the load before and the slice before freed goes back first: this thread and
         # the writer allocate from different malloc arenas, which otherwise keep every slice's
-        # peak (1M-case rebuild after a load: 1,307 MB peak against 1,373-1,455 MB).
+        # peak (a 1M-row hotline ingest, rebuild included: 1,307 MB against 1,373-1,455 MB).
         release_freed_memory()
         after = _next_month(pc.max(cases["day"]).as_py())
         for level in AreaLevel:
