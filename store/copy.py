@@ -9,6 +9,7 @@ than as CSV (measured: 0.45 s against 1.15 s per 100,000).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pandas as pd
 import psycopg
@@ -38,32 +39,58 @@ def copy_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> int
 
 def copy_table(conn: psycopg.Connection, table: str, rows: pa.Table) -> int:
     """COPY an Arrow table's columns into table (same column names); returns the row count."""
-    if not len(rows):
-        return 0
-    targets = _column_types(conn, table)
+    return write_copy(conn, encode_copy(table, rows, column_types(conn, table)))
+
+
+@dataclass
+class EncodedCopy:
+    """Rows encoded in PostgreSQL's binary COPY format, ready to be written into table."""
+
+    table: str
+    columns: list[str]
+    chunks: list[bytes]
+    rows: int
+
+
+def encode_copy(table: str, rows: pa.Table, types: dict[str, str]) -> EncodedCopy:
+    """Encode rows for COPY into table, whose columns have `types` (column_types).
+
+    Needs no connection, so a thread can encode the next rows while another writes: pgpq
+    holds the GIL while it encodes, but the writer waits on the server without it.
+    """
     columns, encoders = {}, {}
     for name in rows.column_names:
-        if name not in targets:
+        if name not in types:
             raise ValueError(f"COPY into {table}: it has no column {name!r}")
-        arrow_type = _arrow_type(table, name, targets[name])
+        arrow_type = _arrow_type(table, name, types[name])
         try:
             columns[name] = _cast(rows[name], arrow_type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
             raise ValueError(f"COPY into {table}: column {name!r} ({rows[name].type}) does not fit"
-                             f" {targets[name]}: {error}") from error
+                             f" {types[name]}: {error}") from error
         field = pa.field(name, arrow_type)
-        encoders[name] = (StringEncoderBuilder.new_with_output(field, Jsonb()) if targets[name] == "jsonb"
+        encoders[name] = (StringEncoderBuilder.new_with_output(field, Jsonb()) if types[name] == "jsonb"
                           else ArrowToPostgresBinaryEncoder.infer_encoder(field))
+    if not len(rows):
+        return EncodedCopy(table, list(columns), [], 0)
     cast = pa.table(columns)
     encoder = ArrowToPostgresBinaryEncoder.new_with_encoders(cast.schema, encoders)
+    chunks = [encoder.write_header()]
+    chunks += [encoder.write_batch(batch) for batch in cast.to_batches(max_chunksize=65_536)]
+    chunks.append(encoder.finish())
+    return EncodedCopy(table, cast.column_names, chunks, len(rows))
+
+
+def write_copy(conn: psycopg.Connection, encoded: EncodedCopy) -> int:
+    """COPY encoded rows into their table; returns the row count."""
+    if not encoded.rows:
+        return 0
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, cast.column_names)))
+        sql.Identifier(encoded.table), sql.SQL(", ").join(map(sql.Identifier, encoded.columns)))
     with conn.cursor() as cur, cur.copy(statement) as copy:
-        copy.write(encoder.write_header())
-        for batch in cast.to_batches(max_chunksize=65_536):
-            copy.write(encoder.write_batch(batch))
-        copy.write(encoder.finish())
-    return len(rows)
+        for chunk in encoded.chunks:
+            copy.write(chunk)
+    return encoded.rows
 
 
 def _cast(values: pa.ChunkedArray, arrow_type: pa.DataType) -> pa.ChunkedArray:
@@ -73,7 +100,7 @@ def _cast(values: pa.ChunkedArray, arrow_type: pa.DataType) -> pa.ChunkedArray:
     return values.cast(arrow_type)
 
 
-def _column_types(conn: psycopg.Connection, table: str) -> dict[str, str]:
+def column_types(conn: psycopg.Connection, table: str) -> dict[str, str]:
     """Each column of table (as the search path finds it, temporary tables first) -> its type."""
     return dict(conn.execute(
         "SELECT attname, atttypid::regtype::text FROM pg_attribute"

@@ -35,7 +35,7 @@ from core.case import AreaLevel
 from core.memory import release_freed_memory
 from core.prefetch import prefetched
 from core.settings import GridHubSettings
-from store.copy import copy_table
+from store.copy import EncodedCopy, column_types, copy_table, encode_copy, write_copy
 from store.loading import indexes_built_after
 from store.rollup_counts import (
     ADDITIVE,
@@ -47,7 +47,6 @@ from store.rollup_counts import (
     HOUR_EDGES,
     STATUS_COLUMNS,
     TOTAL,
-    LevelCounts,
     add_open_end,
     count_level,
     for_copy,
@@ -128,34 +127,40 @@ def _slices(months: list[tuple], size: int) -> Iterator[tuple]:
 def _recount_days(conn: psycopg.Connection, timezone: str) -> int:
     """Write every rollup row, counted from all cases (the tables are empty); returns daily rows.
 
-    Slices come in month order and a case closes on or after its report day, so closures
-    before the next slice's first month are final, and so are the month rows of the slice;
-    later closures wait for the next slice, open cases are carried from month to month.
-    A thread reads the slices and counts them one level ahead of the writes (the connection
-    serialises its reads and the writes; numpy, Arrow and the wait on the server let go of
-    the GIL); one level at a time, as a slice's rows at all five levels weigh five times its
-    cases.
+    A thread reads the slices, counts and encodes them (_rollup_copies) one table's rows ahead
+    of the writes, so that the Python work overlaps the server's: the connection serialises
+    the thread's reads and the writes, numpy, Arrow and the waits on the server let go of the
+    GIL.
     """
+    types = {table: column_types(conn, table)
+             for table in ("rollup_daily", "rollup_closed_daily", "rollup_monthly")}
     written = 0
-    waiting: dict[AreaLevel, pa.Table] = {}
-    carried: dict[AreaLevel, pd.DataFrame | None] = dict.fromkeys(AreaLevel)
-    counted = prefetched(_counts_by_level(conn, timezone), name="rollup counts")
-    with closing(counted):
-        for after, level, counts in counted:
-            written += copy_table(conn, "rollup_daily", for_copy(counts.daily))
-            pending = counts.closed if level not in waiting else sum_by(
-                pa.concat_tables([waiting[level], counts.closed]), _CLOSED_KEYS, ("closed",))
-            final = pending.filter(pc.less(pending["day"], after))
-            waiting[level] = pending.filter(pc.greater_equal(pending["day"], after))
-            carried[level] = _write_months(conn, counts.daily, final, carried[level])
-    for level, pending in waiting.items():  # closures after the last report month
-        _write_months(conn, None, pending, carried[level])
+    copies = prefetched(_rollup_copies(conn, timezone, types), name="rollup counts")
+    with closing(copies):
+        for copy in copies:
+            rows = write_copy(conn, copy)
+            written += rows if copy.table == "rollup_daily" else 0
     return written
 
 
-def _counts_by_level(conn: psycopg.Connection,
-                     timezone: str) -> Iterator[tuple[date, AreaLevel, LevelCounts]]:
-    """Every slice of all cases counted level by level, each with the next slice's first day."""
+def _rollup_copies(conn: psycopg.Connection, timezone: str,
+                   types: dict[str, dict[str, str]]) -> Iterator[EncodedCopy]:
+    """Every rollup row counted from all cases, encoded for COPY into the table its types name.
+
+    Slices come in month order and a case closes on or after its report day, so closures
+    before the next slice's first month are final, and so are the month rows of the slice;
+    later closures wait for the next slice, open cases are carried from month to month.
+    One level at a time, as a slice's rows at all five levels weigh five times its cases.
+    """
+    waiting: dict[AreaLevel, pa.Table] = {}
+    carried: dict[AreaLevel, pd.DataFrame | None] = dict.fromkeys(AreaLevel)
+
+    def month_copies(level: AreaLevel, daily: pa.Table | None, closed: pa.Table) -> Iterator[EncodedCopy]:
+        daily = _empty(_DAILY_NUMBERS) if daily is None else daily
+        monthly, carried[level] = add_open_end(monthly_rows(daily, closed), carried[level])
+        yield encode_copy("rollup_closed_daily", closed, types["rollup_closed_daily"])
+        yield encode_copy("rollup_monthly", for_copy(monthly), types["rollup_monthly"])
+
     for cases in _read_cases(conn, sql.SQL("TRUE"), timezone):
         # What the load before and the slice before freed goes back first: this thread and
         # the writer allocate from different malloc arenas, which otherwise keep every slice's
@@ -163,18 +168,14 @@ def _counts_by_level(conn: psycopg.Connection,
         release_freed_memory()
         after = _next_month(pc.max(cases["day"]).as_py())
         for level in AreaLevel:
-            yield after, level, count_level(cases, level)
-
-
-def _write_months(conn: psycopg.Connection, daily: pa.Table | None, closed: pa.Table,
-                  carried: pd.DataFrame | None) -> pd.DataFrame:
-    """Write closed-day rows and the month rows of whole months of daily and closed rows, open
-    cases carried from earlier months; returns the carry for later months."""
-    copy_table(conn, "rollup_closed_daily", closed)
-    daily = _empty(_DAILY_NUMBERS) if daily is None else daily
-    monthly, carry = add_open_end(monthly_rows(daily, closed), carried)
-    copy_table(conn, "rollup_monthly", for_copy(monthly))
-    return carry
+            counts = count_level(cases, level)
+            yield encode_copy("rollup_daily", for_copy(counts.daily), types["rollup_daily"])
+            pending = counts.closed if level not in waiting else sum_by(
+                pa.concat_tables([waiting[level], counts.closed]), _CLOSED_KEYS, ("closed",))
+            waiting[level] = pending.filter(pc.greater_equal(pending["day"], after))
+            yield from month_copies(level, counts.daily, pending.filter(pc.less(pending["day"], after)))
+    for level, pending in waiting.items():  # closures after the last report month
+        yield from month_copies(level, None, pending)
 
 
 def _empty(columns: dict) -> pa.Table:
