@@ -1,10 +1,14 @@
-"""Handing freed memory back to the operating system between the phases of a long job."""
+"""Memory habits of long jobs: freed memory handed back between phases, and the garbage
+collector kept off the objects that live for the whole job."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import functools
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pyarrow as pa
 
@@ -27,3 +31,19 @@ def _malloc_trim():
     library = ctypes.util.find_library("c")
     libc = ctypes.CDLL(library) if library else None
     return getattr(libc, "malloc_trim", None)
+
+
+@contextmanager
+def existing_objects_frozen() -> Iterator[None]:
+    """Leave the objects that exist now (imported modules, loaded areas) out of the garbage
+    collector's passes until the block ends.
+
+    A chunk's many short-lived containers trigger full collections, each of which walks every
+    live object: with some 580,000 of them, 0.06-0.13 s per 50,000-row hotline chunk, nearly
+    all of it gone once they are frozen. After the block they are collected as usual.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
