@@ -208,7 +208,7 @@ def test_a_rebuild_in_many_slices_equals_one_in_a_single_slice(api_db, monkeypat
         monkeypatch.setattr(rollups, "SLICE_CASES", 10 ** 9)
         rollups.rebuild(conn, TZ)
         whole = _snapshot(conn)
-        # A month a slice: closures wait for later slices, open cases are carried over.
+        # About ten days a slice: months split across slices, closures wait for later ones.
         monkeypatch.setattr(rollups, "SLICE_CASES", per_day * 10)
         rollups.rebuild(conn, TZ)
         sliced = _snapshot(conn)
