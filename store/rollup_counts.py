@@ -32,6 +32,9 @@ DAILY_COLUMNS = ("area_code", "level", "day", "kind", "category", *ADDITIVE, "cl
                  "close_lags", "close_lag_counts")
 TOTAL = "*"  # kind and category of the per-area total rows in rollup_monthly
 CLOSED_COLUMNS = ("area_code", "level", "day", "kind", "category", "closed")
+# Keys and measures of rollup_monthly rows, before open_end (HIST still one column per bucket).
+MONTH_KEYS = ["area_code", "level", "month", "kind", "category"]
+MONTH_MEASURES = (*ADDITIVE, *HIST, "closed_on")
 
 # What is read of each case: its area codes, report day, kind and category, status and
 # outcome, hours from report to close and local days from report day to close day (both
@@ -138,14 +141,13 @@ def monthly_rows(daily: pa.Table, closed: pa.Table) -> pa.Table:
     """Month sums of report-day rows (KEYS, day, ADDITIVE, HIST) and close-day rows (KEYS, day,
     closed) covering whole months, with each area's totals (kind = category = TOTAL); the
     closures of a month are its closed_on. open_end is left to the caller."""
-    keys = ["area_code", "level", "month", "kind", "category"]
-    reported = sum_by(_with_month(daily), keys, (*ADDITIVE, *HIST))
-    closures = sum_by(_with_month(closed), keys, ("closed",)).rename_columns([*keys, "closed_on"])
-    detail = reported.join(closures, keys, join_type="full outer")
-    detail = detail.select([*keys, *ADDITIVE, *HIST, "closed_on"])
-    detail = pa.table({name: pc.fill_null(detail[name], 0) if name not in keys else detail[name]
+    reported = sum_by(_with_month(daily), MONTH_KEYS, (*ADDITIVE, *HIST))
+    closures = sum_by(_with_month(closed), MONTH_KEYS, ("closed",)).rename_columns([*MONTH_KEYS, "closed_on"])
+    detail = reported.join(closures, MONTH_KEYS, join_type="full outer")
+    detail = detail.select([*MONTH_KEYS, *MONTH_MEASURES])
+    detail = pa.table({name: pc.fill_null(detail[name], 0) if name not in MONTH_KEYS else detail[name]
                        for name in detail.column_names})
-    totals = sum_by(detail, ["area_code", "level", "month"], (*ADDITIVE, *HIST, "closed_on"))
+    totals = sum_by(detail, ["area_code", "level", "month"], MONTH_MEASURES)
     totals = totals.append_column("kind", pa.repeat(pa.scalar(TOTAL), len(totals)))
     totals = totals.append_column("category", pa.repeat(pa.scalar(TOTAL), len(totals)))
     return pa.concat_tables([detail, totals.select(detail.column_names).cast(detail.schema)])

@@ -45,6 +45,8 @@ from store.rollup_counts import (
     HIST,
     HIST_BUCKETS,
     HOUR_EDGES,
+    MONTH_KEYS,
+    MONTH_MEASURES,
     STATUS_COLUMNS,
     TOTAL,
     add_open_end,
@@ -167,7 +169,7 @@ def _rollup_copies(conn: psycopg.Connection, timezone: str,
         if part is not None and len(part):
             # The part is of one month, the one the slice before ended in: only it is summed.
             same = pc.equal(months["month"], part["month"][0])
-            summed = sum_by(pa.concat_tables([part, months.filter(same)]), _MONTH_KEYS, _MONTH_MEASURES)
+            summed = sum_by(pa.concat_tables([part, months.filter(same)]), MONTH_KEYS, MONTH_MEASURES)
             months = pa.concat_tables([summed.cast(months.schema), months.filter(pc.invert(same))])
         if whole_before is not None:
             whole = pc.less(months["month"], pa.scalar(whole_before, pa.date32()))
@@ -200,8 +202,6 @@ def _empty(columns: dict) -> pa.Table:
 
 
 _CLOSED_KEYS = [c for c in CLOSED_COLUMNS if c != "closed"]
-_MONTH_KEYS = ["area_code", "level", "month", "kind", "category"]
-_MONTH_MEASURES = (*ADDITIVE, *HIST, "closed_on")
 # Daily rows as numbers (histogram by bucket) and close-day rows, as read back for month sums.
 _DAILY_NUMBERS = {"area_code": pa.string(), "level": pa.string(), "day": pa.date32(),
                   "kind": pa.string(), "category": pa.string(),
