@@ -1,7 +1,8 @@
 """SQL over the rollup tables only: measures of areas over periods, and open cases at a day.
 
 Every aggregate the API serves is built here from rollup_daily, rollup_closed_daily and
-rollup_monthly (DESIGN.md: the API never aggregates raw cases).
+rollup_monthly: the API never aggregates raw cases, so what an answer costs grows with the
+areas and days it covers, not with the number of cases (store/rollups.py keeps them current).
 
 A statement is built in two halves. Its *shape* (which periods split into whole months and
 loose days, which bounds and filters are set, one area or many) fixes the text, which is

@@ -9,6 +9,10 @@ class ConfigError(GridHubError):
     """A setting, spec or file given by the user is wrong."""
 
 
+class DefaultSecretError(ConfigError):
+    """A production setting still holds a development default (a secret everyone knows)."""
+
+
 class DatabaseUnavailableError(GridHubError):
     """No usable PostgreSQL + PostGIS server could be reached or provisioned."""
 

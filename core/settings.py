@@ -9,11 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import DefaultSecretError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_HASH_KEY = "gridhub-development-key"
+# Every development default shipped in docker-compose.yml and .env.example holds this marker
+# (docker/check-secrets.sh refuses the same values).
+DEV_SECRET_MARKER = "dev-insecure"
 
 
 class GridHubSettings(BaseSettings):
@@ -39,8 +44,19 @@ class GridHubSettings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        ZoneInfo(value)  # raises ZoneInfoNotFoundError with the zone's name
+        try:
+            ZoneInfo(value)
+        except (KeyError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as "
+                             "Asia/Shanghai or America/Chicago)") from exc
         return value
+
+    @model_validator(mode="after")
+    def _no_default_secrets(self) -> GridHubSettings:
+        # Checked on construction, so that every entry point (CLI, API, DAGs) refuses alike.
+        # DefaultSecretError is no ValueError: pydantic lets it through as it is, one line.
+        self.check_secrets()
+        return self
 
     @property
     def tz(self) -> ZoneInfo:
@@ -55,6 +71,12 @@ class GridHubSettings(BaseSettings):
         return self.sources_dir or PROJECT_ROOT / "sources"
 
     def check_secrets(self) -> None:
-        """Refuse to run in production with the development hash key."""
-        if self.env == "production" and self.hash_key.get_secret_value() == DEV_HASH_KEY:
-            raise ValueError("GRIDHUB_HASH_KEY must be set to a secret value in production")
+        """Refuse to run in production with a development (or empty) hash key.
+
+        Construction already checks; this is for settings changed after (model_copy).
+        """
+        key = self.hash_key.get_secret_value()
+        if self.env == "production" and (key in ("", DEV_HASH_KEY) or DEV_SECRET_MARKER in key):
+            raise DefaultSecretError(
+                "GRIDHUB_ENV=production but GRIDHUB_HASH_KEY is unset or a development default:"
+                " set it to a secret value (e.g. `openssl rand -hex 32`) before running GridHub")

@@ -101,12 +101,15 @@ class VersionResult:
     cases_reassigned: int
 
 
-def load_boundary_version(conn: psycopg.Connection, plan: BoundaryPlan, source: str | None = None) -> VersionResult:
+def load_boundary_version(conn: psycopg.Connection, plan: BoundaryPlan, source: str | None = None,
+                          timezone: str = rollups.DEFAULT_TIMEZONE) -> VersionResult:
     """Apply a planned version: close retired rows, open new ones, re-assign affected cases.
 
     Cases reported on or after the effective day that sat in a retired area, or that were
     unlocated, go through the geocoding cascade again against the new boundaries; their
     previous assignment is kept in case_area_history, and their rollups are refreshed.
+    `timezone` is the city's (GridHubSettings.timezone): it decides the local day a moved
+    case was closed on.
     """
     if plan.is_empty:
         return VersionResult(None, plan, 0)
@@ -137,7 +140,7 @@ def load_boundary_version(conn: psycopg.Connection, plan: BoundaryPlan, source: 
         " SELECT code, %s, parent_code, level, name, ST_Multi(ST_GeomFromText(wkt, 4326)), %s"
         " FROM stage_areas", (plan.effective_from, version_id))
     conn.execute("DROP TABLE stage_areas")
-    moved = reassign_cases(conn, version_id, plan)
+    moved = reassign_cases(conn, version_id, plan, timezone)
     conn.execute("UPDATE area_versions SET cases_reassigned = %s WHERE version_id = %s", (moved, version_id))
     return VersionResult(version_id, plan, moved)
 
@@ -147,8 +150,12 @@ _CASE_INPUTS = ["case_id", "report_day", "src_x", "src_y", "src_crs", "address",
                 "district_code", "geocode_method", "geocode_precision", "unlocated_reason"]
 
 
-def reassign_cases(conn: psycopg.Connection, version_id: int, plan: BoundaryPlan) -> int:
-    """Geocode again the cases a version may move; returns how many changed area."""
+def reassign_cases(conn: psycopg.Connection, version_id: int, plan: BoundaryPlan,
+                   timezone: str = rollups.DEFAULT_TIMEZONE) -> int:
+    """Geocode again the cases a version may move; returns how many changed area.
+
+    `timezone` is the city's, for the rollups of the moved cases (see load_boundary_version).
+    """
     column = sql.Identifier(AreaLevel(plan.level).code_column)
     rows = conn.execute(sql.SQL(
         "SELECT case_id, report_day, src_x, src_y, src_crs, address, area_name, source_grid_code,"
@@ -195,7 +202,7 @@ def reassign_cases(conn: psycopg.Connection, version_id: int, plan: BoundaryPlan
         "INSERT INTO touched_days SELECT c.report_day, c.grid_code, c.community_code,"
         " c.street_code, c.district_code, c.city_code FROM cases c JOIN stage_reassigned s USING (case_id)")
     conn.execute("DROP TABLE stage_reassigned")
-    rollups.refresh_touched(conn)
+    rollups.refresh_touched(conn, timezone)
     return int(moved.sum())
 
 

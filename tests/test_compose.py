@@ -1,4 +1,5 @@
-"""The docker-compose stack is valid and wires what DESIGN.md promises.
+"""The docker-compose stack is valid and wires what README.md promises ("Running the full stack
+with Docker", "Docker Compose").
 
 No Docker engine runs here, so the strongest check available is `docker-compose config`,
 which validates and resolves the file without one; the assertions are on its output.

@@ -9,12 +9,14 @@ import numpy as np
 import pandas as pd
 import psycopg
 import shapely
+from psycopg import sql
 
 from connectors.spec import load_specs
 from geo.geocode import geocode
 from geo.geocoder import Geocoder
 from geo.versions import plan_version
 from pipeline.ingest import ingest
+from store import rollups
 from store.areas import load_boundary_version, read_areas
 
 
@@ -120,3 +122,40 @@ def test_new_cases_are_placed_in_the_boundaries_of_their_report_day(db_url):
     out = geocode(cases, geocoder)
     assert list(out["grid_code"]) == [grid, codes[0], codes[0]]
     assert np.isfinite(out["lon"]).all()
+
+
+def _rollup_rows(conn) -> dict[str, set[str]]:
+    """Every row of the rollup tables as text (hour sums rounded: addition order may differ)."""
+    return {table: {r[0] for r in conn.execute(sql.SQL(
+        "SELECT (to_jsonb(t) || jsonb_build_object('close_hours_sum',"
+        " round((to_jsonb(t)->>'close_hours_sum')::numeric, 6)))::text FROM {} t").format(
+        sql.Identifier(table)))}
+            for table in ("rollup_daily", "rollup_closed_daily", "rollup_monthly")}
+
+
+def test_a_boundary_change_refreshes_rollups_on_the_citys_clock(settings, db_url):
+    # Chicago is 13-14 hours behind Shanghai: most closures fall on another local day.
+    city_tz = "America/Chicago"
+    chicago = settings.model_copy(update={"timezone": city_tz})
+    ingest(load_specs(chicago.resolved_sources_dir)["hotline_12345"], chicago, db_url)
+    with psycopg.connect(db_url) as conn:
+        before = _cases(conn)
+        grid = before["grid_code"].value_counts().index[0]
+        in_grid = before[before["grid_code"] == grid]
+        effective = sorted(in_grid["report_day"])[len(in_grid) // 2]
+        plan, codes, _ = _split_version(conn, grid, effective)
+        assert load_boundary_version(conn, plan, timezone=city_tz).cases_reassigned > 0
+        refreshed = _rollup_rows(conn)
+        lags = set(conn.execute(
+            "SELECT area_code, day, lag, sum(n) FROM rollup_daily,"
+            " unnest(close_lags, close_lag_counts) AS u(lag, n)"
+            " WHERE area_code = ANY(%s) GROUP BY 1, 2, 3", (codes,)).fetchall())
+        recount = set(conn.execute(
+            "SELECT grid_code, report_day,"
+            " greatest((closed_at AT TIME ZONE %s)::date - report_day, 0), count(*) FROM cases WHERE grid_code = ANY(%s) AND closed_at IS NOT NULL"
+            " GROUP BY 1, 2, 3", (city_tz, codes)).fetchall())
+        rollups.rebuild(conn, city_tz)
+        rebuilt = _rollup_rows(conn)
+    assert lags and lags == recount
+    for table in rebuilt:
+        assert refreshed[table] == rebuilt[table], table
