@@ -6,10 +6,12 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Cases in the demo city (the default is the demo's own: 200,000 over two years).
+RECORDS ?= 200000
 # Debian packages the tests use: compose validation and GIS clients of the API.
 OS_PACKAGES := docker-compose gdal-bin
 
-.PHONY: install os-packages db demo test lint bench clean
+.PHONY: install os-packages db demo test test-setup airflow lint bench clean
 
 install: $(VENV)/.installed
 
@@ -33,16 +35,30 @@ db: install
 	$(BIN)/gridhub db up
 
 demo: db
-	$(BIN)/gridhub demo run
+	$(BIN)/gridhub demo run --records $(RECORDS)
 	@echo "An admin key for the whole demo city (send it as 'Authorization: Bearer <key>'):"
 	$(BIN)/gridhub keys create --role admin --scope 339900000000
 	$(BIN)/gridhub serve --host $(HOST) --port $(PORT)
 
-test: install os-packages
+# Everything the tests need: the venv, OS packages, a database with PostGIS.
+test-setup: install os-packages
 	$(BIN)/gridhub db up
+
+test: test-setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+# Airflow on this checkout's dags/ (README, "Local: airflow standalone"). Its components are
+# started as `airflow ...` from PATH, so the venv's bin goes first there. Each setting can be
+# overridden from the environment.
+airflow: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" \
+	AIRFLOW_HOME="$${AIRFLOW_HOME:-$(CURDIR)/var/airflow}" \
+	AIRFLOW__CORE__DAGS_FOLDER="$${AIRFLOW__CORE__DAGS_FOLDER:-$(CURDIR)/dags}" \
+	AIRFLOW__CORE__LOAD_EXAMPLES="$${AIRFLOW__CORE__LOAD_EXAMPLES:-False}" \
+	AIRFLOW__CORE__PARALLELISM="$${AIRFLOW__CORE__PARALLELISM:-4}" \
+	$(BIN)/airflow standalone
 
 # The ingest benchmark (README, Development lists the others).
 ROWS ?= 5000000
@@ -50,5 +66,5 @@ bench: db
 	$(BIN)/python bench/bench_ingest.py --rows $(ROWS)
 
 clean:
-	-$(BIN)/gridhub db down
+	-$(BIN)/gridhub db remove --yes
 	rm -rf var $(VENV)

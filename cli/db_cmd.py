@@ -1,4 +1,4 @@
-"""`gridhub db`: find or start PostGIS, migrate, report status, stop."""
+"""`gridhub db`: find or start PostGIS, migrate, report status, stop, remove."""
 
 from __future__ import annotations
 
@@ -7,27 +7,30 @@ import json
 import typer
 
 from cli.context import console, database_url, friendly_errors, settings
-from store import migrations, provision
-from store.db import redact
 
-app = typer.Typer(help="The PostgreSQL + PostGIS database.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
 @app.command()
 def up() -> None:
     """Use DATABASE_URL, or start a private cluster (installing PostGIS if needed); migrate."""
+    from store import migrations, provision
+    from store.db import redact
+
     with friendly_errors():
         cfg = settings()
         info = provision.up(cfg.data_dir, cfg.database_url)
         applied = migrations.migrate(info.url)
     where = f"private cluster in {info.data_dir}" if info.private else "DATABASE_URL"
-    console.print(f"database ready ({where}); {len(applied)} migration(s) applied")
+    console.print(f"database ready ({where}); {len(applied)} migration(s) applied", soft_wrap=True)
     print(redact(info.url))
 
 
 @app.command()
 def migrate() -> None:
     """Apply schema migrations that are not applied yet."""
+    from store import migrations, provision
+
     with friendly_errors():
         url = database_url(settings())
         provision.ensure_database(url)
@@ -37,11 +40,14 @@ def migrate() -> None:
 
 @app.command()
 def status() -> None:
-    """Where the database is and whether it answers."""
-    cfg = settings()
-    state = provision.status(cfg.data_dir, cfg.database_url)
-    if state.get("running"):
-        state["pending_migrations"] = migrations.pending(database_url(cfg))
+    """Where the database is, whether it answers, durability, pending migrations."""
+    from store import migrations, provision
+
+    with friendly_errors():
+        cfg = settings()
+        state = provision.status(cfg.data_dir, cfg.database_url)
+        if state.get("running"):
+            state["pending_migrations"] = migrations.pending(database_url(cfg))
     print(json.dumps(state, indent=1))
     if not state.get("running"):
         raise typer.Exit(1)
@@ -49,6 +55,23 @@ def status() -> None:
 
 @app.command()
 def down() -> None:
-    """Stop the private cluster (a DATABASE_URL server is never touched)."""
-    stopped = provision.down(settings().data_dir)
+    """Stop the private cluster, keeping its data (a DATABASE_URL server is never touched)."""
+    from store import provision
+
+    with friendly_errors():
+        stopped = provision.down(settings().data_dir)
     console.print("private cluster stopped" if stopped else "no private cluster was running")
+
+
+@app.command()
+def remove(yes: bool = typer.Option(False, "--yes", help="do not ask before deleting")) -> None:
+    """Stop the private cluster and delete it with all its data (as `make clean` does)."""
+    from store import provision
+
+    with friendly_errors():
+        cfg = settings()
+        if not yes:
+            typer.confirm(f"delete the private cluster of {cfg.data_dir} and all its data?",
+                          abort=True)
+        removed = provision.remove(cfg.data_dir)
+    console.print(f"removed {removed}" if removed else "no private cluster to remove", soft_wrap=True)

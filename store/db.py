@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import psycopg
 from psycopg import errors as pg_errors
 
-from core.errors import DatabaseUnavailableError
+from core.errors import ConfigError, DatabaseUnavailableError
 
 # Errors that a retry can cure: lost connections, serialization failures, deadlocks.
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
@@ -27,7 +27,33 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
         # chunk over rows already staged, where that never pays back.
         return psycopg.connect(url, autocommit=autocommit, connect_timeout=10, options="-c jit=off")
     except psycopg.OperationalError as exc:
-        raise DatabaseUnavailableError(f"cannot connect to {redact(url)}: {exc}") from exc
+        raise unreachable(url, exc) from exc
+
+
+def unreachable(url: str, exc: psycopg.OperationalError) -> DatabaseUnavailableError:
+    """The one-line error for a server that does not answer, with what to do about it."""
+    return DatabaseUnavailableError(
+        f"cannot reach {redact(url)}: {one_line(exc)}. Start that server, fix DATABASE_URL, or "
+        "unset it and run `gridhub db up` for a private cluster")
+
+
+def checked_url(url: str) -> str:
+    """url, when libpq can read it; else a ConfigError that says what a URL looks like."""
+    expected = "expected postgresql://user:password@host:5432/gridhub"
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise ConfigError(f"DATABASE_URL is not a PostgreSQL connection string "
+                          f"({one_line(exc)}); {expected}") from exc
+    # libpq parses the port only when it connects, and then fails with a long message.
+    if not all(p.isdigit() for p in str(info.get("port", "5432")).split(",")):
+        raise ConfigError(f"DATABASE_URL has the port {info['port']!r}, not a number; {expected}")
+    return url
+
+
+def one_line(exc: BaseException) -> str:
+    """A database error's message on one line (libpq's messages span several)."""
+    return "; ".join(part.strip() for part in str(exc).strip().splitlines() if part.strip())
 
 
 @contextmanager

@@ -1,13 +1,20 @@
-"""Find or make a PostgreSQL + PostGIS server for GridHub (`gridhub db up/status/down`).
+"""Find or make a PostgreSQL + PostGIS server for GridHub (`gridhub db up/status/down/remove`).
 
 With DATABASE_URL the given server is used: the database and the postgis extension are
-created when missing. Without it a private cluster is started under the data directory on
-a free local port; PostGIS is installed from the OS packages when it is missing and we may.
+created when missing. Without it a private cluster is started on a free local port; PostGIS
+is installed from the OS packages when it is missing and we may.
+
+Where the private cluster lives: PostgreSQL refuses to run as root, so as root the server runs
+as the `postgres` user, who often cannot enter the checkout (a clone in /root is mode 700).
+Then the cluster lives in a folder that user owns, under CLUSTERS_HOME, keyed by the data
+directory's absolute path, so two checkouts never share or collide. Any other user runs the
+cluster as themselves under <data_dir>/pg.
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import pwd
@@ -20,11 +27,12 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from core.errors import DatabaseUnavailableError
-from store.db import dbname_of, redact, with_dbname
+from core.errors import DatabaseUnavailableError, GridHubError
+from store.db import checked_url, dbname_of, one_line, redact, unreachable, with_dbname
 
 DEFAULT_DBNAME = "gridhub"
 FIRST_PORT = 55432
+CLUSTERS_HOME = Path("/var/lib/gridhub/clusters")
 
 
 @dataclass(frozen=True)
@@ -34,12 +42,29 @@ class ServerInfo:
     data_dir: Path | None = None
 
 
-def state_file(data_dir: Path) -> Path:
-    return data_dir / "pg" / "cluster.json"
+def cluster_root(data_dir: Path) -> Path:
+    """The folder of the private cluster that serves data_dir (see the module docstring)."""
+    data_dir = data_dir.resolve()
+    if os.geteuid() != 0:
+        return data_dir / "pg"
+    key = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+    return CLUSTERS_HOME / key
+
+
+def resolve_url(database_url: str | None, data_dir: Path) -> str:
+    """The GridHub database: DATABASE_URL when given, else the running private cluster's."""
+    if database_url:
+        return checked_url(database_url)
+    url = PrivateCluster(cluster_root(data_dir)).url()
+    if url is None:
+        raise GridHubError("no database: set DATABASE_URL (under Airflow: the connection 'gridhub', "
+                           "AIRFLOW_CONN_GRIDHUB), or run `gridhub db up` to start a private one")
+    return url
 
 
 def ensure_database(url: str) -> None:
     """Create the database named in url and the postgis extension in it, when missing."""
+    url = checked_url(url)
     dbname = dbname_of(url)
     try:
         with psycopg.connect(with_dbname(url, "postgres"), autocommit=True, connect_timeout=10) as conn:
@@ -47,7 +72,7 @@ def ensure_database(url: str) -> None:
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
     except psycopg.OperationalError as exc:
-        raise DatabaseUnavailableError(f"cannot reach {redact(url)}: {exc}") from exc
+        raise unreachable(url, exc) from exc
     with psycopg.connect(url, autocommit=True) as conn:
         available = conn.execute(
             "SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'"
@@ -63,70 +88,85 @@ def up(data_dir: Path, database_url: str | None = None) -> ServerInfo:
     if database_url:
         ensure_database(database_url)
         return ServerInfo(url=database_url, private=False)
-    cluster = PrivateCluster(data_dir / "pg")
-    url = cluster.start()
+    cluster = PrivateCluster(cluster_root(data_dir))
+    url = cluster.start(data_dir)
     ensure_database(url)
     return ServerInfo(url=url, private=True, data_dir=cluster.root)
 
 
 def status(data_dir: Path, database_url: str | None = None) -> dict:
-    """Where the database is, whether it answers, and its PostGIS version."""
+    """Where the database is, whether it answers, its durability and its PostGIS version."""
     if database_url:
-        url, private = database_url, False
+        url, where = checked_url(database_url), {"private": False}
     else:
-        cluster = PrivateCluster(data_dir / "pg")
-        url, private = cluster.url(), True
+        cluster = PrivateCluster(cluster_root(data_dir))
+        url, where = cluster.url(), {"private": True, "cluster_dir": str(cluster.root)}
         if url is None:
-            return {"private": True, "running": False, "url": None}
+            return {**where, "running": False, "url": None}
     try:
         with psycopg.connect(url, connect_timeout=5) as conn:
             postgis = conn.execute(
                 "SELECT extversion FROM pg_extension WHERE extname = 'postgis'"
             ).fetchone()
-            server = conn.execute("SHOW server_version").fetchone()[0]
+            server, fsync, full_page_writes = conn.execute(
+                "SELECT current_setting('server_version'), current_setting('fsync'),"
+                " current_setting('full_page_writes')").fetchone()
     except psycopg.OperationalError as exc:
-        return {"private": private, "running": False, "url": redact(url), "error": str(exc).strip()}
+        return {**where, "running": False, "url": redact(url), "error": one_line(exc)}
     return {
-        "private": private,
+        **where,
         "running": True,
         "url": redact(url),
         "server_version": server,
         "postgis": postgis[0] if postgis else None,
+        "fsync": fsync,
+        "full_page_writes": full_page_writes,
     }
 
 
 def down(data_dir: Path) -> bool:
     """Stop the private cluster; returns False when none was running."""
-    return PrivateCluster(data_dir / "pg").stop()
+    return PrivateCluster(cluster_root(data_dir)).stop()
+
+
+def remove(data_dir: Path) -> Path | None:
+    """Stop the private cluster and delete it with all its data; returns the folder removed."""
+    cluster = PrivateCluster(cluster_root(data_dir))
+    cluster.stop()
+    if not cluster.root.exists():
+        return None
+    shutil.rmtree(cluster.root)
+    return cluster.root
 
 
 class PrivateCluster:
-    """A PostgreSQL cluster owned by GridHub under <data_dir>/pg."""
+    """A PostgreSQL cluster owned by GridHub in one folder: data/, its log, its socket, and
+    cluster.json (the URL, and the data directory it serves)."""
 
     def __init__(self, root: Path):
-        self.root = root.resolve()
+        self.root = root
         self.pgdata = self.root / "data"
+        self.state = self.root / "cluster.json"
 
     def url(self) -> str | None:
-        state = state_file(self.root.parent)
-        if not state.exists():
+        if not self.state.exists() or self._running_port() is None:
             return None
-        return json.loads(state.read_text())["url"]
+        return json.loads(self.state.read_text())["url"]
 
-    def start(self) -> str:
+    def start(self, data_dir: Path) -> str:
         bindir = _postgres_bindir()
         if not (self.pgdata / "PG_VERSION").exists():
             self._initdb(bindir)
         port = self._running_port() or self._start(bindir)
         url = f"postgresql://postgres@127.0.0.1:{port}/{DEFAULT_DBNAME}"
-        state_file(self.root.parent).write_text(json.dumps({"url": url, "port": port}))
+        self.state.write_text(json.dumps({"url": url, "port": port,
+                                          "data_dir": str(data_dir.resolve())}))
         return url
 
     def stop(self) -> bool:
         if self._running_port() is None:
             return False
         self._run([str(_postgres_bindir() / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"])
-        state_file(self.root.parent).unlink(missing_ok=True)
         return True
 
     def _running_port(self) -> int | None:
@@ -141,7 +181,9 @@ class PrivateCluster:
         return int(lines[3])
 
     def _initdb(self, bindir: Path) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            self.root.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._give_to_owner(self.root)
         # Text sorts by byte (the order C.UTF-8 gives too), so sorts and index builds on codes
         # and hashes compare with memcmp and abbreviated keys instead of strcoll.
@@ -181,18 +223,15 @@ class PrivateCluster:
             )
 
 
-# The private cluster is a local working copy (demo, tests, benchmarks), so it trades
-# durability for speed; memory and WAL sizes suit bulk loads of millions of cases on a
-# machine of a few GB. It has no replicas, so WAL is minimal: a table emptied in the
-# transaction that refills it (a rollup rebuild) and indexes built after a bulk load skip
-# the WAL (a rebuild of 1M cases' rollups: 39 s instead of 43-47 s). A production server is
+# The private cluster may hold a city's real data, so it keeps PostgreSQL's durability (fsync,
+# full_page_writes and synchronous commits, the server's defaults). It has no replicas, so WAL
+# is minimal: crash recovery is unchanged, and a table emptied in the transaction that refills
+# it (a rollup rebuild) or an index built after a bulk load skips the WAL. Memory and WAL sizes
+# suit bulk loads of millions of cases on a machine of a few GB. A production server is
 # configured by its operators (DATABASE_URL).
 CLUSTER_SETTINGS = {
     "listen_addresses": "127.0.0.1",
     "max_connections": 200,
-    "fsync": "off",
-    "synchronous_commit": "off",
-    "full_page_writes": "off",
     "wal_level": "minimal",
     "max_wal_senders": 0,
     "shared_buffers": "1GB",
