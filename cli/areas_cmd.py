@@ -15,11 +15,11 @@ from core.case import AreaLevel
 from geo.areas import read_area_file
 from geo.gazetteer import read_gazetteer
 from geo.grid_making import GridMethod, make_grids, write_datav
-from store.areas import load_boundary_version, prepare_version, read_areas
+from pipeline.orchestration import AreaChecksError, load_area_file
+from store.areas import prepare_version, read_areas
 from store.db import connect
 
-app = typer.Typer(help="Governance areas (city > district > street > community > grid).",
-                  no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
 def report_out() -> Console:
@@ -59,14 +59,16 @@ def load(path: Path = PATH, level: AreaLevel = LEVEL, code_field: str = CODE_FIE
          force: bool = typer.Option(False, help="load even when the checks find errors")) -> None:
     """Load areas as a new boundary version: checks, closes and opens rows, re-assigns cases."""
     with friendly_errors():
-        incoming = _read(path, level, code_field, name_field, parent_field)
-        with connect(database_url(settings())) as conn:
-            plan, report = prepare_version(conn, incoming, level, _day(effective), complete)
-            _print_report(report)
-            if not report.ok and not force:
-                console.print("[red]not loaded:[/red] the checks found errors (--force loads anyway)")
-                raise typer.Exit(1)
-            result = load_boundary_version(conn, plan, source=str(path))
+        cfg = settings()
+        try:
+            result = load_area_file(database_url(cfg), cfg, path, level, code_field=code_field,
+                                    name_field=name_field, parent_field=parent_field,
+                                    effective_from=_day(effective), complete=complete,
+                                    force=force, on_report=_print_report)
+        except AreaChecksError:  # the report above lists the errors
+            console.print("[red]not loaded:[/red] the checks found errors (--force loads anyway)")
+            raise typer.Exit(1) from None
+    plan = result.plan
     summary = ", ".join(f"{v} {k}" for k, v in plan.summary().items())
     if result.version_id is None:
         console.print(f"nothing to load: {summary}")

@@ -8,9 +8,9 @@ from cli.context import console, database_url, friendly_errors, progress_bar, se
 from cli.ingest_cmd import print_results
 from demo.generate import DEFAULT_RECORDS, DEFAULT_SEED, DemoManifest
 from demo.generate import generate as generate_demo
-from pipeline.demo import load_demo_areas, run_demo
+from pipeline.demo import lasting_feed_variables, load_demo_areas, run_demo
 
-app = typer.Typer(help="The built-in demo city.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
 @app.command()
@@ -27,7 +27,10 @@ def generate(seed: int = typer.Option(DEFAULT_SEED, help="random seed: same seed
 
 @app.command()
 def run(seed: int = typer.Option(DEFAULT_SEED), records: int = typer.Option(DEFAULT_RECORDS)) -> None:
-    """Generate the demo if needed, load its areas, ingest every feed, refresh rollups."""
+    """Generate the demo if needed, load its areas, ingest every feed, refresh rollups, run
+    early warning for the last day; print the variables Airflow needs for the demo's feeds."""
+    from alerts.run import run_warnings
+
     with friendly_errors():
         cfg = settings()
         url = database_url(cfg)
@@ -38,4 +41,10 @@ def run(seed: int = typer.Option(DEFAULT_SEED), records: int = typer.Option(DEFA
         console.print(f"loaded {count:,} areas")
         with progress_bar() as bar:
             results = run_demo(cfg, url, progress=bar)
-    print_results(results)
+        print_results(results)
+        warned = run_warnings(url)
+        console.print(f"early warning as of {warned.as_of}: {warned.opened} alert(s) opened, "
+                      f"{warned.hotspots} hotspot(s)")
+    console.print("for Airflow's demo feeds (README, Operating GridHub with Airflow):")
+    for name, value in lasting_feed_variables(url).items():
+        print(f"export {name}={value}")

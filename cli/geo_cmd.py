@@ -14,8 +14,7 @@ from geo.crs_detect import detect_crs, read_source_points
 from geo.geocoder import Geocoder
 from store.db import connect
 
-app = typer.Typer(help="Geocoding: accuracy against the demo truth, CRS checks.",
-                  no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
 def report_out() -> Console:

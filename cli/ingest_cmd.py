@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from cli.context import console, database_url, friendly_errors, progress_bar, settings
-from connectors.spec import load_spec, load_specs
 from core.errors import GridHubError
-from pipeline.demo import feed_variables
-from pipeline.ingest import IngestResult, check_source
-from pipeline.ingest import ingest as ingest_source
 
-sources_app = typer.Typer(help="Source specs (one YAML file per agency feed).", no_args_is_help=True)
+if TYPE_CHECKING:
+    from pipeline.ingest import IngestResult
+
+# The pipeline (pandas, Arrow, Great Expectations) is imported inside the commands that run
+# it, so `gridhub sources list` and `gridhub --help` answer at once.
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 # Canonical columns shown by `sources check`, in reading order.
 CHECK_COLUMNS = ("source_record_id", "kind", "category", "status", "outcome", "reported_at",
@@ -22,9 +25,11 @@ CHECK_COLUMNS = ("source_record_id", "kind", "category", "status", "outcome", "r
                  "source_grid_code", "amount", "parties", "person_key")
 
 
-@sources_app.command("list")
+@app.command("list")
 def list_sources() -> None:
     """List the source specs in GRIDHUB_SOURCES_DIR."""
+    from connectors.spec import load_specs
+
     with friendly_errors():
         cfg = settings()
         specs = load_specs(cfg.resolved_sources_dir)
@@ -37,10 +42,14 @@ def list_sources() -> None:
     console.print(table)
 
 
-@sources_app.command("check")
+@app.command("check")
 def check(name: str = typer.Argument(..., help="a source name, or the path of a spec file"),
           rows: int = typer.Option(10, min=1, help="how many records to read")) -> None:
     """Parse a spec, read a sample, print the mapped rows and every problem found."""
+    from connectors.spec import load_spec
+    from pipeline.demo import feed_variables
+    from pipeline.ingest import check_source
+
     with friendly_errors():
         cfg = settings()
         spec = load_spec(_path(name)) if name.endswith((".yaml", ".yml")) else _named(cfg, name)
@@ -75,6 +84,10 @@ def ingest(names: list[str] = typer.Argument(None, help="source names"),
 
 def run_ingests(cfg, url: str, names: list[str], all_: bool) -> list[IngestResult]:
     """Ingest the named sources (or all), with a progress bar per source."""
+    from connectors.spec import load_specs
+    from pipeline.demo import feed_variables
+    from pipeline.ingest import ingest as ingest_source
+
     specs = load_specs(cfg.resolved_sources_dir)
     if all_:
         names = list(specs)
@@ -113,6 +126,8 @@ def print_results(results: list[IngestResult]) -> None:
 
 
 def _named(cfg, name: str):
+    from connectors.spec import load_specs
+
     specs = load_specs(cfg.resolved_sources_dir)
     if name not in specs:
         raise GridHubError(f"unknown source {name!r}; known: {sorted(specs)}")

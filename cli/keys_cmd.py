@@ -9,7 +9,7 @@ from api.keys import Role, create_key, list_keys, revoke_key
 from cli.context import console, database_url, friendly_errors, settings
 from store.db import connect
 
-app = typer.Typer(help="API keys: role and area scope of each caller.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
 @app.command()

@@ -15,8 +15,7 @@ from quality.records import read_record, recent_records
 from quality.suite import suite_rules
 from store.db import connect
 
-app = typer.Typer(help="Validation: the suite, the record of every run, Data Docs.",
-                  no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
 @app.command("runs")

@@ -18,8 +18,7 @@ from quality.replay import ReplayPlan, link_replay
 from store import runs
 from store.db import connect
 
-app = typer.Typer(help="Rows that failed validation: list them, replay them after a fix.",
-                  no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
 @dataclass

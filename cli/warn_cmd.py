@@ -14,7 +14,7 @@ from alerts.methods import Method
 from alerts.run import run_warnings
 from cli.context import console, database_url, friendly_errors, settings
 
-app = typer.Typer(help="Early warning: detectors, alerts, hotspots, backtest.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
 def _day(value: str | None) -> date | None:

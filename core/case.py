@@ -1,4 +1,5 @@
-"""The canonical case: the contract every source maps to (DESIGN.md, "The canonical case").
+"""The canonical case: the contract every source spec maps its fields to (README.md, "Adding an
+agency feed").
 
 Steps hand each other pandas DataFrames whose columns are CASE_COLUMNS (with the dtypes
 given there); `empty_cases()` makes one and `conform()` checks and orders one.
@@ -7,9 +8,12 @@ given there); `empty_cases()` makes one and `conform()` checks and orders one.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas is imported where frames are made: the enums and column list load at once (the CLI).
 
 
 class CaseKind(StrEnum):
@@ -122,12 +126,16 @@ AREA_CODE_COLUMNS = tuple(level.code_column for level in AreaLevel)
 
 def empty_cases(n: int = 0) -> pd.DataFrame:
     """A canonical-case frame of n rows, every column null."""
+    import pandas as pd
+
     index = pd.RangeIndex(n)
     return pd.DataFrame({name: nulls(dtype, index) for name, dtype in CASE_COLUMNS.items()})
 
 
 def conform(frame: pd.DataFrame) -> pd.DataFrame:
     """Add missing canonical columns as nulls, cast to the canonical dtypes, drop extras."""
+    import pandas as pd
+
     out = {}
     for name, dtype in CASE_COLUMNS.items():
         if name in frame:
@@ -139,6 +147,9 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
 
 def nulls(dtype: str, index: pd.Index) -> pd.Series:
     """A column of missing values of dtype (None in an object column)."""
+    import numpy as np
+    import pandas as pd
+
     if dtype == "object":
         return pd.Series([None] * len(index), dtype=object, index=index)
     # An empty array taken at -1 fills with the dtype's own missing value without a Python
