@@ -55,8 +55,9 @@ def area_boundaries():
 
         cfg = settings()
         effective = date.fromisoformat(params["effective_from"]) if params["effective_from"] else None
-        result = load_area_file(database_url(cfg), Path(params["path"]), params["level"],
-                                effective, params["complete"], params["force"])
+        result = load_area_file(database_url(cfg), cfg, Path(params["path"]), params["level"],
+                                effective_from=effective, complete=params["complete"],
+                                force=params["force"])
         return {"version_id": result.version_id, "cases_reassigned": result.cases_reassigned,
                 **result.plan.summary()}
 

@@ -11,8 +11,15 @@ from rich.progress import Progress
 
 from connectors.spec import SourceSpec, load_specs
 from core.case import AreaLevel
+from core.errors import GridHubError
 from core.settings import GridHubSettings
-from demo.feeds.services import DISTRICT_URL, POLICE_URL, demo_services
+from demo.feeds.services import (
+    DISTRICT_URL,
+    POLICE_URL,
+    demo_services,
+    district_database_url,
+    sqlalchemy_url,
+)
 from geo.areas import read_area_file
 from geo.gazetteer import read_gazetteer_csv
 from pipeline.ingest import IngestResult, ingest
@@ -67,3 +74,14 @@ def run_demo(cfg: GridHubSettings, url: str, progress: Progress | None = None,
                 if progress else None
             results.append(ingest(spec, cfg, url, progress=advance, variables=variables))
     return results
+
+
+def lasting_feed_variables(url: str) -> dict[str, str]:
+    """The variables of the demo's services that outlive `run_demo`, for Airflow's workers:
+    the district database (kept beside url's). The police API runs only during a demo run."""
+    district = district_database_url(url)
+    try:
+        with connect(district):
+            return {DISTRICT_URL: sqlalchemy_url(district)}
+    except GridHubError:
+        return {}

@@ -42,6 +42,7 @@ from store import rollups, runs
 from store.db import connect
 from store.loading import (
     LandedChunk,
+    analyze_if_grown,
     bulk_load_threshold,
     indexes_built_after,
     is_bulk_load,
@@ -223,6 +224,7 @@ def _finish(conn: psycopg.Connection, spec: SourceSpec, settings: GridHubSetting
     # A bulk load touches most (area, day) pairs: every rollup is recounted at once.
     if not bulk:
         rollups.refresh_touched(conn, settings.timezone)
+        analyze_if_grown(conn, "cases", counts.inserted)  # a bulk load's index rebuild did
     elif counts.inserted or counts.updated:
         rollups.rebuild(conn, settings.timezone)
     runs.set_watermark(conn, spec.name, landed["watermark_to"], run_id)

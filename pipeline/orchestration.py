@@ -9,7 +9,7 @@ scheduler or the tests, without paying for Airflow's import.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,16 +23,16 @@ from connectors.spec import SourceFormat, SourceSpec
 from core.case import AreaLevel
 from core.errors import ConfigError, GridHubError, SourceError
 from core.settings import GridHubSettings
+from geo.area_checks import AreaReport
 from geo.areas import read_area_file
 from pipeline import ingest
 from pipeline.ingest import source_lock_id
 from quality.docs import publish
 from quality.records import recent_records
-from store import rollups, runs
+from store import provision, rollups, runs
 from store.areas import VersionResult, load_boundary_version, prepare_version
 from store.db import TRANSIENT_ERRORS, connect
 from store.loading import land_raw, sql_text
-from store.provision import PrivateCluster
 
 # Schemes an Airflow connection URI may carry for PostgreSQL; libpq knows only the first two.
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://",
@@ -80,13 +80,7 @@ def database_url(connection_uri: str | None, settings: GridHubSettings) -> str:
                 return "postgresql://" + connection_uri[len(scheme):]
         raise ConfigError(f"the gridhub connection must be a PostgreSQL URI, got scheme "
                           f"{connection_uri.split('://', 1)[0]!r}")
-    if settings.database_url:
-        return settings.database_url
-    url = PrivateCluster(settings.data_dir / "pg").url()
-    if url is None:
-        raise GridHubError("no database: set the Airflow connection 'gridhub' "
-                           "(AIRFLOW_CONN_GRIDHUB), or DATABASE_URL, or run `gridhub db up`")
-    return url
+    return provision.resolve_url(settings.database_url, settings.data_dir)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -274,19 +268,35 @@ def refresh_rollups(url: str, settings: GridHubSettings, run_ids: list[int] | No
         return rollups.refresh_touched(conn, settings.timezone)
 
 
-def load_area_file(url: str, path: Path, level: AreaLevel | str, effective_from: date | None = None,
-                   complete: bool = False, force: bool = False) -> VersionResult:
-    """Load a file of areas as a new boundary version and re-assign the cases it moves.
+class AreaChecksError(ConfigError):
+    """A file of areas failed the checks and was not loaded; .report holds every finding."""
 
-    Refuses (ConfigError listing the problems) when the checks find errors, unless force.
+    def __init__(self, path: Path, report: AreaReport):
+        self.report = report
+        super().__init__(f"{path}: not loaded, the area checks found errors (force loads anyway):\n"
+                         f"{report.frame().to_string(index=False)}")
+
+
+def load_area_file(url: str, settings: GridHubSettings, path: Path, level: AreaLevel | str, *,
+                   code_field: str | None = None, name_field: str = "name",
+                   parent_field: str | None = None, effective_from: date | None = None,
+                   complete: bool = False, force: bool = False,
+                   on_report: Callable[[AreaReport], None] | None = None) -> VersionResult:
+    """Load a file of areas as a new boundary version and re-assign the cases it moves, as the
+    one writer of cases (`gridhub areas load` and the boundaries DAG alike).
+
+    on_report sees the checks' findings before anything is written; errors refuse the load
+    (AreaChecksError) unless force.
     """
-    incoming = read_area_file(path, level)
+    incoming = read_area_file(path, level, code_field=code_field, name_field=name_field,
+                              parent_field=parent_field)
     with exclusive_case_writer(url), connect(url) as conn:
         plan, report = prepare_version(conn, incoming, level, effective_from, complete)
+        if on_report:
+            on_report(report)
         if not report.ok and not force:
-            raise ConfigError(f"{path}: not loaded, the area checks found errors:\n"
-                              f"{report.frame().to_string(index=False)}")
-        return load_boundary_version(conn, plan, source=str(path))
+            raise AreaChecksError(path, report)
+        return load_boundary_version(conn, plan, source=str(path), timezone=settings.timezone)
 
 
 def rebuild_data_docs(url: str, settings: GridHubSettings, limit: int = 200) -> tuple[Path | None, int]:

@@ -76,11 +76,8 @@ def free_port() -> int:
 def airflow_env(home: Path, port: int) -> dict[str, str]:
     """The environment of a private standalone Airflow serving dags/ on 127.0.0.1:port."""
     base_url = f"http://127.0.0.1:{port}"
-    bindir = str(Path(sys.executable).parent)
     return {
-        **os.environ,
-        # standalone starts its components as `airflow ...` from PATH: this venv's.
-        "PATH": os.pathsep.join([bindir, os.environ.get("PATH", "")]),
+        **{k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL")},
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -98,11 +95,11 @@ def airflow_env(home: Path, port: int) -> dict[str, str]:
 
 
 def start(home: Path, env: dict[str, str]) -> subprocess.Popen:
-    """`airflow standalone` in its own process group, its output in home/standalone.log."""
-    airflow = Path(sys.executable).with_name("airflow")
+    """`make airflow` (the README's command: `airflow standalone`) in its own process group,
+    its output in home/standalone.log."""
     log = (home / "standalone.log").open("wb")
-    return subprocess.Popen([str(airflow), "standalone"], env=env, cwd=home, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(["make", "--no-print-directory", "-C", str(ROOT), "airflow"], env=env,
+                            cwd=home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -174,6 +174,22 @@ def is_bulk_load(conn: psycopg.Connection, table: str, records: int,
     return records >= min_records and records >= bulk_load_threshold(conn, table, min_records)
 
 
+# Autovacuum analyses a table once a tenth of it changed, but only on its next round (a
+# minute or more): until then the planner plans the first pages of /cases over stale counts.
+ANALYZE_SHARE = 0.1
+
+
+def analyze_if_grown(conn: psycopg.Connection, table: str, added: int) -> bool:
+    """ANALYZE table in the caller's transaction when `added` rows are a tenth or more of what
+    its statistics know (or it was never analysed); returns whether it did."""
+    known = conn.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
+                         (table,)).fetchone()[0]
+    if added <= 0 or (known >= 0 and added < ANALYZE_SHARE * known):
+        return False
+    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+    return True
+
+
 @contextmanager
 def indexes_built_after(conn: psycopg.Connection, table: str, keys_too: bool = False) -> Iterator[None]:
     """Drop the table's secondary indexes for the block, then build them again.
