@@ -24,8 +24,7 @@ import pandas as pd
 import psycopg
 
 from alerts.panel import AreaHierarchy
-
-LOCK_KEY = "gridhub-warn"
+from store import locks
 
 # Columns of the episodes a run hands to sync().
 ALERT_COLUMNS = ("area_code", "level", "signal", "method", "severity", "first_day", "last_day",
@@ -71,7 +70,7 @@ class SyncCounts:
 def sync(conn: psycopg.Connection, episodes: pd.DataFrame, as_of: date, gap_days: int,
          areas: AreaHierarchy) -> SyncCounts:
     """Bring the alerts table in line with the episodes found up to `as_of` (ALERT_COLUMNS)."""
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOCK_KEY,))
+    locks.hold_for_transaction(conn, locks.ALERTS)
     counts = SyncCounts()
     existing = _existing(conn, episodes, gap_days)
     touched: list[int] = []

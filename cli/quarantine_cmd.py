@@ -12,10 +12,10 @@ from cli.context import console, database_url, friendly_errors, settings
 from connectors.spec import SourceSpec, load_specs
 from core.errors import GridHubError, NotFoundError
 from core.settings import GridHubSettings
-from pipeline.ingest import IngestResult, process, source_lock_id
+from pipeline.ingest import IngestResult, process
 from quality.quarantine import count_by_reason, list_quarantined
 from quality.replay import ReplayPlan, link_replay
-from store import runs
+from store import locks, runs
 from store.db import connect
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -40,7 +40,7 @@ def replay_quarantine(spec: SourceSpec, cfg: GridHubSettings, url: str,
     run_id = runs.start_run(url, spec.name, {"format": spec.format.value, "replay_of": of_run})
     try:
         with connect(url) as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (source_lock_id(spec.name),))
+            locks.hold_for_transaction(conn, locks.source_lock(spec.name))
             plan = link_replay(conn, spec.name, run_id, of_run)
             watermark = runs.get_watermark(conn, spec.name)
             runs.mark_landed(conn, run_id, plan.records, plan.fields, watermark, watermark)

@@ -38,7 +38,7 @@ from geo.geocoder import Geocoder
 from quality.batch import settle_batch, settle_run
 from quality.suite import CityExtent
 from quality.verdicts import Verdict, judge
-from store import rollups, runs
+from store import locks, rollups, runs
 from store.db import connect
 from store.loading import (
     LandedChunk,
@@ -65,10 +65,6 @@ class IngestResult:
     source: str
     run_id: int
     counts: runs.RunCounts
-
-
-def source_lock_id(source: str) -> str:
-    return f"gridhub-ingest:{source}"
 
 
 def ingest(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Progress | None = None,
@@ -232,7 +228,7 @@ def _finish(conn: psycopg.Connection, spec: SourceSpec, settings: GridHubSetting
 
 
 def _lock(conn: psycopg.Connection, source: str) -> None:
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (source_lock_id(source),))
+    locks.hold_for_transaction(conn, locks.source_lock(source))
 
 
 def _check_processable(conn: psycopg.Connection, spec: SourceSpec, run_id: int, landed: dict | None) -> None:

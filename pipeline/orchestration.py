@@ -26,10 +26,9 @@ from core.settings import GridHubSettings
 from geo.area_checks import AreaReport
 from geo.areas import read_area_file
 from pipeline import ingest
-from pipeline.ingest import source_lock_id
 from quality.docs import publish
 from quality.records import recent_records
-from store import provision, rollups, runs
+from store import locks, provision, rollups, runs
 from store.areas import VersionResult, load_boundary_version, prepare_version
 from store.db import TRANSIENT_ERRORS, connect
 from store.loading import land_raw, sql_text
@@ -42,7 +41,6 @@ _POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://",
 # itself; file drops have no such query, so a date range means nothing to them.
 WINDOWED_FORMATS = frozenset({SourceFormat.REST, SourceFormat.SQL})
 # Advisory lock key of the one scheduler task at a time that writes cases and rollups.
-CASE_WRITER_LOCK = "gridhub-cases-writer"
 
 
 class RetryLaterError(GridHubError):
@@ -122,7 +120,7 @@ def reopen_failed_run(url: str, source: str, run_id: int) -> bool:
     one re-reads everything this one would load. The earlier error is kept, marked retried.
     """
     with connect(url) as conn:
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (source_lock_id(source),))
+        locks.hold_for_transaction(conn, locks.source_lock(source))
         reopened = conn.execute(
             "UPDATE ingest_runs SET status = 'running', finished_at = NULL,"
             " error = 'retried after: ' || coalesce(error, 'no error recorded')"
@@ -156,7 +154,7 @@ def land_window(spec: SourceSpec, settings: GridHubSettings, url: str, window: W
     run_id = runs.start_run(url, spec.name, {"format": spec.format.value, "window": bounds})
     try:
         with connect(url) as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (source_lock_id(spec.name),))
+            locks.hold_for_transaction(conn, locks.source_lock(spec.name))
             context = ReadContext(settings.data_dir, dict(environ), bounds["from"])
             landed, fields = 0, {}
             for chunk in read_chunks(spec, context):
@@ -243,12 +241,8 @@ def exclusive_case_writer(url: str) -> Iterator[None]:
     the scheduler's loads, rollup refreshes and boundary re-assignments take turns. A
     session lock on its own connection: a killed worker's lock goes with its connection.
     """
-    with connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (CASE_WRITER_LOCK,))
-        try:
-            yield
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (CASE_WRITER_LOCK,))
+    with connect(url, autocommit=True) as conn, locks.held_for_session(conn, locks.CASES_WRITER):
+        yield
 
 
 def refresh_rollups(url: str, settings: GridHubSettings, run_ids: list[int] | None) -> int:

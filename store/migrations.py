@@ -10,7 +10,7 @@ from importlib import resources
 
 import psycopg
 
-LOCK_ID = 7_160_001  # advisory lock: two processes never migrate at once
+from store import locks
 
 
 def available() -> list[tuple[str, str]]:
@@ -24,8 +24,7 @@ def migrate(url: str) -> list[str]:
     """Apply the migrations not yet applied; returns their names."""
     applied_now = []
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_ID,))
-        try:
+        with locks.held_for_session(conn, locks.MIGRATIONS):
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
@@ -38,8 +37,6 @@ def migrate(url: str) -> list[str]:
                     conn.execute(text)
                     conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (name,))
                 applied_now.append(name)
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_ID,))
     return applied_now
 
 

@@ -35,6 +35,7 @@ from core.case import AreaLevel
 from core.memory import release_freed_memory
 from core.prefetch import prefetched
 from core.settings import GridHubSettings
+from store import locks
 from store.copy import EncodedCopy, column_types, copy_table, encode_copy, write_copy
 from store.loading import indexes_built_after
 from store.rollup_counts import (
@@ -58,7 +59,6 @@ from store.rollup_counts import (
 
 DEFAULT_TIMEZONE: str = GridHubSettings.model_fields["timezone"].default
 NOTIFY_CHANNEL = "gridhub_rollups"
-REFRESH_LOCK_ID = 7_160_406  # advisory lock serialising rollup refreshes and rebuilds
 
 
 # The measures are defined with the counting (store.rollup_counts); the API reads them here.
@@ -252,7 +252,7 @@ def refresh_touched(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE) 
         return 0
     # One refresh at a time: a second ingest waits here until the first commits, then recounts
     # with the first one's cases visible (each statement sees what is committed by then).
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK_ID,))
+    locks.hold_for_transaction(conn, locks.ROLLUPS)
     _tune(conn)
     written = _recount_touched(conn, timezone)
     conn.execute("TRUNCATE touched_days")
@@ -262,7 +262,7 @@ def refresh_touched(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE) 
 
 def rebuild(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE) -> int:
     """Recompute every rollup row from cases (after a boundary change, or a bulk load)."""
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK_ID,))
+    locks.hold_for_transaction(conn, locks.ROLLUPS)
     _tune(conn)
     written = _recount_all(conn, timezone)
     announce(conn)

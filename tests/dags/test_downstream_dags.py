@@ -12,12 +12,8 @@ import psycopg
 import shapely
 
 from connectors.spec import load_specs
-from pipeline.orchestration import (
-    CASE_WRITER_LOCK,
-    land_for_run,
-    process_landed_run,
-    refresh_rollups,
-)
+from pipeline.orchestration import land_for_run, process_landed_run, refresh_rollups
+from store import locks
 from store.areas import read_areas
 
 
@@ -61,7 +57,7 @@ def test_a_load_waits_while_another_task_writes_cases(gridhub_env, settings, ing
     spec = load_specs(settings.resolved_sources_dir)["petitions"]
     run_id = land_for_run(spec, settings, gridhub_env, None, {})
     other_writer = psycopg.connect(gridhub_env, autocommit=True)
-    other_writer.execute("SELECT pg_advisory_lock(hashtext(%s))", (CASE_WRITER_LOCK,))
+    other_writer.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (locks.NAMESPACE, locks.CASES_WRITER))
     waited = threading.Event()
     status_while_waiting: list[str] = []
 

@@ -8,7 +8,7 @@ import time
 import psycopg
 from psycopg import sql
 
-from pipeline.ingest import source_lock_id
+from store import locks
 
 DAG_ID = "ingest_hotline_12345"
 
@@ -80,7 +80,7 @@ def test_the_dag_waits_for_an_ingest_of_the_same_source_holding_the_lock(
         gridhub_env, run_dag, fingerprint):
     """The advisory lock the CLI takes makes the DAG's ingest wait, then proceed."""
     holder = psycopg.connect(gridhub_env)
-    holder.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (source_lock_id("hotline_12345"),))
+    locks.hold_for_transaction(holder, locks.source_lock("hotline_12345"))
     seen_waiting = threading.Event()
 
     def release_once_the_dag_waits() -> None:
