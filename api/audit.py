@@ -17,7 +17,9 @@ from prometheus_client import Counter, Histogram
 from api.state import Hub
 
 log = logging.getLogger("gridhub.api.audit")
-UNAUDITED = frozenset({"/health", "/metrics"})
+UNAUDITED = frozenset({"/health", "/ready", "/metrics"})
+# Rows kept while the database is away; beyond this new rows are dropped, rather than memory.
+MAX_WAITING = 100_000
 
 REQUESTS = Counter("gridhub_api_requests_total", "HTTP requests", ["route", "method", "status"])
 LATENCY = Histogram("gridhub_api_request_seconds", "HTTP request latency", ["route"],
@@ -28,9 +30,13 @@ class AuditWriter:
     def __init__(self, hub: Hub):
         self.hub = hub
         self.rows: list[tuple] = []
+        self.dropped = 0
         self._task: asyncio.Task | None = None
 
     def add(self, row: tuple) -> None:
+        if len(self.rows) >= MAX_WAITING:
+            self.dropped += 1
+            return
         self.rows.append(row)
 
     async def start(self) -> None:
@@ -44,6 +50,8 @@ class AuditWriter:
             except asyncio.CancelledError:
                 pass
         await self.flush()
+        if self.rows:
+            log.error("%d audit rows not written at shutdown: the database was away", len(self.rows))
 
     async def _loop(self) -> None:
         while True:
@@ -51,9 +59,12 @@ class AuditWriter:
             await self.flush()
 
     async def flush(self) -> None:
-        rows, self.rows = self.rows, []
-        if not rows:
+        if not self.rows or self.hub.unavailable:  # rows wait for the database to come back
             return
+        if self.dropped:
+            log.error("%d audit rows dropped while the database was away", self.dropped)
+            self.dropped = 0
+        rows, self.rows = self.rows, []
         try:
             async with self.hub.pool.connection() as conn, conn.cursor() as cur:
                 async with cur.copy("COPY audit_log (at, key_id, role, method, path, query, status,"

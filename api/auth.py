@@ -85,6 +85,7 @@ async def current_principal(request: Request) -> Principal:
     if cached is not None and now - cached[0] < hub.api.key_cache_seconds:
         principal = cached[1]
     else:
+        hub.check_database()  # /metrics has no router-level gate: no waiting on the pool
         async with hub.pool.connection() as conn:
             cur = await conn.execute(
                 "SELECT key_id, role, scope_code FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL",

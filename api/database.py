@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Annotated
 
 import orjson
+import psycopg
 from fastapi import Depends, Request
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
@@ -14,6 +15,15 @@ from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from api.settings import ApiSettings
+
+CONNECT_TIMEOUT_SECONDS = 5  # libpq waits forever for a server that drops packets
+
+
+def describe(exc: psycopg.Error) -> str:
+    """The first line of libpq's message, without the "connection to server at ... failed:"
+    before the reason (an API caller need not learn the database's address; the log has it)."""
+    first = next(iter(str(exc).strip().splitlines()), "")
+    return " ".join(first.split()).rpartition(" failed: ")[2] or type(exc).__name__
 
 
 async def _configure(conn: AsyncConnection) -> None:
@@ -23,9 +33,14 @@ async def _configure(conn: AsyncConnection) -> None:
 def make_pool(url: str, cfg: ApiSettings) -> AsyncConnectionPool:
     return AsyncConnectionPool(
         url, min_size=cfg.pool_min_size, max_size=cfg.pool_max_size, open=False, configure=_configure,
-        kwargs={"row_factory": dict_row, "autocommit": True,
+        kwargs={"row_factory": dict_row, "autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS,
                 # JIT compilation costs tens of milliseconds and never pays off on rollup reads.
                 "options": f"-c statement_timeout={cfg.statement_timeout_ms} -c jit=off"})
+
+
+async def database_ready(request: Request) -> None:
+    """Answer 503 at once while the database is away, rather than wait on the pool."""
+    request.app.state.hub.check_database()
 
 
 async def connection(request: Request) -> AsyncIterator[AsyncConnection]:

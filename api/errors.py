@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg import OperationalError
 from psycopg.errors import QueryCanceled
 
+from api.database import describe
 from core.errors import (
     ConfigError,
     DatabaseUnavailableError,
@@ -36,6 +38,8 @@ STATUS_FOR: dict[type[GridHubError], int] = {
     ConfigError: 400,
     DatabaseUnavailableError: 503,
 }
+# Retry-After of a 503 while the database is away: a little more than the watcher's retry.
+RETRY_AFTER_SECONDS = "5"
 
 
 def install(app: FastAPI) -> None:
@@ -45,8 +49,19 @@ def install(app: FastAPI) -> None:
         body: dict = {"detail": str(exc)}
         if isinstance(exc, BadParameterError):
             body["parameter"] = exc.parameter
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        headers = None
+        if status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        elif status == 503:
+            headers = {"Retry-After": RETRY_AFTER_SECONDS}
         return JSONResponse(body, status_code=status, headers=headers)
+
+    @app.exception_handler(OperationalError)
+    async def _database_lost(request: Request, exc: OperationalError) -> JSONResponse:
+        # The connection broke mid-request or the pool had none to give (the database went
+        # away before the watcher noticed): as temporary as any other outage.
+        return JSONResponse({"detail": f"database unreachable: {describe(exc)}; retry shortly"},
+                            status_code=503, headers={"Retry-After": RETRY_AFTER_SECONDS})
 
     @app.exception_handler(QueryCanceled)
     async def _timed_out(request: Request, exc: QueryCanceled) -> JSONResponse:

@@ -17,7 +17,9 @@ class CachedAnswerMiddleware:
         self.app, self.hub = app, hub
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] != "GET" or not self.hub.cache.entries:
+        # While the database is away, nothing is known to be current: the app answers 503.
+        if (scope["type"] != "http" or scope["method"] != "GET" or not self.hub.cache.entries
+                or self.hub.unavailable):
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])

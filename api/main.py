@@ -5,33 +5,46 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from pydantic import ValidationError
 
 from api import errors
 from api.answers import OrjsonResponse
 from api.audit import AuditMiddleware, AuditWriter
 from api.auth import check_auth_mode, current_principal
-from api.database import make_pool
+from api.database import database_ready, make_pool
 from api.fastpath import CachedAnswerMiddleware
 from api.routers import areas, cases, health, quality, sources, stats, summary, tiles, warnings
 from api.settings import ApiSettings
 from api.state import Hub
-from core.errors import ConfigError
+from core.errors import ConfigError, GridHubError
 from core.memory import existing_objects_frozen
 from core.settings import GridHubSettings
+from store.db import checked_url
 
-# Every data router needs a valid key; each endpoint then confines the key to its scope.
-KEYED = [Depends(current_principal)]
+# Every data router needs the database (503 at once while it is away) and a valid key; each
+# endpoint then confines the key to its scope.
+KEYED = [Depends(database_ready), Depends(current_principal)]
 
 
 def create_app(settings: GridHubSettings | None = None, api_settings: ApiSettings | None = None) -> FastAPI:
-    """Build the app; settings default to the environment."""
-    settings = settings or GridHubSettings()
-    api_settings = api_settings or ApiSettings()
-    settings.check_secrets()
-    if not settings.database_url:
-        raise ConfigError("the API needs DATABASE_URL (or run it with `gridhub serve`)")
-    hub = Hub(settings, api_settings, make_pool(settings.database_url, api_settings))
-    check_auth_mode(hub)
+    """Build the app; settings default to the environment. Started from the environment
+    (uvicorn, `gridhub serve`), a bad setting ends the process with one line saying what is
+    wrong; with settings given, it raises."""
+    from_environment = settings is None
+    try:
+        settings = settings or GridHubSettings()
+        api_settings = api_settings or ApiSettings()
+        settings.check_secrets()
+        if not settings.database_url:
+            raise ConfigError("the API needs DATABASE_URL (or run it with `gridhub serve`)")
+        url = checked_url(settings.database_url)  # malformed: a ConfigError saying how
+        hub = Hub(settings, api_settings, make_pool(url, api_settings))
+        check_auth_mode(hub)
+    except (GridHubError, ValueError) as exc:  # ValueError: pydantic's, and check_secrets'
+        if not from_environment:
+            raise
+        # uvicorn would print the factory's traceback; an operator needs the reason.
+        raise SystemExit(f"error: {_one_line(exc)}") from None
     audit = AuditWriter(hub)
 
     @asynccontextmanager
@@ -67,3 +80,12 @@ def create_app(settings: GridHubSettings | None = None, api_settings: ApiSetting
     app.include_router(quality.router, dependencies=KEYED)
     app.include_router(warnings.router, dependencies=KEYED)
     return app
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):  # name the environment variable behind each bad field
+        prefix = {cls.__name__: cls.model_config["env_prefix"] for cls in (GridHubSettings, ApiSettings)}
+        problems = "; ".join(f"{prefix.get(exc.title, '')}{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                             for e in exc.errors())
+        return f"invalid setting ({problems})"
+    return " ".join(str(exc).split())

@@ -9,14 +9,20 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from api.areaindex import AreaIndex
+from api.database import CONNECT_TIMEOUT_SECONDS, describe
 from api.settings import ApiSettings
+from core.errors import DatabaseUnavailableError
 from core.settings import GridHubSettings
+from store import migrations
 from store.rollups import NOTIFY_CHANNEL
 
 log = logging.getLogger("gridhub.api")
+RETRY_SECONDS = 2  # between attempts to get the database back
+FIRST_ATTEMPT_SECONDS = 15  # how long start-up waits for the database before serving without it
 
 
 @dataclass(slots=True)
@@ -60,8 +66,27 @@ class AnswerCache:
         self.entries.clear()
 
 
+class _PoolAttemptsWhileAway(logging.Filter):
+    """Drops psycopg_pool's warning about each failed connection attempt (two lines, again at
+    every retry) while the watcher has already said, once, that the database is away and why.
+    With the database there, such a warning is news (too many clients, say) and stays."""
+
+    def __init__(self, hub: Hub):
+        super().__init__()
+        self.hub = hub
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.hub.unavailable is None or not record.getMessage().startswith("error connecting in")
+
+
 class Hub:
-    """Per-worker state: built in the app factory, opened and closed in the lifespan."""
+    """Per-worker state: built in the app factory, opened and closed in the lifespan.
+
+    A watcher task keeps one connection of its own to the database: it loads the areas and
+    the rollup generation whenever that connection is (re)gained, follows the NOTIFYs of
+    rollup refreshes, and otherwise records in `unavailable` why the database cannot serve,
+    so that requests are refused at once (503) instead of waiting on the pool.
+    """
 
     def __init__(self, settings: GridHubSettings, api: ApiSettings, pool: AsyncConnectionPool):
         self.settings = settings
@@ -71,41 +96,92 @@ class Hub:
         self.generation = 0  # rollup_generation as last seen
         self.cache = AnswerCache(api.cache_entries)
         self.keys: dict[str, tuple[float, object]] = {}  # key hash -> (looked up at, principal)
-        self._listener: asyncio.Task | None = None
+        self.unavailable: str | None = "the database has not been reached yet"
+        self._first_attempt = asyncio.Event()
+        self._watcher: asyncio.Task | None = None
+        self._quiet = _PoolAttemptsWhileAway(self)
 
     async def open(self) -> None:
-        await self.pool.open()
-        await self.reload()
-        self._listener = asyncio.create_task(self._listen(), name="gridhub-rollup-listener")
+        logging.getLogger("psycopg.pool").addFilter(self._quiet)
+        await self.pool.open(wait=False)  # the API starts, and keeps trying, with the database down
+        self._watcher = asyncio.create_task(self._watch(), name="gridhub-database-watcher")
+        # With the database there, serve with the areas already loaded; without it, serve
+        # /health and /ready now and data once the watcher gets through.
+        try:
+            await asyncio.wait_for(self._first_attempt.wait(), FIRST_ATTEMPT_SECONDS)
+        except TimeoutError:
+            log.warning("the database has not answered in %s s; starting without it", FIRST_ATTEMPT_SECONDS)
 
     async def close(self) -> None:
-        if self._listener:
-            self._listener.cancel()
+        if self._watcher:
+            self._watcher.cancel()
             try:
-                await self._listener
+                await self._watcher
             except (asyncio.CancelledError, psycopg.Error):
                 pass
         await self.pool.close()
+        logging.getLogger("psycopg.pool").removeFilter(self._quiet)
+
+    def check_database(self) -> None:
+        """Raise DatabaseUnavailableError (503) while the database cannot serve."""
+        if self.unavailable is not None:
+            raise DatabaseUnavailableError(self.unavailable)
 
     async def reload(self) -> None:
         """Read the generation and the area hierarchy again and forget cached answers."""
         async with self.pool.connection() as conn:
-            cur = await conn.execute("SELECT last_value, is_called FROM rollup_generation")
-            row = await cur.fetchone()
-            self.generation = row["last_value"] if row["is_called"] else 0
-            self.areas = await AreaIndex.load(conn)
+            await self._load(conn)
+
+    async def _load(self, conn: psycopg.AsyncConnection) -> None:
+        cur = await conn.execute("SELECT last_value, is_called FROM rollup_generation")
+        row = await cur.fetchone()
+        self.generation = row["last_value"] if row["is_called"] else 0
+        self.areas = await AreaIndex.load(conn)
         self.cache.clear()
 
-    async def _listen(self) -> None:
-        """Follow NOTIFYs from rollup refreshes; reconnect after a lost connection."""
+    async def _check_schema(self, conn: psycopg.AsyncConnection) -> None:
+        """PostGIS and every migration this code expects must be in the database."""
+        cur = await conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")
+        if await cur.fetchone() is None:
+            raise DatabaseUnavailableError("PostGIS is not installed in the database"
+                                           " (run `gridhub db up`, or CREATE EXTENSION postgis)")
+        missing = await asyncio.to_thread(migrations.pending, self.settings.database_url)
+        if missing:
+            raise DatabaseUnavailableError(f"the database lacks {len(missing)} migration(s), from"
+                                           f" {missing[0]} (run `gridhub db migrate`)")
+
+    async def _watch(self) -> None:
+        """Hold a connection to the database, and get it back after losing it."""
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                        self.settings.database_url, autocommit=True) as conn:
+                        self.settings.database_url, autocommit=True, row_factory=dict_row,
+                        connect_timeout=CONNECT_TIMEOUT_SECONDS) as conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(NOTIFY_CHANNEL)))
-                    await self.reload()  # anything missed while not listening
+                    await self._check_schema(conn)
+                    await self._load(conn)  # anything missed while not listening
+                    await self.pool.check()  # drop pooled connections broken while it was away
+                    self._available()
                     async for _ in conn.notifies():
                         await self.reload()
             except psycopg.OperationalError as exc:
-                log.warning("rollup listener lost its connection (%s); retrying", exc)
-                await asyncio.sleep(2)
+                self._unavailable(f"database unreachable: {describe(exc)}", exc)
+            except psycopg.Error as exc:  # reachable, but not as this code expects (schema, rights)
+                self._unavailable(f"database not usable: {describe(exc)}", exc)
+            except DatabaseUnavailableError as exc:
+                self._unavailable(str(exc))
+            await asyncio.sleep(RETRY_SECONDS)
+
+    def _available(self) -> None:
+        if self.unavailable is not None and self._first_attempt.is_set():
+            log.warning("the database is back; serving again")  # as visible as its loss
+        self.unavailable = None
+        self._first_attempt.set()
+
+    def _unavailable(self, reason: str, exc: psycopg.Error | None = None) -> None:
+        if reason != self.unavailable or not self._first_attempt.is_set():  # once, not every retry
+            # libpq's own first line names the server, which the reason leaves out.
+            detail = f" ({next(iter(str(exc).strip().splitlines()), '')})" if exc else ""
+            log.warning("%s; answering 503 and retrying every %s s%s", reason, RETRY_SECONDS, detail)
+        self.unavailable = reason
+        self._first_attempt.set()

@@ -43,8 +43,8 @@ def checked_url(url: str) -> str:
     try:
         info = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        raise ConfigError(f"DATABASE_URL is not a PostgreSQL connection string "
-                          f"({one_line(exc)}); {expected}") from exc
+        # libpq's reason can quote the whole string, password included: it is not repeated.
+        raise ConfigError(f"DATABASE_URL is not a PostgreSQL connection string; {expected}") from exc
     # libpq parses the port only when it connects, and then fails with a long message.
     if not all(p.isdigit() for p in str(info.get("port", "5432")).split(",")):
         raise ConfigError(f"DATABASE_URL has the port {info['port']!r}, not a number; {expected}")

@@ -9,16 +9,26 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 
 from api.auth import AdminPrincipal, hub_of
-from api.database import ConnDep
 
 router = APIRouter(tags=["operations"])
+READY_POOL_WAIT_SECONDS = 5  # a probe wants an answer sooner than the pool's own 30 s
 
 
 @router.get("/health")
-async def health(conn: ConnDep) -> dict:
-    """200 when the database answers (no key needed, no data shown)."""
-    row = await (await conn.execute("SELECT postgis_lib_version() AS postgis")).fetchone()
-    return {"status": "ok", "postgis": row["postgis"]}
+async def health() -> dict:
+    """Liveness: 200 while the process serves, database or not (no key needed)."""
+    return {"status": "ok"}
+
+
+@router.get("/ready", responses={503: {"description": "the database is away; `detail` says why"}})
+async def ready(request: Request) -> dict:
+    """Readiness: 200 when the database answers with PostGIS and every migration applied, else
+    503 with the reason in one line (no key needed, no data shown)."""
+    hub = hub_of(request)
+    hub.check_database()
+    async with hub.pool.connection(timeout=READY_POOL_WAIT_SECONDS) as conn:
+        row = await (await conn.execute("SELECT postgis_lib_version() AS postgis")).fetchone()
+    return {"status": "ready", "postgis": row["postgis"], "generation": hub.generation}
 
 
 @router.get("/metrics", response_class=Response)

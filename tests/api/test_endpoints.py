@@ -250,6 +250,8 @@ def test_tiles_carry_rollup_counts_with_etag_and_tilejson(api):
 def test_health_and_metrics(api):
     anonymous = api.client(role=None)
     assert anonymous.get("/health").json()["status"] == "ok"
+    ready = anonymous.get("/ready").json()
+    assert ready["status"] == "ready" and ready["postgis"] and ready["generation"] > 0
     assert anonymous.get("/metrics").status_code == 401
     assert api.client("viewer").get("/metrics").status_code == 403
     admin = api.client()
