@@ -29,7 +29,6 @@ from connectors.spec import SourceSpec
 from connectors.watermark import highest
 from core.errors import GridHubError
 from core.hashing import row_hashes
-from core.memory import existing_objects_frozen
 from core.prefetch import prefetched
 from core.settings import GridHubSettings
 from geo.crs import to_wgs84
@@ -79,7 +78,7 @@ def ingest(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Prog
     """
     run_id = runs.start_run(url, spec.name, {"format": spec.format.value})
     try:
-        with connect(url) as conn, connect(url) as lander, existing_objects_frozen():
+        with connect(url) as conn, connect(url) as lander:
             _lock(conn, spec.name)  # held until the load commits, after the landing's commit
             geocoder = Geocoder.from_database(conn)
             extent = CityExtent.around(geocoder.current.grids.geoms, to_wgs84)
@@ -185,7 +184,7 @@ def process(spec: SourceSpec, settings: GridHubSettings, url: str, run_id: int,
             progress: Progress | None = None) -> IngestResult:
     """Map, validate, geocode and load a landed run, then rollups and watermark, in one commit."""
     try:
-        with connect(url) as conn, connect(url) as reader, existing_objects_frozen():
+        with connect(url) as conn, connect(url) as reader:
             _lock(conn, spec.name)
             landed = runs.landed_run(conn, run_id)
             _check_processable(conn, spec, run_id, landed)

@@ -32,7 +32,6 @@ import pyarrow.csv as pacsv
 from psycopg import sql
 
 from core.case import AreaLevel
-from core.memory import release_freed_memory
 from core.prefetch import prefetched
 from core.settings import GridHubSettings
 from store import locks
@@ -64,10 +63,8 @@ NOTIFY_CHANNEL = "gridhub_rollups"
 # The measures are defined with the counting (store.rollup_counts); the API reads them here.
 __all__ = ["ADDITIVE", "HIST_BUCKETS", "HOUR_EDGES", "STATUS_COLUMNS", "TOTAL", "NOTIFY_CHANNEL",
            "refresh_touched", "rebuild", "announce"]
-# Cases counted in memory at a time (whole days, so a day of more cases is one slice).
-# Rebuilds of 1M cases in a fresh process: 250,000 peaked 810 MB above the start, 125,000
-# 570-600 MB, in the same time. Of 5M cases (24 months of 208,000): 561 MB above the start
-# in 120 s, against 656 MB in 117 s when slices were whole months.
+# Cases counted in memory at a time (whole days, so a day of more cases is one slice): it
+# bounds the rebuild's memory however many cases there are (README, "Bulk loads").
 SLICE_CASES = 125_000
 
 
@@ -180,10 +177,6 @@ def _rollup_copies(conn: psycopg.Connection, timezone: str,
             yield encode_copy("rollup_monthly", for_copy(monthly), types["rollup_monthly"])
 
     for cases in _read_cases(conn, sql.SQL("TRUE"), timezone):
-        # What the load before and the slice before freed goes back first: this thread and
-        # the writer allocate from different malloc arenas, which otherwise keep every slice's
-        # peak (a 1M-row hotline ingest, rebuild included: 1,307 MB against 1,373-1,455 MB).
-        release_freed_memory()
         after = pc.max(cases["day"]).as_py() + timedelta(days=1)
         for level in AreaLevel:
             counts = count_level(cases, level)
