@@ -11,9 +11,9 @@ from connectors.spec import load_specs
 from core.errors import NotFoundError
 from quality.config import quality_config
 from quality.docs import publish
-from quality.records import read_record, recent_records
 from quality.suite import suite_rules
 from store.db import connect
+from store.quality_runs import read_record, recent_records
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 

@@ -3,51 +3,18 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import typer
 from rich.table import Table
 
 from cli.context import console, database_url, friendly_errors, settings
-from connectors.spec import SourceSpec, load_specs
+from connectors.spec import load_specs
 from core.errors import GridHubError, NotFoundError
-from core.settings import GridHubSettings
-from pipeline.ingest import IngestResult, process
-from quality.quarantine import count_by_reason, list_quarantined
-from quality.replay import ReplayPlan, link_replay
-from store import locks, runs
+from pipeline.replay import replay_quarantine
 from store.db import connect
+from store.quarantine import count_by_reason, list_quarantined
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
-
-
-@dataclass
-class ReplayResult:
-    plan: ReplayPlan
-    ingest: IngestResult
-
-
-def replay_quarantine(spec: SourceSpec, cfg: GridHubSettings, url: str,
-                      of_run: int | None = None) -> ReplayResult | None:
-    """Re-process a source's open quarantine rows (of one run, if given) through the pipeline's
-    own steps (map -> judge -> geocode -> merge) as a new run; None when nothing waits."""
-    with connect(url) as conn:
-        waiting = conn.execute(
-            "SELECT count(*) FROM quarantine WHERE source = %s AND released_at IS NULL"
-            " AND (%s::bigint IS NULL OR run_id = %s)", (spec.name, of_run, of_run)).fetchone()[0]
-    if not waiting:
-        return None
-    run_id = runs.start_run(url, spec.name, {"format": spec.format.value, "replay_of": of_run})
-    try:
-        with connect(url) as conn:
-            locks.hold_for_transaction(conn, locks.source_lock(spec.name))
-            plan = link_replay(conn, spec.name, run_id, of_run)
-            watermark = runs.get_watermark(conn, spec.name)
-            runs.mark_landed(conn, run_id, plan.records, plan.fields, watermark, watermark)
-    except BaseException as exc:
-        runs.fail_run(url, run_id, "failed", f"{type(exc).__name__}: {exc}")
-        raise
-    return ReplayResult(plan, process(spec, cfg, url, run_id))
 
 
 @app.command("list")
@@ -97,10 +64,7 @@ def replay(source: str = typer.Option(..., help="the source whose rows to replay
         if result is None:
             raise GridHubError(f"nothing to replay: no open quarantine rows of {source}"
                                + (f" from run {run}" if run else ""))
-        with connect(url) as conn:
-            released = conn.execute(
-                "SELECT count(*) FROM quarantine WHERE released_run_id = %s AND release_note IS NULL",
-                (result.ingest.run_id,)).fetchone()[0]
+    released = result.released
     loaded = result.ingest.counts.loaded
     table = Table("replay run", "replayed", "released", "of which new or changed", "still quarantined",
                   "superseded (released, not loaded)")

@@ -34,10 +34,11 @@ from core.settings import GridHubSettings
 from geo.crs import to_wgs84
 from geo.geocode import geocode
 from geo.geocoder import Geocoder
-from quality.batch import settle_batch, settle_run
+from pipeline.run import SourceRun, WatermarkWindow
+from pipeline.settle import settle_batch, settle_run
 from quality.suite import CityExtent
 from quality.verdicts import Verdict, judge
-from store import locks, rollups, runs
+from store import rollups, runs
 from store.db import connect
 from store.loading import (
     LandedChunk,
@@ -76,96 +77,121 @@ def ingest(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Prog
     `land` would; the gates are then judged over the whole run and the load commits, as
     `process` would. A run that fails to load still lands the rest of its records.
     """
-    run_id = runs.start_run(url, spec.name, {"format": spec.format.value})
-    try:
-        with connect(url) as conn, connect(url) as lander:
-            _lock(conn, spec.name)  # held until the load commits, after the landing's commit
-            geocoder = Geocoder.from_database(conn)
-            extent = CityExtent.around(geocoder.current.grids.geoms, to_wgs84)
-            counts = runs.RunCounts()
-            bulk_from = bulk_load_threshold(conn, "cases", settings.bulk_load_min_records)
-            # Three threads: read, hash and land; map, validate and geocode; load. The landing
-            # waits on the server, so it shares a thread with the reading rather than with the
-            # Python-bound preparation (a thread of its own would hold two more chunks).
-            landed = prefetched(_committed_after(lander, _landed_chunks(
-                lander, spec, settings, run_id, variables, progress, read_ahead=False)), name="land")
-            prepared = prefetched((_prepare_chunk(spec, settings, _as_landed(*chunk), geocoder, extent)
-                                   for chunk in landed), name="process")
-            bulk = False
-            with closing(landed):
-                try:
-                    with closing(prepared), ExitStack() as deferred:
-                        for chunk in prepared:
-                            # A load that turns out big enough builds the case indexes after it.
-                            if not bulk and counts.records_read + chunk.records >= bulk_from:
-                                bulk = True
-                                deferred.enter_context(indexes_built_after(conn, "cases"))
-                            _load_chunk(conn, spec, settings, run_id, chunk, counts, bulk,
-                                        judge_gates=False)
-                            if progress:
-                                progress("process", chunk.records)
-                except Exception:
-                    # Keep the whole landing of a run that fails to load, for audit and replay.
-                    for _ in landed:
-                        pass
-                    raise
-            settle_run(conn, spec, run_id, settings.data_dir)
-            _finish(conn, spec, settings, run_id, counts, bulk)
-    except BaseException as exc:
-        _record_failure(url, run_id, exc)
-        raise
-    return IngestResult(spec.name, run_id, counts)
+    run = SourceRun.start(spec, url)
+    with run.failures_recorded(), connect(url) as conn, connect(url) as lander:
+        run.lock(conn)  # held until the load commits, after the landing's commit
+        geocoder = Geocoder.from_database(conn)
+        extent = CityExtent.around(geocoder.current.grids.geoms, to_wgs84)
+        counts = runs.RunCounts()
+        bulk_from = bulk_load_threshold(conn, "cases", settings.bulk_load_min_records)
+        # Three threads: read, hash and land; map, validate and geocode; load. The landing
+        # waits on the server, so it shares a thread with the reading rather than with the
+        # Python-bound preparation (a thread of its own would hold two more chunks).
+        landed = prefetched(_committed_after(lander, _landed_chunks(
+            lander, run, settings, variables, progress, read_ahead=False)), name="land")
+        prepared = prefetched((_prepare_chunk(spec, settings, _as_landed(*chunk), geocoder, extent)
+                               for chunk in landed), name="process")
+        bulk = False
+        with closing(landed):
+            try:
+                with closing(prepared), ExitStack() as deferred:
+                    for chunk in prepared:
+                        # A load that turns out big enough builds the case indexes after it.
+                        if not bulk and counts.records_read + chunk.records >= bulk_from:
+                            bulk = True
+                            deferred.enter_context(indexes_built_after(conn, "cases"))
+                        _load_chunk(conn, run, settings, chunk, counts, bulk, judge_gates=False)
+                        if progress:
+                            progress("process", chunk.records)
+            except Exception:
+                # Keep the whole landing of a run that fails to load, for audit and replay.
+                for _ in landed:
+                    pass
+                raise
+        settle_run(conn, spec, run.run_id, settings.data_dir)
+        _finish(conn, run, settings, counts, bulk)
+    return IngestResult(spec.name, run.run_id, counts)
 
 
 def land(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Progress | None = None,
-         variables: Mapping[str, str] | None = None) -> int:
-    """Read the source from its watermark and land every record raw; returns the run id."""
-    run_id = runs.start_run(url, spec.name, {"format": spec.format.value})
-    try:
-        with connect(url) as conn:
-            _lock(conn, spec.name)
-            for _ in _landed_chunks(conn, spec, settings, run_id, variables, progress):
-                pass
-    except BaseException as exc:
-        _record_failure(url, run_id, exc)
-        raise
-    return run_id
+         variables: Mapping[str, str] | None = None,
+         window: WatermarkWindow | None = None) -> int:
+    """Read the source and land every record raw; returns the run id.
+
+    Incrementally from the source's watermark, or, given a window, a backfill of the records
+    whose watermark lies in it: older running runs are then left alone (this run does not
+    re-read what they would load) and the source's watermark does not move.
+    """
+    run = SourceRun.start(spec, url, **({"window": window.bounds()} if window else {}))
+    with run.failures_recorded(), connect(url) as conn:
+        run.lock(conn)
+        for _ in _landed_chunks(conn, run, settings, variables, progress, window=window):
+            pass
+    return run.run_id
 
 
-def _landed_chunks(conn: psycopg.Connection, spec: SourceSpec, settings: GridHubSettings,
-                   run_id: int, variables: Mapping[str, str] | None, progress: Progress | None,
-                   read_ahead: bool = True) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, np.ndarray]]:
-    """Read the source from its watermark and land it on conn, yielding each chunk as landed:
-    the records read, their landing frame (raw_landing_frame) and their raw ids.
+def _landed_chunks(conn: psycopg.Connection, run: SourceRun, settings: GridHubSettings,
+                   variables: Mapping[str, str] | None, progress: Progress | None,
+                   read_ahead: bool = True, window: WatermarkWindow | None = None,
+                   ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, np.ndarray]]:
+    """Read the source (from its watermark, or the window's records) and land it on conn,
+    yielding each chunk as landed: the records, their landing frame (raw_landing_frame) and
+    their raw ids.
 
     With read_ahead, a thread reads and hashes the next chunk while one is landed. After the
     last chunk the run is marked landed; the caller commits. The caller holds the source's
     lock.
     """
-    runs.interrupt_stale(conn, spec.name, run_id)
-    watermark_from = runs.get_watermark(conn, spec.name)
+    spec = run.spec
+    if window is None:
+        runs.interrupt_stale(conn, spec.name, run.run_id)
+        watermark_from = runs.get_watermark(conn, spec.name)
+    else:
+        watermark_from = window.bounds()["from"]
     context = ReadContext(settings.data_dir, variables or {}, watermark_from)
     read, fields, watermark_to = 0, {}, watermark_from
     bulk_from = bulk_load_threshold(conn, "raw_records", settings.bulk_load_min_records)
     # Closing the chunks stops the reading thread when a landing fails. A bulk landing builds
     # the landing table's lookup indexes once it is done; on a failure the rollback keeps them
     # as they were.
-    chunks = ((raw, raw_landing_frame(spec, raw)) for raw in read_chunks(spec, context))
+    chunks = ((raw, raw_landing_frame(spec, raw))
+              for raw in _read_records(spec, context, window))
     if read_ahead:
         chunks = prefetched(chunks, name="read")
     with closing(chunks), ExitStack() as deferred:
         for raw, landing in chunks:
             if read < bulk_from <= read + len(raw):
                 deferred.enter_context(indexes_built_after(conn, "raw_records"))
-            raw_ids = land_raw(conn, spec.name, run_id, landing)
+            raw_ids = land_raw(conn, spec.name, run.run_id, landing)
             read += len(raw)
             fields.update(dict.fromkeys(c for c in raw.columns if c != POSITION))
-            if spec.watermark and spec.watermark in raw:
+            if window is None and spec.watermark and spec.watermark in raw:
                 watermark_to = highest(raw[spec.watermark], watermark_to)
             if progress:
                 progress("land", len(raw))
             yield raw, landing, raw_ids
-    runs.mark_landed(conn, run_id, read, list(fields), watermark_from, watermark_to)
+    # A window's run lands with no watermark_to: its load leaves the source's watermark alone.
+    runs.mark_landed(conn, run.run_id, read, list(fields), watermark_from,
+                     None if window else watermark_to)
+
+
+def _read_records(spec: SourceSpec, context: ReadContext,
+                  window: WatermarkWindow | None) -> Iterator[pd.DataFrame]:
+    """The source's chunks; of a window, only its records, numbered from 0."""
+    if window is None:
+        yield from read_chunks(spec, context)
+        return
+    position = 0
+    for chunk in read_chunks(spec, context):
+        inside = window.inside(chunk, spec)
+        if inside.empty:
+            if window.passed(chunk, spec):
+                break
+            continue
+        inside = inside.reset_index(drop=True)
+        inside[POSITION] = range(position, position + len(inside))
+        position += len(inside)
+        yield inside
 
 
 def _committed_after(conn: psycopg.Connection, chunks: Iterator) -> Iterator:
@@ -183,35 +209,33 @@ def _as_landed(raw: pd.DataFrame, landing: pd.DataFrame, raw_ids: np.ndarray) ->
 def process(spec: SourceSpec, settings: GridHubSettings, url: str, run_id: int,
             progress: Progress | None = None) -> IngestResult:
     """Map, validate, geocode and load a landed run, then rollups and watermark, in one commit."""
-    try:
-        with connect(url) as conn, connect(url) as reader:
-            _lock(conn, spec.name)
-            landed = runs.landed_run(conn, run_id)
-            _check_processable(conn, spec, run_id, landed)
-            geocoder = Geocoder.from_database(conn)
-            extent = CityExtent.around(geocoder.current.grids.geoms, to_wgs84)
-            counts = runs.RunCounts()
-            bulk = is_bulk_load(conn, "cases", landed["records_read"], settings.bulk_load_min_records)
-            # The landing is committed, so a second connection reads it back while this one
-            # loads; chunks are mapped, validated and geocoded one ahead of their load.
-            prepared = prefetched((_prepare_chunk(spec, settings, chunk, geocoder, extent)
-                                   for chunk in read_landed(reader, run_id, landed["source_fields"],
-                                                            spec.chunk_rows)), name="process")
-            with closing(prepared), indexes_built_after(conn, "cases") if bulk else nullcontext():
-                for chunk in prepared:
-                    _load_chunk(conn, spec, settings, run_id, chunk, counts, bulk)
-                    if progress:
-                        progress("process", chunk.records)
-            _finish(conn, spec, settings, run_id, counts, bulk)
-    except BaseException as exc:
-        _record_failure(url, run_id, exc)
-        raise
+    run = SourceRun(spec, url, run_id)
+    with run.failures_recorded(), connect(url) as conn, connect(url) as reader:
+        run.lock(conn)
+        landed = runs.landed_run(conn, run_id)
+        _check_processable(conn, spec, run_id, landed)
+        geocoder = Geocoder.from_database(conn)
+        extent = CityExtent.around(geocoder.current.grids.geoms, to_wgs84)
+        counts = runs.RunCounts()
+        bulk = is_bulk_load(conn, "cases", landed["records_read"], settings.bulk_load_min_records)
+        # The landing is committed, so a second connection reads it back while this one
+        # loads; chunks are mapped, validated and geocoded one ahead of their load.
+        prepared = prefetched((_prepare_chunk(spec, settings, chunk, geocoder, extent)
+                               for chunk in read_landed(reader, run_id, landed["source_fields"],
+                                                        spec.chunk_rows)), name="process")
+        with closing(prepared), indexes_built_after(conn, "cases") if bulk else nullcontext():
+            for chunk in prepared:
+                _load_chunk(conn, run, settings, chunk, counts, bulk)
+                if progress:
+                    progress("process", chunk.records)
+        _finish(conn, run, settings, counts, bulk)
     return IngestResult(spec.name, run_id, counts)
 
 
-def _finish(conn: psycopg.Connection, spec: SourceSpec, settings: GridHubSettings, run_id: int,
+def _finish(conn: psycopg.Connection, run: SourceRun, settings: GridHubSettings,
             counts: runs.RunCounts, bulk: bool) -> None:
     """After the last chunk of a landed run: rollups, watermark, "succeeded" (the caller commits)."""
+    run_id = run.run_id
     landed = runs.landed_run(conn, run_id)
     if counts.records_read != landed["records_read"]:
         raise RunStateError(f"run {run_id} landed {landed['records_read']} records but"
@@ -222,12 +246,8 @@ def _finish(conn: psycopg.Connection, spec: SourceSpec, settings: GridHubSetting
         analyze_if_grown(conn, "cases", counts.inserted)  # a bulk load's index rebuild did
     elif counts.inserted or counts.updated:
         rollups.rebuild(conn, settings.timezone)
-    runs.set_watermark(conn, spec.name, landed["watermark_to"], run_id)
+    runs.set_watermark(conn, run.source, landed["watermark_to"], run_id)
     runs.finish_run(conn, run_id, counts)
-
-
-def _lock(conn: psycopg.Connection, source: str) -> None:
-    locks.hold_for_transaction(conn, locks.source_lock(source))
 
 
 def _check_processable(conn: psycopg.Connection, spec: SourceSpec, run_id: int, landed: dict | None) -> None:
@@ -241,12 +261,6 @@ def _check_processable(conn: psycopg.Connection, spec: SourceSpec, run_id: int, 
     if later is not None:
         # Loading older data over a newer run's would undo its updates.
         raise RunStateError(f"run {run_id} is superseded by run {later}, which already succeeded")
-
-
-def _record_failure(url: str, run_id: int, exc: BaseException) -> None:
-    # A quality gate's exception may say "stopped" (run_status); anything else is a failure.
-    status = getattr(exc, "run_status", "failed")
-    runs.fail_run(url, run_id, status, f"{type(exc).__name__}: {exc}")
 
 
 @dataclass
@@ -278,15 +292,15 @@ def _prepare_chunk(spec: SourceSpec, settings: GridHubSettings, chunk: LandedChu
     return PreparedChunk(len(chunk.positions), verdict, located, failed)
 
 
-def _load_chunk(conn: psycopg.Connection, spec: SourceSpec, settings: GridHubSettings,
-                run_id: int, chunk: PreparedChunk, counts: runs.RunCounts, bulk: bool,
+def _load_chunk(conn: psycopg.Connection, run: SourceRun, settings: GridHubSettings,
+                chunk: PreparedChunk, counts: runs.RunCounts, bulk: bool,
                 judge_gates: bool = True) -> None:
     """The database side of a chunk: quality gates, merge into cases, quarantine."""
     counts.records_read += chunk.records
     # May stop the run (GateFailed).
-    settle_batch(conn, spec, run_id, chunk.verdict, settings.data_dir, judge_gates=judge_gates)
-    merged = merge_cases(conn, run_id, chunk.located, track_touched=not bulk)
-    newly_quarantined = quarantine(conn, spec.name, run_id, chunk.failed)
+    settle_batch(conn, run.spec, run.run_id, chunk.verdict, settings.data_dir, judge_gates=judge_gates)
+    merged = merge_cases(conn, run.run_id, chunk.located, track_touched=not bulk)
+    newly_quarantined = quarantine(conn, run.source, run.run_id, chunk.failed)
     counts.inserted += merged.inserted
     counts.updated += merged.updated
     counts.quarantined += newly_quarantined

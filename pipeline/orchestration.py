@@ -11,27 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 
-import pandas as pd
-
-from connectors.readers import POSITION, ReadContext, read_chunks
 from connectors.spec import SourceFormat, SourceSpec
 from core.case import AreaLevel
-from core.errors import ConfigError, GridHubError, SourceError
+from core.errors import ConfigError, GridHubError
 from core.settings import GridHubSettings
 from geo.area_checks import AreaReport
 from geo.areas import read_area_file
 from pipeline import ingest
+from pipeline.run import WatermarkWindow
 from quality.docs import publish
-from quality.records import recent_records
 from store import locks, provision, rollups, runs
 from store.areas import VersionResult, load_boundary_version, prepare_version
 from store.db import TRANSIENT_ERRORS, connect
-from store.loading import land_raw, sql_text
+from store.quality_runs import recent_records
 
 # Schemes an Airflow connection URI may carry for PostgreSQL; libpq knows only the first two.
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://",
@@ -54,20 +50,6 @@ class RunKind(StrEnum):
     MANUAL = "manual"
     BACKFILL = "backfill"
     ASSET_TRIGGERED = "asset_triggered"
-
-
-@dataclass(frozen=True)
-class WatermarkWindow:
-    """Read only records whose watermark field lies in [start, end)."""
-
-    start: datetime
-    end: datetime
-
-    def __post_init__(self) -> None:
-        if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ConfigError(f"a watermark window needs timezone-aware bounds, got {self}")
-        if self.end <= self.start:
-            raise ConfigError(f"empty watermark window: {self.start} is not before {self.end}")
 
 
 def database_url(connection_uri: str | None, settings: GridHubSettings) -> str:
@@ -121,73 +103,13 @@ def reopen_failed_run(url: str, source: str, run_id: int) -> bool:
     """
     with connect(url) as conn:
         locks.hold_for_transaction(conn, locks.source_lock(source))
-        reopened = conn.execute(
-            "UPDATE ingest_runs SET status = 'running', finished_at = NULL,"
-            " error = 'retried after: ' || coalesce(error, 'no error recorded')"
-            " WHERE run_id = %(run)s AND source = %(source)s AND status = 'failed'"
-            " AND landed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ingest_runs later"
-            "  WHERE later.source = %(source)s AND later.run_id > %(run)s"
-            "  AND later.status IN ('running', 'succeeded'))",
-            {"run": run_id, "source": source}).rowcount
-    return reopened == 1
+        return runs.reopen_failed(conn, source, run_id)
 
 
 def land_for_run(spec: SourceSpec, settings: GridHubSettings, url: str,
                  window: WatermarkWindow | None, environ: Mapping[str, str]) -> int:
     """Extract and land raw (incrementally, or a backfill's window); returns the run id."""
-    if window is None:
-        return ingest.land(spec, settings, url, variables=dict(environ))
-    return land_window(spec, settings, url, window, environ)
-
-
-def land_window(spec: SourceSpec, settings: GridHubSettings, url: str, window: WatermarkWindow,
-                environ: Mapping[str, str]) -> int:
-    """Land the records whose watermark lies in the window; returns the run id.
-
-    A backfill, beside the incremental runs: the reader starts at the window's start (its
-    watermark query), records from the window's end on are left for incremental runs, and the
-    source's stored watermark does not move (the run lands with no watermark_to). Older
-    running runs are not interrupted, since this run does not re-read what they would load.
-    Records whose watermark cannot be read as a time are left to the incremental runs.
-    """
-    bounds = {"from": window.start.isoformat(), "to": window.end.isoformat()}
-    run_id = runs.start_run(url, spec.name, {"format": spec.format.value, "window": bounds})
-    try:
-        with connect(url) as conn:
-            locks.hold_for_transaction(conn, locks.source_lock(spec.name))
-            context = ReadContext(settings.data_dir, dict(environ), bounds["from"])
-            landed, fields = 0, {}
-            for chunk in read_chunks(spec, context):
-                inside = _inside(chunk, spec, window)
-                if inside.empty:
-                    if _all_after(chunk, spec, window):
-                        break  # both windowed readers return records in watermark order
-                    continue
-                inside = inside.reset_index(drop=True)
-                inside[POSITION] = range(landed, landed + len(inside))
-                land_raw(conn, spec.name, run_id, ingest.raw_landing_frame(spec, inside))
-                landed += len(inside)
-                fields.update(dict.fromkeys(c for c in inside.columns if c != POSITION))
-            runs.mark_landed(conn, run_id, landed, list(fields), bounds["from"], None)
-    except BaseException as exc:
-        runs.fail_run(url, run_id, "failed", f"{type(exc).__name__}: {exc}")
-        raise
-    return run_id
-
-
-def _watermarks(chunk: pd.DataFrame, spec: SourceSpec) -> pd.Series:
-    if spec.watermark not in chunk:
-        raise SourceError(f"{spec.name}: records carry no watermark field {spec.watermark!r}")
-    return pd.to_datetime(chunk[spec.watermark], format="ISO8601", utc=True, errors="coerce")
-
-
-def _inside(chunk: pd.DataFrame, spec: SourceSpec, window: WatermarkWindow) -> pd.DataFrame:
-    marks = _watermarks(chunk, spec)
-    return chunk[(marks >= window.start) & (marks < window.end)]
-
-
-def _all_after(chunk: pd.DataFrame, spec: SourceSpec, window: WatermarkWindow) -> bool:
-    return bool((_watermarks(chunk, spec) >= window.end).all())
+    return ingest.land(spec, settings, url, variables=dict(environ), window=window)
 
 
 def process_landed_run(spec: SourceSpec, settings: GridHubSettings, url: str, run_id: int,
@@ -214,18 +136,15 @@ def _window_landed_afresh_if_overtaken(spec: SourceSpec, settings: GridHubSettin
     with connect(url) as conn:
         # The pipeline takes any newer succeeded run for one that re-read everything, so a
         # backfill loading first would make an older incremental run refuse to load.
-        pending = conn.execute(
-            "SELECT min(run_id) FROM ingest_runs WHERE source = %s AND run_id < %s"
-            " AND status = 'running' AND landed_at IS NOT NULL AND NOT params ? 'window'",
-            (spec.name, run_id)).fetchone()[0]
+        pending = runs.older_incremental_waiting(conn, spec.name, run_id)
         if pending is not None:
             raise RetryLaterError(f"{spec.name}: backfill run {run_id} waits for the older"
                                   f" incremental run {pending} to load first")
         later = runs.later_succeeded_run(conn, spec.name, run_id)
     if record["status"] == "running" and later is None:
         return run_id
-    fresh = land_window(spec, settings, url, WatermarkWindow(
-        datetime.fromisoformat(window["from"]), datetime.fromisoformat(window["to"])), environ)
+    fresh = ingest.land(spec, settings, url, variables=dict(environ), window=WatermarkWindow(
+        datetime.fromisoformat(window["from"]), datetime.fromisoformat(window["to"])))
     earlier = f"{record['error']}; " if record["error"] else ""
     runs.fail_run(url, run_id, "failed", f"{earlier}overtaken by a later run of the source:"
                   f" its window is landed again as run {fresh}")
@@ -255,11 +174,7 @@ def refresh_rollups(url: str, settings: GridHubSettings, run_ids: list[int] | No
     with exclusive_case_writer(url), connect(url) as conn:
         if not run_ids:
             return rollups.rebuild(conn, settings.timezone)
-        conn.execute(sql_text("stage_cases.sql"))  # creates touched_days
-        conn.execute(
-            "INSERT INTO touched_days SELECT report_day, grid_code, community_code, street_code,"
-            " district_code, city_code FROM cases WHERE run_id = ANY(%s)", (run_ids,))
-        return rollups.refresh_touched(conn, settings.timezone)
+        return rollups.refresh_runs(conn, run_ids, settings.timezone)
 
 
 class AreaChecksError(ConfigError):

@@ -6,7 +6,7 @@ quarantine  the share of the run's rows that failed validation
 freshness   how old the newest record delivered is
 
 Each gate is a plain function of numbers and lists, so tests can read it as a table; the
-history it compares against is read from `ingest_runs` by the functions at the end.
+history it compares against comes from `ingest_runs` (store.quality_runs).
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import statistics
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
-
-import psycopg
 
 from core.errors import GridHubError
 from quality.config import FreshnessGate, SchemaGate, VolumeGate
@@ -115,32 +113,3 @@ class RunFacts:
     records: int
     fields: list[str]
     replay: bool
-
-
-def run_facts(conn: psycopg.Connection, run_id: int) -> RunFacts:
-    row = conn.execute(
-        "SELECT records_read, coalesce(source_fields, '[]'::jsonb), params ? 'replay_of'"
-        " FROM ingest_runs WHERE run_id = %s", (run_id,)).fetchone()
-    if row is None:
-        raise GridHubError(f"no ingest run {run_id}")
-    return RunFacts(int(row[0]), list(row[1]), bool(row[2]))
-
-
-def volume_history(conn: psycopg.Connection, source: str, run_id: int, runs: int) -> list[int]:
-    """Record counts of the source's latest successful runs before this one that read anything
-    (replays excluded): an incremental source's empty runs say nothing about its usual volume."""
-    rows = conn.execute(
-        "SELECT records_read FROM ingest_runs WHERE source = %s AND run_id < %s"
-        " AND status = 'succeeded' AND records_read > 0 AND NOT params ? 'replay_of'"
-        " ORDER BY run_id DESC LIMIT %s",
-        (source, run_id, runs)).fetchall()
-    return [int(r[0]) for r in rows]
-
-
-def baseline_fields(conn: psycopg.Connection, source: str, run_id: int) -> list[str] | None:
-    """The columns of the source's last successful run before this one, if any."""
-    row = conn.execute(
-        "SELECT source_fields FROM ingest_runs WHERE source = %s AND run_id < %s"
-        " AND status = 'succeeded' AND source_fields IS NOT NULL AND NOT params ? 'replay_of'"
-        " ORDER BY run_id DESC LIMIT 1", (source, run_id)).fetchone()
-    return list(row[0]) if row else None

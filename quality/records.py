@@ -1,4 +1,5 @@
-"""Quality records: one row per validation run in `quality_runs`, accumulated over its chunks."""
+"""Quality records: the validation of one run, accumulated over its chunks (store.quality_runs
+keeps them in `quality_runs`)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,6 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-
-import psycopg
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from quality.verdicts import ValidationReport
 
@@ -50,10 +47,10 @@ def expectation_entries(report: ValidationReport) -> list[dict]:
     } for o in report.outcomes]
 
 
-def add_validation(conn: psycopg.Connection, source: str, run_id: int,
+def add_validation(record: QualityRecord | None, source: str, run_id: int,
                    report: ValidationReport) -> QualityRecord:
-    """Add one chunk's validation to the run's record (created by the first chunk)."""
-    record = read_record(conn, run_id, lock=True) or QualityRecord(run_id, source, report.suite)
+    """The run's record with one more chunk's validation added (a new one for the first chunk)."""
+    record = record or QualityRecord(run_id, source, report.suite)
     record.rows_evaluated += report.rows
     record.rows_passed += report.passed
     record.rows_failed += report.failed
@@ -63,7 +60,6 @@ def add_validation(conn: psycopg.Connection, source: str, run_id: int,
     record.expectations = merge_entries(record.expectations, expectation_entries(report))
     record.success = all(e["success"] for e in record.expectations if e["action"] == "quarantine")
     record.chunks += 1
-    _save(conn, record)
     return record
 
 
@@ -82,41 +78,6 @@ def merge_entries(old: list[dict], new: list[dict]) -> list[dict]:
     return list(merged.values())
 
 
-def save_gates(conn: psycopg.Connection, run_id: int, gates: list[dict]) -> None:
-    """Append gate outcomes to the run's record."""
-    conn.execute("UPDATE quality_runs SET gates = gates || %s WHERE run_id = %s",
-                 (Jsonb(gates), run_id))
-
-
-def read_record(conn: psycopg.Connection, run_id: int, lock: bool = False) -> QualityRecord | None:
-    """The run's quality record, if it has one."""
-    query = ("SELECT run_id, source, suite, rows_evaluated, rows_passed, rows_failed, mapping_failed,"
-             " oldest_reported_at, newest_reported_at, expectations, gates, success"
-             " FROM quality_runs WHERE run_id = %s")
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(query + (" FOR UPDATE" if lock else ""), (run_id,)).fetchone()
-    return QualityRecord(**row) if row else None
-
-
-def _save(conn: psycopg.Connection, r: QualityRecord) -> None:
-    conn.execute(
-        "INSERT INTO quality_runs (run_id, source, suite, validated_at, rows_evaluated, rows_passed,"
-        " rows_failed, mapping_failed, oldest_reported_at, newest_reported_at, expectations, success)"
-        " VALUES (%(run_id)s, %(source)s, %(suite)s, now(), %(rows_evaluated)s, %(rows_passed)s,"
-        " %(rows_failed)s, %(mapping_failed)s, %(oldest)s, %(newest)s, %(expectations)s, %(success)s)"
-        " ON CONFLICT (run_id) DO UPDATE SET validated_at = now(),"
-        " rows_evaluated = EXCLUDED.rows_evaluated, rows_passed = EXCLUDED.rows_passed,"
-        " rows_failed = EXCLUDED.rows_failed, mapping_failed = EXCLUDED.mapping_failed,"
-        " oldest_reported_at = EXCLUDED.oldest_reported_at,"
-        " newest_reported_at = EXCLUDED.newest_reported_at,"
-        " expectations = EXCLUDED.expectations, success = EXCLUDED.success",
-        {"run_id": r.run_id, "source": r.source, "suite": r.suite,
-         "rows_evaluated": r.rows_evaluated, "rows_passed": r.rows_passed,
-         "rows_failed": r.rows_failed, "mapping_failed": r.mapping_failed,
-         "oldest": r.oldest_reported_at, "newest": r.newest_reported_at,
-         "expectations": Jsonb(r.expectations), "success": r.success})
-
-
 def _extreme(pick, a, b):
     values = [v for v in (a, b) if v is not None]
     return pick(values) if values else None
@@ -128,19 +89,3 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, set | frozenset | tuple):
         return sorted(value) if isinstance(value, set | frozenset) else list(value)
     raise TypeError(f"cannot record {type(value).__name__} in a quality record")
-
-
-def recent_records(conn: psycopg.Connection, source: str | None = None,
-                   limit: int = 20) -> list[tuple[QualityRecord, dict]]:
-    """Latest quality records (newest run first), each with its run's status and error."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            "SELECT q.run_id, q.source, q.suite, q.rows_evaluated, q.rows_passed, q.rows_failed,"
-            " q.mapping_failed, q.oldest_reported_at, q.newest_reported_at, q.expectations, q.gates,"
-            " q.success, r.status, r.error, r.started_at, r.finished_at"
-            " FROM quality_runs q JOIN ingest_runs r USING (run_id)"
-            " WHERE (%(source)s::text IS NULL OR q.source = %(source)s)"
-            " ORDER BY q.run_id DESC LIMIT %(limit)s", {"source": source, "limit": limit}).fetchall()
-    run_keys = ("status", "error", "started_at", "finished_at")
-    return [(QualityRecord(**{k: v for k, v in row.items() if k not in run_keys}),
-             {k: row[k] for k in run_keys}) for row in rows]

@@ -36,7 +36,7 @@ from core.prefetch import prefetched
 from core.settings import GridHubSettings
 from store import locks
 from store.copy import EncodedCopy, column_types, copy_table, encode_copy, write_copy
-from store.loading import indexes_built_after
+from store.loading import indexes_built_after, sql_text
 from store.rollup_counts import (
     ADDITIVE,
     CASE_COLUMNS,
@@ -251,6 +251,16 @@ def refresh_touched(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE) 
     conn.execute("TRUNCATE touched_days")
     announce(conn)
     return written
+
+
+def refresh_runs(conn: psycopg.Connection, run_ids: list[int],
+                 timezone: str = DEFAULT_TIMEZONE) -> int:
+    """Recount the rollups of the (area, day) pairs that the given runs' cases fall on."""
+    conn.execute(sql_text("stage_cases.sql"))  # creates touched_days
+    conn.execute(
+        "INSERT INTO touched_days SELECT report_day, grid_code, community_code, street_code,"
+        " district_code, city_code FROM cases WHERE run_id = ANY(%s)", (run_ids,))
+    return refresh_touched(conn, timezone)
 
 
 def rebuild(conn: psycopg.Connection, timezone: str = DEFAULT_TIMEZONE) -> int:

@@ -77,6 +77,28 @@ def interrupt_stale(conn: psycopg.Connection, source: str, run_id: int) -> int:
     return cur.rowcount
 
 
+def reopen_failed(conn: psycopg.Connection, source: str, run_id: int) -> bool:
+    """Make a landed run that failed while processing running again, unless a later run of the
+    source is running or has succeeded; the earlier error is kept, marked retried."""
+    return conn.execute(
+        "UPDATE ingest_runs SET status = 'running', finished_at = NULL,"
+        " error = 'retried after: ' || coalesce(error, 'no error recorded')"
+        " WHERE run_id = %(run)s AND source = %(source)s AND status = 'failed'"
+        " AND landed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ingest_runs later"
+        "  WHERE later.source = %(source)s AND later.run_id > %(run)s"
+        "  AND later.status IN ('running', 'succeeded'))",
+        {"run": run_id, "source": source}).rowcount == 1
+
+
+def older_incremental_waiting(conn: psycopg.Connection, source: str, run_id: int) -> int | None:
+    """The oldest incremental (not windowed) run of the source before run_id that is landed and
+    still waits to load, if any."""
+    return conn.execute(
+        "SELECT min(run_id) FROM ingest_runs WHERE source = %s AND run_id < %s"
+        " AND status = 'running' AND landed_at IS NOT NULL AND NOT params ? 'window'",
+        (source, run_id)).fetchone()[0]
+
+
 def finish_run(conn: psycopg.Connection, run_id: int, counts: RunCounts) -> None:
     """Mark the run succeeded, inside the transaction that commits its data."""
     conn.execute(

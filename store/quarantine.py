@@ -1,8 +1,11 @@
-"""The quarantine workflow: what waits there and why, and letting rows out exactly once.
+"""The quarantine: what waits there and why, letting rows out exactly once, and linking them
+into a replay run.
 
 A row leaves quarantine when a replay loads it (released_run_id names the replay run), or
 when a newer version of its record was loaded meanwhile (it is released with a note, not
-loaded). `released_at IS NULL` in every update makes a second release impossible.
+loaded). `released_at IS NULL` in every update makes a second release impossible. A replay
+run is an ordinary landed run (its records linked in run_records) marked by
+params.replay_of.
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ class QuarantinedRow:
     released_at: datetime | None
     released_run_id: int | None
     release_note: str | None
+
+
+@dataclass(frozen=True)
+class ReplayPlan:
+    run_id: int
+    records: int  # raw records linked into the replay run
+    superseded: int  # released without loading: a newer version of their record is loaded
+    fields: list[str]  # source fields the linked records carry
 
 
 def list_quarantined(conn: psycopg.Connection, source: str | None = None, reason: str | None = None,
@@ -56,6 +67,21 @@ def count_by_reason(conn: psycopg.Connection, source: str | None = None) -> list
         " GROUP BY 1, 2 ORDER BY 1, 3 DESC", {"source": source}).fetchall()
 
 
+def open_rows(conn: psycopg.Connection, source: str, run_id: int | None = None) -> int:
+    """How many of the source's rows (of one run, if given) wait in quarantine."""
+    return conn.execute(
+        "SELECT count(*) FROM quarantine WHERE source = %(source)s AND released_at IS NULL"
+        " AND (%(run)s::bigint IS NULL OR run_id = %(run)s)",
+        {"source": source, "run": run_id}).fetchone()[0]
+
+
+def released_by(conn: psycopg.Connection, run_id: int) -> int:
+    """How many rows the replay run run_id loaded out of quarantine."""
+    return conn.execute(
+        "SELECT count(*) FROM quarantine WHERE released_run_id = %s AND release_note IS NULL",
+        (run_id,)).fetchone()[0]
+
+
 def release_loaded(conn: psycopg.Connection, source: str, run_id: int, raw_ids: Iterable[int]) -> int:
     """Release the open quarantine rows of these raw records: replay run run_id loads them."""
     ids = [int(i) for i in raw_ids]
@@ -79,3 +105,26 @@ def release_superseded(conn: psycopg.Connection, source: str, run_id: int,
         " FROM cases c WHERE q.quarantine_id = ANY(%s) AND q.released_at IS NULL"
         " AND c.source = q.source AND c.source_record_id = q.source_record_id AND q.source = %s",
         (run_id, ids, source)).rowcount
+
+
+def link_replay(conn: psycopg.Connection, source: str, run_id: int,
+                of_run: int | None = None) -> ReplayPlan:
+    """Link the open quarantine rows of a source (of one run, if given) into replay run run_id."""
+    params = {"source": source, "of_run": of_run, "run_id": run_id}
+    superseded = [r[0] for r in conn.execute(
+        "SELECT q.quarantine_id FROM quarantine q JOIN cases c"
+        " ON c.source = q.source AND c.source_record_id = q.source_record_id"
+        " WHERE q.source = %(source)s AND q.released_at IS NULL AND q.raw_id IS NOT NULL"
+        " AND (%(of_run)s::bigint IS NULL OR q.run_id = %(of_run)s) AND c.run_id > q.run_id",
+        params).fetchall()]
+    released = release_superseded(conn, source, run_id, superseded)
+    linked = conn.execute(
+        "INSERT INTO run_records (run_id, position, raw_id)"
+        " SELECT %(run_id)s, row_number() OVER (ORDER BY q.run_id, r.position, q.raw_id) - 1,"
+        " q.raw_id FROM quarantine q JOIN raw_records r USING (raw_id)"
+        " WHERE q.source = %(source)s AND q.released_at IS NULL"
+        " AND (%(of_run)s::bigint IS NULL OR q.run_id = %(of_run)s)", params).rowcount
+    fields = [r[0] for r in conn.execute(
+        "SELECT DISTINCT k FROM run_records rr JOIN raw_records r USING (raw_id),"
+        " json_object_keys(r.payload) AS k WHERE rr.run_id = %s ORDER BY k", (run_id,)).fetchall()]
+    return ReplayPlan(run_id, linked, released, fields)

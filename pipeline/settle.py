@@ -22,8 +22,9 @@ from connectors.spec import SourceSpec
 from quality import docs, gates, records
 from quality.config import quality_config
 from quality.gates import GateFailed, GateResult
-from quality.quarantine import release_loaded
 from quality.verdicts import Verdict
+from store import quality_runs
+from store.quarantine import release_loaded
 
 
 def settle_batch(conn: psycopg.Connection, spec: SourceSpec, run_id: int, verdict: Verdict,
@@ -38,8 +39,10 @@ def settle_batch(conn: psycopg.Connection, spec: SourceSpec, run_id: int, verdic
     if verdict.report is None:
         raise ValueError("settle_batch needs a verdict from quality.verdicts.judge")
     now = now or datetime.now(UTC)
-    facts = gates.run_facts(conn, run_id)
-    record = records.add_validation(conn, spec.name, run_id, verdict.report)
+    facts = quality_runs.run_facts(conn, run_id)
+    record = records.add_validation(quality_runs.read_record(conn, run_id, lock=True), spec.name,
+                                    run_id, verdict.report)
+    quality_runs.save_record(conn, record)
     if facts.replay:
         release_loaded(conn, spec.name, run_id, verdict.passed["raw_id"].dropna())
         if record.rows_evaluated >= facts.records and data_dir is not None:
@@ -58,10 +61,10 @@ def settle_run(conn: psycopg.Connection, spec: SourceSpec, run_id: int, data_dir
 
     Nothing to judge (None) when the run read no records.
     """
-    record = records.read_record(conn, run_id)
+    record = quality_runs.read_record(conn, run_id)
     if record is None:
         return None
-    return _judge(conn, spec, record, gates.run_facts(conn, run_id), True, True, data_dir,
+    return _judge(conn, spec, record, quality_runs.run_facts(conn, run_id), True, True, data_dir,
                   now or datetime.now(UTC))
 
 
@@ -72,9 +75,9 @@ def _judge(conn: psycopg.Connection, spec: SourceSpec, record: records.QualityRe
     cfg = quality_config(spec)
     results: list[GateResult] = []
     if first:
-        history = gates.volume_history(conn, spec.name, record.run_id, cfg.volume.history_runs)
+        history = quality_runs.volume_history(conn, spec.name, record.run_id, cfg.volume.history_runs)
         results.append(gates.volume_gate(facts.records, history, cfg.volume))
-        baseline = gates.baseline_fields(conn, spec.name, record.run_id)
+        baseline = quality_runs.baseline_fields(conn, spec.name, record.run_id)
         results.append(gates.schema_gate(facts.fields, baseline, spec.source_fields,
                                          cfg.schema_gate))
     rate_limit = cfg.max_quarantine_rate * facts.records
@@ -87,7 +90,7 @@ def _judge(conn: psycopg.Connection, spec: SourceSpec, record: records.QualityRe
         results.append(gates.quarantine_rate_gate(record.rows_failed, facts.records,
                                                   cfg.max_quarantine_rate))
     if results:
-        records.save_gates(conn, record.run_id, [r.as_record() for r in results])
+        quality_runs.save_gates(conn, record.run_id, [r.as_record() for r in results])
         record.gates += [r.as_record() for r in results]
     failures = [r for r in results if not r.passed]
     if data_dir is not None and (last or failures):
