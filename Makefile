@@ -8,8 +8,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Cases in the demo city (the default is the demo's own: 200,000 over two years).
 RECORDS ?= 200000
-# Debian packages the tests use: compose validation, GIS clients of the API, HTTP load (bench_api).
-OS_PACKAGES := docker-compose gdal-bin wrk
+# Debian packages the tests use: compose validation, GIS clients of the API, HTTP load
+# (bench_api), the README's curl line.
+OS_PACKAGES := docker-compose gdal-bin wrk curl
 
 .PHONY: install os-packages db demo test test-setup airflow lint bench clean
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -77,10 +78,13 @@ def test_readme_commands_work_in_a_private_home_folder(tmp_path):
         _wait_for_health(base, server, log, seconds=1200)
         printed = log.read_text()
         key = next(line for line in printed.splitlines() if line.startswith("ghk_"))
-        summary = httpx.get(f"{base}/areas/{DISTRICT}/summary", timeout=30,
-                            headers={"Authorization": f"Bearer {key}"})
-        assert summary.status_code == 200, summary.text
-        assert summary.json()["area"]["code"] == DISTRICT
+        # The README's own curl line, on this test's port.
+        readme = (clone / "README.md").read_text(encoding="utf-8")
+        curl = re.search(r"`(curl -H \"Authorization: Bearer \$KEY\" [^`]+)`", readme).group(1)
+        done = subprocess.run(["bash", "-c", curl.replace("127.0.0.1:8000", f"127.0.0.1:{port}")],
+                              capture_output=True, text=True, env={**_env(), "KEY": key}, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["area"]["code"] == DISTRICT
         assert "early warning as of" in printed
 
         status = _db_status(clone)
