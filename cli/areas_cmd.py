@@ -15,7 +15,7 @@ from core.case import AreaLevel
 from geo.areas import read_area_file
 from geo.gazetteer import read_gazetteer
 from geo.grid_making import GridMethod, make_grids, write_datav
-from pipeline.orchestration import AreaChecksError, load_area_file
+from pipeline.boundaries import AreaChecksError, load_area_file
 from store.areas import prepare_version, read_areas
 from store.db import connect
 

@@ -51,7 +51,7 @@ def area_boundaries():
     @task(outlets=[AREAS_ASSET])
     def load_boundaries_and_reassign_cases(*, params=None) -> dict:
         """Check, version and load the file; re-assign the cases whose areas changed."""
-        from pipeline.orchestration import load_area_file
+        from pipeline.boundaries import load_area_file
 
         cfg = settings()
         effective = date.fromisoformat(params["effective_from"]) if params["effective_from"] else None

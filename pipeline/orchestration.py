@@ -9,23 +9,19 @@ scheduler or the tests, without paying for Airflow's import.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
 from connectors.spec import SourceFormat, SourceSpec
-from core.case import AreaLevel
 from core.errors import ConfigError, GridHubError
 from core.settings import GridHubSettings
-from geo.area_checks import AreaReport
-from geo.areas import read_area_file
 from pipeline import ingest
 from pipeline.run import WatermarkWindow
 from quality.docs import publish
 from store import locks, provision, rollups, runs
-from store.areas import VersionResult, load_boundary_version, prepare_version
 from store.db import TRANSIENT_ERRORS, connect
 from store.quality_runs import recent_records
 
@@ -175,37 +171,6 @@ def refresh_rollups(url: str, settings: GridHubSettings, run_ids: list[int] | No
         if not run_ids:
             return rollups.rebuild(conn, settings.timezone)
         return rollups.refresh_runs(conn, run_ids, settings.timezone)
-
-
-class AreaChecksError(ConfigError):
-    """A file of areas failed the checks and was not loaded; .report holds every finding."""
-
-    def __init__(self, path: Path, report: AreaReport):
-        self.report = report
-        super().__init__(f"{path}: not loaded, the area checks found errors (force loads anyway):\n"
-                         f"{report.frame().to_string(index=False)}")
-
-
-def load_area_file(url: str, settings: GridHubSettings, path: Path, level: AreaLevel | str, *,
-                   code_field: str | None = None, name_field: str = "name",
-                   parent_field: str | None = None, effective_from: date | None = None,
-                   complete: bool = False, force: bool = False,
-                   on_report: Callable[[AreaReport], None] | None = None) -> VersionResult:
-    """Load a file of areas as a new boundary version and re-assign the cases it moves, as the
-    one writer of cases (`gridhub areas load` and the boundaries DAG alike).
-
-    on_report sees the checks' findings before anything is written; errors refuse the load
-    (AreaChecksError) unless force.
-    """
-    incoming = read_area_file(path, level, code_field=code_field, name_field=name_field,
-                              parent_field=parent_field)
-    with exclusive_case_writer(url), connect(url) as conn:
-        plan, report = prepare_version(conn, incoming, level, effective_from, complete)
-        if on_report:
-            on_report(report)
-        if not report.ok and not force:
-            raise AreaChecksError(path, report)
-        return load_boundary_version(conn, plan, source=str(path), timezone=settings.timezone)
 
 
 def rebuild_data_docs(url: str, settings: GridHubSettings, limit: int = 200) -> tuple[Path | None, int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
 import geopandas as gpd
@@ -14,8 +13,7 @@ from psycopg.types.json import Jsonb
 
 from core.case import AreaLevel
 from geo.area_checks import AreaReport, check_areas
-from geo.geocode import geocode
-from geo.geocoder import FAR_PAST, Geocoder
+from geo.geocoder import FAR_PAST
 from geo.versions import BoundaryPlan, plan_version
 from store import rollups
 from store.copy import copy_frame
@@ -94,25 +92,8 @@ def prepare_version(conn: psycopg.Connection, incoming: gpd.GeoDataFrame, level:
     return plan, check_areas(incoming, after)
 
 
-@dataclass
-class VersionResult:
-    version_id: int | None
-    plan: BoundaryPlan
-    cases_reassigned: int
-
-
-def load_boundary_version(conn: psycopg.Connection, plan: BoundaryPlan, source: str | None = None,
-                          timezone: str = rollups.DEFAULT_TIMEZONE) -> VersionResult:
-    """Apply a planned version: close retired rows, open new ones, re-assign affected cases.
-
-    Cases reported on or after the effective day that sat in a retired area, or that were
-    unlocated, go through the geocoding cascade again against the new boundaries; their
-    previous assignment is kept in case_area_history, and their rollups are refreshed.
-    `timezone` is the city's (GridHubSettings.timezone): it decides the local day a moved
-    case was closed on.
-    """
-    if plan.is_empty:
-        return VersionResult(None, plan, 0)
+def open_version(conn: psycopg.Connection, plan: BoundaryPlan, source: str | None = None) -> int:
+    """Record a planned version, close its retired rows and open its new ones; its id."""
     version_id = conn.execute(
         "INSERT INTO area_versions (effective_from, level, source, added, changed, closed, unchanged,"
         " report) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING version_id",
@@ -140,22 +121,20 @@ def load_boundary_version(conn: psycopg.Connection, plan: BoundaryPlan, source: 
         " SELECT code, %s, parent_code, level, name, ST_Multi(ST_GeomFromText(wkt, 4326)), %s"
         " FROM stage_areas", (plan.effective_from, version_id))
     conn.execute("DROP TABLE stage_areas")
-    moved = reassign_cases(conn, version_id, plan, timezone)
-    conn.execute("UPDATE area_versions SET cases_reassigned = %s WHERE version_id = %s", (moved, version_id))
-    return VersionResult(version_id, plan, moved)
+    return version_id
 
 
-_CASE_INPUTS = ["case_id", "report_day", "src_x", "src_y", "src_crs", "address", "area_name",
-                "source_grid_code", "attributes", "grid_code", "community_code", "street_code",
-                "district_code", "geocode_method", "geocode_precision", "unlocated_reason"]
+CASE_INPUTS = ["case_id", "report_day", "src_x", "src_y", "src_crs", "address", "area_name",
+               "source_grid_code", "attributes", "grid_code", "community_code", "street_code",
+               "district_code", "geocode_method", "geocode_precision", "unlocated_reason"]
+# What a re-assignment may change of a case.
+ASSIGNMENT = ["grid_code", "community_code", "street_code", "district_code", "geocode_method",
+              "geocode_precision", "unlocated_reason"]
 
 
-def reassign_cases(conn: psycopg.Connection, version_id: int, plan: BoundaryPlan,
-                   timezone: str = rollups.DEFAULT_TIMEZONE) -> int:
-    """Geocode again the cases a version may move; returns how many changed area.
-
-    `timezone` is the city's, for the rollups of the moved cases (see load_boundary_version).
-    """
+def cases_a_version_may_move(conn: psycopg.Connection, plan: BoundaryPlan) -> pd.DataFrame:
+    """The CASE_INPUTS of the cases reported from the version's day on that sat in a retired
+    area, were unlocated, or lie within the new shapes' envelope."""
     column = sql.Identifier(AreaLevel(plan.level).code_column)
     rows = conn.execute(sql.SQL(
         "SELECT case_id, report_day, src_x, src_y, src_crs, address, area_name, source_grid_code,"
@@ -164,19 +143,17 @@ def reassign_cases(conn: psycopg.Connection, version_id: int, plan: BoundaryPlan
         " WHERE report_day >= %s AND ({col} = ANY(%s) OR geocode_method = 'none')"
         " OR (report_day >= %s AND geom && ST_GeomFromText(%s, 4326))").format(col=column),
         (plan.effective_from, plan.retired_codes, plan.effective_from, _new_extent(plan))).fetchall()
-    if not rows:
-        return 0
-    before = pd.DataFrame(rows, columns=_CASE_INPUTS)
-    inputs = before.drop(columns=["district_code"]).assign(district_code=None)
-    after = geocode(inputs, Geocoder.from_database(conn))
-    outputs = ["grid_code", "community_code", "street_code", "district_code", "geocode_method",
-               "geocode_precision", "unlocated_reason"]
-    old = before[outputs].astype("string").fillna("")
-    new = after[outputs].astype("string").fillna("")
-    moved = (old != new).any(axis=1).to_numpy()
-    if not moved.any():
-        return 0
-    before, after = before[moved], after[moved]
+    return pd.DataFrame(rows, columns=CASE_INPUTS)
+
+
+def reassign_cases(conn: psycopg.Connection, version_id: int, before: pd.DataFrame,
+                   after: pd.DataFrame, timezone: str = rollups.DEFAULT_TIMEZONE) -> None:
+    """Give moved cases their new areas (after: ASSIGNMENT, lon, lat, attributes by case_id),
+    keep their previous assignment in case_area_history, refresh the rollups of both.
+
+    `timezone` is the city's (GridHubSettings.timezone): it decides the local day a moved
+    case was closed on.
+    """
     history = before[["case_id", "grid_code", "community_code", "street_code", "district_code",
                       "geocode_method", "geocode_precision"]].assign(version_id=version_id)
     copy_frame(conn, "case_area_history", history)
@@ -186,7 +163,7 @@ def reassign_cases(conn: psycopg.Connection, version_id: int, plan: BoundaryPlan
         " street_code text, district_code text, geocode_method text, geocode_precision text,"
         " unlocated_reason text, lon double precision, lat double precision, attributes jsonb)"
         " ON COMMIT DROP")
-    copy_frame(conn, "stage_reassigned", after[["case_id", *outputs, "lon", "lat", "attributes"]])
+    copy_frame(conn, "stage_reassigned", after[["case_id", *ASSIGNMENT, "lon", "lat", "attributes"]])
     # The old and the new (day, areas) of every moved case need their rollups recomputed.
     conn.execute(
         "INSERT INTO touched_days SELECT c.report_day, c.grid_code, c.community_code,"
@@ -202,8 +179,9 @@ def reassign_cases(conn: psycopg.Connection, version_id: int, plan: BoundaryPlan
         "INSERT INTO touched_days SELECT c.report_day, c.grid_code, c.community_code,"
         " c.street_code, c.district_code, c.city_code FROM cases c JOIN stage_reassigned s USING (case_id)")
     conn.execute("DROP TABLE stage_reassigned")
+    conn.execute("UPDATE area_versions SET cases_reassigned = %s WHERE version_id = %s",
+                 (len(after), version_id))
     rollups.refresh_touched(conn, timezone)
-    return int(moved.sum())
 
 
 def _new_extent(plan: BoundaryPlan) -> str:

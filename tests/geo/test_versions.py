@@ -15,9 +15,10 @@ from connectors.spec import load_specs
 from geo.geocode import geocode
 from geo.geocoder import Geocoder
 from geo.versions import plan_version
+from pipeline.boundaries import load_boundary_version
 from pipeline.ingest import ingest
 from store import rollups
-from store.areas import load_boundary_version, read_areas
+from store.areas import read_areas
 
 
 def _cases(conn) -> pd.DataFrame:
