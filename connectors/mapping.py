@@ -61,6 +61,9 @@ def map_chunk(spec: SourceSpec, raw: pd.DataFrame, hash_key: bytes, city_tz: str
     cases["source_record_id"] = _clean_text(cases["source_record_id"])
     if "src_x" in cases and "src_crs" not in spec.fields:
         cases["src_crs"] = spec.crs
+    if spec.district_scope and "district_code" not in spec.fields:
+        # A feed of one district: the geocoder reads its addresses and area names there.
+        cases["district_code"] = spec.district_scope
     cases["city_code"] = city_code
     cases = conform(cases)
     cases["report_day"] = cases["reported_at"].dt.tz_convert(city_tz).dt.tz_localize(None).dt.floor("D")

@@ -3,9 +3,10 @@
 Layout under the output folder:
     city/      areas_<level>.geojson (DataV style) and gazetteer.csv
     feeds/     one file (or database table, or API fixture) per agency feed
-    truth/     records/part-*.parquet (true grid of every record, with feed and
-               source_record_id), defects.csv (every injected fault: feed, source_record_id,
-               fault, field, expected handling), outbreaks.json
+    truth/     records/part-*.parquet (true grid of every record, with feed, source_record_id
+               and address_ambiguous: the address the feed wrote does not single out the true
+               community), defects.csv (every injected fault: feed, source_record_id, fault,
+               field, expected handling), outbreaks.json
     manifest.json
 Streams in time-ordered chunks, so ten million records need no more memory than one chunk.
 """
@@ -20,8 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
+from core.errors import ConfigError
 from demo.city import build_city, write_city
+from demo.feeds.address_noise import AddressReadings
 from demo.feeds.base import FeedContext
 from demo.feeds.court import CourtWriter
 from demo.feeds.district import DistrictWriter
@@ -72,7 +76,7 @@ def generate(out_dir: Path, seed: int = DEFAULT_SEED, records: int = DEFAULT_REC
     outbreaks = plan_outbreaks(city.areas, rng, START_DAY, DAYS, records)
     plan = TruthPlan(city.addresses, outbreaks, records, seed)
     area_names = dict(zip(city.areas["code"], city.areas["name"], strict=True))
-    context = FeedContext(out_dir / "feeds", CITY_TZ, area_names)
+    context = FeedContext(out_dir / "feeds", CITY_TZ, area_names, AddressReadings(city.addresses))
     writers = [w(context) for w in FEED_WRITERS]
     per_feed: dict[str, int] = {}
     defects_path = out_dir / "truth" / "defects.csv"
@@ -81,10 +85,14 @@ def generate(out_dir: Path, seed: int = DEFAULT_SEED, records: int = DEFAULT_REC
     try:
         for part, truth in enumerate(iter_truth(plan, chunk_records)):
             truth["source_record_id"] = None
+            truth["address_ambiguous"] = False  # the standard address, or none, is never ambiguous
             for writer in writers:
                 mine = (truth["feed"] == writer.name).to_numpy()
                 truth.loc[mine, "source_record_id"] = writer.record_ids(truth[mine]).to_numpy()
-                found = writer.write(truth[mine].reset_index(drop=True), rng)
+                rows = truth[mine].reset_index(drop=True)
+                # A writer that varies addresses marks, on its rows, those its variants leave open.
+                found = writer.write(rows, rng)
+                truth.loc[mine, "address_ambiguous"] = rows["address_ambiguous"].to_numpy()
                 found[DEFECT_COLUMNS].to_csv(defects_path, mode="a", header=False, index=False)
                 n_defects += len(found)
                 per_feed[writer.name] = per_feed.get(writer.name, 0) + int(mine.sum())
@@ -105,4 +113,8 @@ def generate(out_dir: Path, seed: int = DEFAULT_SEED, records: int = DEFAULT_REC
 def read_truth(out_dir: Path, columns: list[str] | None = None) -> pd.DataFrame:
     """The whole truth table (for accuracy reports and tests on demo-sized cities)."""
     parts = sorted((out_dir / "truth" / "records").glob("part-*.parquet"))
+    missing = sorted(set(columns or ()) - set(pq.read_schema(parts[0]).names)) if parts else []
+    if missing:
+        raise ConfigError(f"the demo truth under {out_dir} lacks {missing}: an older GridHub wrote it;"
+                          " run `gridhub demo generate` again")
     return pd.concat([pd.read_parquet(p, columns=columns) for p in parts], ignore_index=True)

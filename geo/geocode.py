@@ -4,7 +4,9 @@ a. coordinates, converted to WGS84, located in a grid. (0, 0) is rejected; a poi
    every grid but inside one with latitude and longitude swapped is repaired; a point a few
    metres outside the city edge is snapped to the nearest grid;
 b. a grid code given by the source (checked against the coordinates when both exist);
-c. the address text, matched in the standard-address gazetteer (geo.gazetteer);
+c. the address text, matched in the standard-address gazetteer (geo.gazetteer), within the
+   district the source covers; a text naming places in several areas is settled by the area
+   name the record also gives;
 d. an area name given alone, at its own level;
 e. nothing usable: unlocated, with the reasons of every step that was tried.
 
@@ -71,6 +73,8 @@ class _Cascade:
         self.precision = np.full(self.n, None, dtype=object)
         self.notes = [None] * self.n
         self.reasons: defaultdict[int, list[str]] = defaultdict(list)  # row -> why each step failed
+        self.area_name = self._text("area_name")
+        self.district_hint = self._text("district_code")  # the district the source covers
 
     def run(self, out: pd.DataFrame) -> None:
         self._coordinates()
@@ -207,7 +211,7 @@ class _Cascade:
 
     def _address(self) -> None:
         texts = self._text("address")
-        within = self._text("district_code")
+        within = self.district_hint
         todo = np.flatnonzero(~self.done & np.array([t is not None for t in texts]))
         if len(todo) == 0:
             return
@@ -229,31 +233,54 @@ class _Cascade:
         single_rows, single_grids, single_points = [], [], []
         for row in todo:
             match = matches[(texts[row], within[row])]
-            grids = {grid_of[r] for r in match.rows}
+            places = self._inside_named_area(row, match.rows, grid_of)
+            grids = {grid_of[r] for r in places}
             if len(grids) == 1 and -1 not in grids:
                 single_rows.append(row)
                 single_grids.append(grids.pop())
-                single_points.append(match.rows[0])
+                single_points.append(places[0])
                 if match.how != MatchHow.EXACT:
                     self._note(np.array([row]), address_match=match.how.value)
+                if len(places) < len(match.rows):
+                    self._note(np.array([row]), address_settled_by="area_name")
             else:
-                self._place_address(row, match, grid_of)
+                self._place_address(row, match, places, grid_of)
         if single_rows:
             rows, points = np.array(single_rows), np.array(single_points)
             self._place_in_grids(rows, np.array(single_grids), GeocodeMethod.ADDRESS)
             self.lon[rows], self.lat[rows] = gazetteer.lon[points], gazetteer.lat[points]
 
-    def _place_address(self, row: int, match, grid_of: dict[int, int]) -> None:
+    def _inside_named_area(self, row: int, places: tuple[int, ...], grid_of: dict[int, int]) -> tuple[int, ...]:
+        """Of the places a text may mean, those inside an area the record's area name may mean
+        (all of them when it names none, or none of them). A community name that several
+        districts share and such an address often have one place in common."""
+        if len({grid_of[p] for p in places}) < 2:
+            return places
+        areas = self._named_areas(row)
+        codes, within = self.context.grids.codes, self.context.names.within
+        inside = tuple(p for p in places
+                       if grid_of[p] >= 0 and any(within(codes[grid_of[p]], area) for area in areas))
+        return inside or places
+
+    def _named_areas(self, row: int) -> tuple[str, ...]:
+        """The areas the record's area name may mean."""
+        if self.area_name[row] is None:
+            return ()
+        names = self.context.names
+        district = self.district_hint[row] if self.district_hint[row] in names.level else None
+        return names.resolve(self.area_name[row], district)
+
+    def _place_address(self, row: int, match, places: tuple[int, ...], grid_of: dict[int, int]) -> None:
         """A text matching several places, only areas, or nothing."""
-        if match.rows:
-            grids = {grid_of[r] for r in match.rows}
+        if places:
+            grids = {grid_of[r] for r in places}
             codes = tuple(self.context.grids.codes[g] for g in grids if g >= 0)
             area = self.context.names.common_area(codes)
             if area is not None and self.context.names.level[area] != AreaLevel.CITY:
                 self._place_in_area(row, area, GeocodeMethod.ADDRESS)
-                self._note(np.array([row]), address_match="ambiguous", candidates=len(match.rows))
+                self._note(np.array([row]), address_match="ambiguous", candidates=len(places))
                 return
-            self.reasons[row].append(f"address matches {len(match.rows)} places in different districts")
+            self.reasons[row].append(f"address matches {len(places)} places in different districts")
             return
         area = self.context.names.common_area(match.areas)
         if area is not None and self.context.names.level[area] != AreaLevel.CITY:
@@ -265,13 +292,10 @@ class _Cascade:
     # -- d. area name ----------------------------------------------------------------------
 
     def _area_name(self) -> None:
-        names = self._text("area_name")
-        within = self._text("district_code")
-        for row in np.flatnonzero(~self.done & np.array([t is not None for t in names])):
-            district = within[row] if within[row] in self.context.names.level else None
-            area = self.context.names.common_area(self.context.names.resolve(names[row], district))
+        for row in np.flatnonzero(~self.done & np.array([t is not None for t in self.area_name])):
+            area = self.context.names.common_area(self._named_areas(row))
             if area is None:
-                self.reasons[row].append(f"unknown area name {names[row]!r}")
+                self.reasons[row].append(f"unknown area name {self.area_name[row]!r}")
                 continue
             self._place_in_area(row, area, GeocodeMethod.AREA_NAME)
 

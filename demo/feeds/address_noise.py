@@ -6,13 +6,20 @@ place in many ways: full-width or Chinese-numeral digits, with or without the pr
 or district, 幢 or 号楼 for 栋, a unit and room after the building, 弄 for 巷, a homophone typo,
 a stray space or "附近". Every variant still names the same door, so a good geocoder can
 find it; a variant never invents another real address on purpose.
+
+It may still say less than the standard text: without its district, a compound name that
+several districts share names a place in each of them, and a typo may turn one name into
+another's. AddressReadings reads a variant back the way the variations could have made it,
+so that the truth can record which written addresses single out their true community.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from demo.names import CITY_NAME
 
@@ -47,8 +54,23 @@ _BUILDING_WORDS = ("幢", "号楼", "座", "栋楼")
 _NEARBY_WORDS = ("附近", "门口", "对面", "旁边")
 
 
+@dataclass(frozen=True)
+class WrittenPlace:
+    """What a written variant still says about its door, formatting aside."""
+
+    district: str  # the district's name as written, "" when left out
+    name: str  # the road or compound as written, lane alias and typo included
+    number: int
+    kind: str  # "号" (a door on a road) or "栋" (a building in a compound)
+
+
 def vary_addresses(texts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Realistic written variants of standard addresses (same length and order as texts)."""
+    return vary_written(texts, rng)[0]
+
+
+def vary_written(texts: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, list[WrittenPlace | None]]:
+    """The written variants, and what each still says (None: not a standard address)."""
     texts = np.asarray(texts, dtype=object)
     n = len(texts)
     draws = {name: rng.random(n) < p for name, p in (
@@ -59,19 +81,20 @@ def vary_addresses(texts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     # One integer stream for the choices inside a variation, so results depend on rng only.
     picks = rng.integers(0, 1 << 30, size=(n, 4))
     out = np.empty(n, dtype=object)
+    places: list[WrittenPlace | None] = [None] * n
     for i, text in enumerate(texts):
         if not isinstance(text, str) or not text:
             out[i] = text
             continue
         flags = {name: bool(hit[i]) for name, hit in draws.items()}
-        out[i] = _vary_one(text, flags, picks[i])
-    return out
+        out[i], places[i] = _vary_one(text, flags, picks[i])
+    return out, places
 
 
-def _vary_one(text: str, flags: dict[str, bool], pick: np.ndarray) -> str:
+def _vary_one(text: str, flags: dict[str, bool], pick: np.ndarray) -> tuple[str, WrittenPlace | None]:
     parts = _STANDARD.match(text)
     if parts is None:  # not a standard address: leave it as written
-        return text
+        return text, None
     city = parts["city"] or ""
     district = parts["district"] or ""
     place = parts["place"]
@@ -79,17 +102,27 @@ def _vary_one(text: str, flags: dict[str, bool], pick: np.ndarray) -> str:
         place = _road_alias(place)
     if flags["typo"]:
         place = _typo(place, pick[2])
+    if flags["drop_district"] and district:
+        district = ""
+    written = _written_place(district, place)
     place = _number_variant(place, flags, pick)
     if flags["drop_city"]:
         city = ""
-    if flags["drop_district"] and district:
-        district = ""
     province = PROVINCE_NAME if flags["province"] else ""
     if province and not city:
         city = CITY_NAME  # nobody writes the province and then skips the city
     gap = " " if flags["space"] else ""
     tail = _NEARBY_WORDS[pick[3] % len(_NEARBY_WORDS)] if flags["nearby"] else ""
-    return province + city + district + gap + place + tail
+    return province + city + district + gap + place + tail, written
+
+
+def _written_place(district: str, place: str) -> WrittenPlace | None:
+    building, door = _BUILDING.match(place), _DOOR.match(place)
+    if building is not None:
+        return WrittenPlace(district, building["compound"], int(building["number"]), "栋")
+    if door is not None:
+        return WrittenPlace(district, door["road"], int(door["number"]), "号")
+    return None
 
 
 def _road_alias(place: str) -> str:
@@ -97,12 +130,15 @@ def _road_alias(place: str) -> str:
     door = _DOOR.match(place)
     if door is None:
         return place
-    road = door["road"]
+    return f"{_alias(door['road'])}{door['number']}号"
+
+
+def _alias(road: str) -> str:
     if road.endswith("巷"):
-        road = road[:-1] + "弄"
-    elif road.endswith("街") and not road.endswith("大街"):
-        road = road[:-1] + "大街"
-    return f"{road}{door['number']}号"
+        return road[:-1] + "弄"
+    if road.endswith("街") and not road.endswith("大街"):
+        return road[:-1] + "大街"
+    return road
 
 
 def _number_variant(place: str, flags: dict[str, bool], pick: np.ndarray) -> str:
@@ -150,7 +186,7 @@ def _chinese_number(value: int, spell: bool) -> str:
 
 def _typo(place: str, pick: int) -> str:
     """One slip of the keyboard: a homophone, a dropped or a doubled character."""
-    letters = [i for i, ch in enumerate(place) if not ch.isdigit() and ch not in "号栋幢座楼单元室"]
+    letters = _letters(place)
     if len(letters) < 3:
         return place
     i = letters[pick % len(letters)]
@@ -160,3 +196,69 @@ def _typo(place: str, pick: int) -> str:
     if kind == 1:
         return place[:i] + place[i + 1:]
     return place[:i] + place[i] + place[i:]
+
+
+def _letters(place: str) -> list[int]:
+    """Positions a typo can hit: not the number nor the words around it."""
+    return [i for i, ch in enumerate(place) if not ch.isdigit() and ch not in "号栋幢座楼单元室"]
+
+
+def _slips(name: str) -> set[str]:
+    """Every spelling one typo (_typo) can make of a name."""
+    letters = _letters(name)
+    if len(letters) < 3:
+        return set()
+    out = set()
+    for i in letters:
+        if name[i] in _HOMOPHONES:
+            out.add(name[:i] + _HOMOPHONES[name[i]] + name[i + 1:])
+        out.add(name[:i] + name[i + 1:])
+        out.add(name[:i] + name[i] + name[i:])
+    return out
+
+
+class AddressReadings:
+    """The standard addresses a written place can be read as, by the fewest slips that make it.
+
+    Formatting never changes which door is meant; the district left out, the lane alias and a
+    typo can. A written place is read as every standard address that some variation could have
+    turned into it, and its likeliest readings are those needing the fewest typos (none before
+    one): a text that exactly names a real place is read as that place.
+    """
+
+    def __init__(self, addresses: pd.DataFrame):
+        self.community: dict[tuple[str, str, int, str], str] = {}  # (district, name, number, kind)
+        self.spellings: dict[str, dict[tuple[str, str, str], int]] = {}  # written -> place -> typos
+        for text, community in zip(addresses["text"], addresses["community_code"], strict=True):
+            parts = _STANDARD.match(text)
+            written = _written_place(parts["district"] or "", parts["place"]) if parts else None
+            if written is None:
+                continue
+            self.community[(written.district, written.name, written.number, written.kind)] = community
+            place = (written.district, written.name, written.kind)
+            if place in self.spellings.get(written.name, {}):
+                continue
+            for name in {written.name, _alias(written.name)} if written.kind == "号" else {written.name}:
+                for spelling, typos in [(name, 0), *((slip, 1) for slip in _slips(name))]:
+                    known = self.spellings.setdefault(spelling, {})
+                    known[place] = min(typos, known.get(place, typos))
+
+    def communities(self, written: WrittenPlace) -> set[str]:
+        """Communities of the likeliest readings of a written place."""
+        best, found = None, set()
+        for (district, name, kind), typos in self.spellings.get(written.name, {}).items():
+            if kind != written.kind or (written.district and district != written.district):
+                continue
+            community = self.community.get((district, name, written.number, kind))
+            if community is None:
+                continue
+            if best is None or typos < best:
+                best, found = typos, {community}
+            elif typos == best:
+                found.add(community)
+        return found
+
+    def ambiguous(self, places: list[WrittenPlace | None], true_communities) -> np.ndarray:
+        """Whether each written place fails to single out its true community."""
+        return np.array([place is not None and self.communities(place) != {community}
+                         for place, community in zip(places, true_communities, strict=True)], dtype=bool)

@@ -10,15 +10,19 @@ import numpy as np
 import pandas as pd
 
 from core.case import Category, Status
+from demo.feeds.address_noise import AddressReadings
 
 
 @dataclass(frozen=True)
 class FeedContext:
-    """What every writer is given: where to write, the city's clock, and its area names."""
+    """What every writer is given: where to write, the city's clock, its area names and what
+    a written address can be read as (for writers that vary addresses)."""
 
     feeds_dir: Path
     tz: str
     area_names: dict[str, str]  # area code -> name, every level
+    readings: AddressReadings | None = None
+
 
 CATEGORY_LABELS = {
     Category.LABOUR: "劳动保障", Category.NEIGHBOURHOOD: "邻里纠纷", Category.FAMILY: "婚姻家庭",

@@ -12,7 +12,7 @@ import openpyxl
 import pandas as pd
 
 from demo import people
-from demo.feeds.address_noise import vary_addresses
+from demo.feeds.address_noise import vary_written
 from demo.feeds.base import FeedContext, chinese_time, excel_serial
 from demo.feeds.codes import category_labels, status_labels
 from demo.feeds.faults import Roles, inject
@@ -32,6 +32,7 @@ class CourtWriter:
         self.folder = ctx.feeds_dir / NAME
         self.folder.mkdir(parents=True, exist_ok=True)
         self.tz = ctx.tz
+        self.readings = ctx.readings
         self.part = 0
 
     def record_ids(self, truth: pd.DataFrame) -> pd.Series:
@@ -40,6 +41,8 @@ class CourtWriter:
 
     def write(self, truth: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         person = truth["person_id"].to_numpy()
+        written, places = vary_written(truth["address_text"].to_numpy(), rng)
+        truth["address_ambiguous"] = self.readings.ambiguous(places, truth["community_code"])
         amount = truth["amount"].map(lambda v: None if pd.isna(v) else f"{v:,.2f}")
         frame = pd.DataFrame({
             "案号": self.record_ids(truth),
@@ -50,7 +53,7 @@ class CourtWriter:
             "调解结果": truth["outcome"].map(OUTCOME_LABELS),
             "申请人": people.names(person),
             "联系电话": people.phones(person),
-            "纠纷发生地": vary_addresses(truth["address_text"].to_numpy(), rng),
+            "纠纷发生地": written,
             "标的额": amount,
             "当事人数": truth["parties"].astype(int),
         })

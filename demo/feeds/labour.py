@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from demo import people
-from demo.feeds.address_noise import vary_addresses
+from demo.feeds.address_noise import vary_written
 from demo.feeds.base import CsvAppender, FeedContext, id_series, local_text
 from demo.feeds.codes import LABOUR_CAUSES, status_labels
 from demo.feeds.faults import Roles, inject
@@ -24,6 +24,7 @@ class LabourWriter:
     def __init__(self, ctx: FeedContext):
         self.out = CsvAppender(ctx.feeds_dir / f"{NAME}.csv", encoding="gb18030")
         self.tz = ctx.tz
+        self.readings = ctx.readings
 
     def record_ids(self, truth: pd.DataFrame) -> pd.Series:
         return id_series("LJ", truth, 9)
@@ -31,15 +32,19 @@ class LabourWriter:
     def write(self, truth: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         person = truth["person_id"].to_numpy()
         n = len(truth)
+        cause = np.array(LABOUR_CAUSES, dtype=object)[rng.integers(0, len(LABOUR_CAUSES), n)]
+        amount = amount_text(truth["amount"].to_numpy(), rng)
+        written, places = vary_written(truth["address_text"].to_numpy(), rng)
+        truth["address_ambiguous"] = self.readings.ambiguous(places, truth["community_code"])
         frame = pd.DataFrame({
             "案件编号": self.record_ids(truth),
             "立案时间": local_text(truth["reported_at"], self.tz, DATE_FORMAT),
             "结案时间": local_text(truth["closed_at"], self.tz, DATE_FORMAT),
-            "案由": np.array(LABOUR_CAUSES, dtype=object)[rng.integers(0, len(LABOUR_CAUSES), n)],
+            "案由": cause,
             "办理状态": status_labels(NAME, truth["status"]),
-            "涉及金额": amount_text(truth["amount"].to_numpy(), rng),
+            "涉及金额": amount,
             "涉及人数": truth["parties"].astype(int).astype(str) + "人",
-            "用人单位地址": vary_addresses(truth["address_text"].to_numpy(), rng),
+            "用人单位地址": written,
             "投诉人电话": people.phones(person),
             "案情摘要": np.where(rng.random(n) < 0.3, "用人单位拖欠工资；\n多次协商未果", "拖欠工资"),
         })

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from demo.feeds.address_noise import vary_addresses
+from connectors.mapping import map_chunk
+from connectors.spec import SourceSpec
+from demo.feeds.address_noise import AddressReadings, vary_written
 from geo.crs import from_wgs84
 from geo.geocode import geocode
 from tests.geo.conftest import cases_frame
@@ -76,12 +78,16 @@ def test_grid_codes_are_used_and_checked_against_coordinates(geocoder, addresses
 def test_written_variants_of_standard_addresses_find_their_door(geocoder, addresses):
     rng = np.random.default_rng(11)
     sample = addresses.sample(2000, random_state=3).reset_index(drop=True)
-    cases = pd.DataFrame({"address": vary_addresses(sample["text"].to_numpy(), rng)})
-    out = geocode(cases, geocoder)
-    # A text without its district may name places in several districts: unlocated, and why.
+    written, places = vary_written(sample["text"].to_numpy(), rng)
+    out = geocode(pd.DataFrame({"address": written}), geocoder)
+    # A text without its district may name places in several districts: unlocated, and why;
+    # and only such a text, one whose variant truly leaves its community open.
     assert (out["geocode_method"] == "address").mean() > 0.97
     unlocated = out[out["geocode_method"] == "none"]
     assert unlocated["unlocated_reason"].str.contains("places in different districts").all()
+    ambiguous = AddressReadings(addresses).ambiguous(places, sample["community_code"])
+    assert ambiguous[unlocated.index].all()
+    assert (out["community_code"] == sample["community_code"])[~ambiguous].mean() >= 0.995
     assert (out["community_code"] == sample["community_code"]).mean() >= 0.95
     assert (out["grid_code"] == sample["grid_code"]).mean() >= 0.85
     exact = out["grid_code"] == sample["grid_code"]
@@ -99,6 +105,42 @@ def test_a_source_district_disambiguates_a_compound_name(geocoder, addresses):
     out = geocode(cases_frame(address=[text, text], district_code=[None, shared.district_code]), geocoder)
     assert out.at[0, "grid_code"] is pd.NA or pd.isna(out.at[0, "grid_code"])
     assert out.at[1, "grid_code"] == shared.grid_code
+
+
+def _shared_compound(addresses: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """A compound building whose name several districts hold, and its addresses."""
+    compounds = addresses[addresses["compound"].notna() & (addresses["compound"] != "")]
+    place = compounds["compound"] + compounds["building"].astype(str) + "栋"
+    shared = place[place.map(place.value_counts()) > 2].iloc[0]
+    return shared, compounds[place == shared]
+
+
+def test_the_area_name_a_record_gives_settles_an_address_shared_by_districts(geocoder, addresses):
+    text, places = _shared_compound(addresses)
+    one = places.iloc[1]
+    areas = geocoder.current.areas.set_index("code")
+    community, district = areas.loc[one.community_code, "name"], areas.loc[one.district_code, "name"]
+    out = geocode(cases_frame(address=[text, text, text, text],
+                              area_name=[None, community, district, "某某某不存在的地方"]), geocoder)
+    assert out.at[0, "geocode_method"] == "none"
+    assert out.at[1, "grid_code"] == out.at[2, "grid_code"] == one.grid_code
+    assert out.at[1, "attributes"] == {"address_settled_by": "area_name"}
+    assert out.at[1, "lon"] == one.lon and out.at[1, "lat"] == one.lat
+    # An area name that means nothing leaves the address as open as it was.
+    assert out.at[3, "geocode_method"] == "none"
+
+
+def test_a_feed_of_one_district_reads_its_addresses_there(geocoder, addresses):
+    text, places = _shared_compound(addresses)
+    one = places.iloc[-1]
+    spec = SourceSpec.model_validate({
+        "name": "district_hotline", "agency": "a", "district_scope": one.district_code, "kind": "complaint",
+        "format": "csv", "location": "x", "primary_key": "id",
+        "fields": {"source_record_id": {"from": "id"}, "address": {"from": "addr"},
+                   "reported_at": {"from": "d", "parse": "datetime", "formats": ["%Y-%m-%d"]}}})
+    raw = pd.DataFrame({"id": ["1"], "addr": [text], "d": ["2025-03-01"]}, dtype=object)
+    out = geocode(map_chunk(spec, raw, b"k", "Asia/Shanghai", "339900000000").cases, geocoder)
+    assert out.at[0, "grid_code"] == one.grid_code and out.at[0, "geocode_method"] == "address"
 
 
 def test_area_names_alone_place_a_case_at_their_level(geocoder):
