@@ -13,8 +13,8 @@ Prints, in one run, records per second and peak memory (RSS) of:
   - the naive peer: pandas read_csv -> geopandas sjoin onto the grids -> GeoDataFrame.to_postgis;
 and the ratios against the targets (>= 40% of the limit, >= 2x naive, peak < 1.5 GB).
 
-The CSV is written once (var/bench/hotline_<rows>.csv, the demo's hotline writer with its
-faults) and reused. Each contender runs in its own process on its own fresh database cloned
+The CSV is written once (<bench-dir>/hotline_<rows>.csv, --bench-dir var/bench by default; the
+demo's hotline writer with its faults) and reused. Each contender runs in its own process on its own fresh database cloned
 from one template (schema + demo city areas), so their peak memory is their own.
 """
 
@@ -42,6 +42,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--server", default=None, help="PostgreSQL URL (default: the project's cluster)")
     parser.add_argument("--only", choices=["full", "copy", "naive"], action="append")
+    parser.add_argument("--bench-dir", type=Path, default=ROOT / "var" / "bench",
+                        help="where the CSV and the demo city are written and reused (default: var/bench)")
     parser.add_argument("--child", nargs=3, metavar=("WHAT", "DB_URL", "CSV"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -57,17 +59,16 @@ def main() -> None:
         print(json.dumps({"records": records, "seconds": seconds, "peak_mb": peak_mb,
                           "stages": STAGES}))
         return
-    run(args.rows, args.server, args.only or ["full", "copy", "naive"])
+    run(args.rows, args.server, args.only or ["full", "copy", "naive"], args.bench_dir)
 
 
 # ---- the parent: data, databases, one child per contender -----------------------------------
 
 
-def run(rows: int, server: str | None, contenders: list[str]) -> None:
+def run(rows: int, server: str | None, contenders: list[str], bench_dir: Path) -> None:
     from store import provision
     from store.db import with_dbname
 
-    bench_dir = ROOT / "var" / "bench"
     server = server or provision.up(ROOT / "var", None).url
     csv = hotline_csv(bench_dir, rows)
     template = f"gridhub_bench_tpl_{uuid.uuid4().hex[:6]}"

@@ -1,0 +1,149 @@
+"""Every bench script runs at a tiny size, so that a change cannot silently break it.
+
+Each script runs as a reader runs it, in its own process, on the test server (DATABASE_URL, or
+the private cluster, as `server_url` found it), and must exit 0 and print its figures and the
+ratios to its baseline. Timing targets are not judged at a tiny size: a target line must be
+printed, with either verdict. bench_cli_start.py has its own test (tests/foundation).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import uuid
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from core.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow  # 3 to 4 minutes on 2 busy cores: each script imports and sets up a lot
+
+BENCH = PROJECT_ROOT / "bench"
+NUMBER = r"[\d,]+(?:\.\d+)?"
+VERDICT = r"(?:met|NOT met)"
+
+
+def run_bench(script: str, *args: str) -> str:
+    """The script's standard output, after checking that it exited 0."""
+    done = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True,
+                          text=True, cwd=PROJECT_ROOT, timeout=900)
+    assert done.returncode == 0, f"{script} exited {done.returncode}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    return done.stdout
+
+
+def line(out: str, pattern: str) -> re.Match:
+    """The first printed line matching pattern (anchored at the line's start)."""
+    found = re.search(f"^{pattern}", out, re.MULTILINE)
+    assert found, f"no line matching {pattern!r} in:\n{out}"
+    return found
+
+
+def as_number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def test_bench_validate():
+    out = run_bench("bench_validate.py", "--rows", "2000", "--repeat", "1")
+    assert as_number(line(out, rf"rows validated\s+({NUMBER})").group(1)) == 2000
+    for frame in ("whole frame", "column groups"):
+        line(out, rf"GX alone: \d+ built-in expectations, {frame}, SUMMARY\s+{NUMBER} s")
+    line(out, rf"full suite: \d+ expectations, COMPLETE, \+ split into passed / quarantined\s+{NUMBER} s")
+    line(out, rf"  = {NUMBER} x GX whole-frame, {NUMBER} x GX column groups; target <= 5 s: {VERDICT}$")
+    split = line(out, rf"passed ({NUMBER})   quarantined ({NUMBER})   \(({NUMBER}) for mapping problems\)")
+    passed, quarantined, mapping = (as_number(g) for g in split.groups())
+    assert passed + quarantined == 2000 and 0 < quarantined < 2000 and mapping <= quarantined
+    line(out, rf"  \w+\s+quarantine\s+{NUMBER} rows")  # the rules that quarantined rows, with counts
+
+
+def test_bench_grid_assign(server_url):  # its PostGIS peer runs on the test server
+    out = run_bench("bench_grid_assign.py", "--points", "2000")
+    line(out, r"4,500 grid cells, 2,000 points \(where people live\)")
+    line(out, rf"pixel table built once in {NUMBER} s \({NUMBER} MB\)")
+    line(out, r"path\s+seconds\s+points/s\s+vs faster baseline")
+    for path in ("project (pixel table + STRtree)", "project, STRtree only", "geopandas sjoin",
+                 "PostGIS ST_Contains join"):
+        row = line(out, rf"{re.escape(path)}\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})x$")
+        assert as_number(row.group(2)) > 0, row.group(0)
+    agree = line(out, r"same cell as sjoin for ([\d.]+)% of points")
+    assert float(agree.group(1)) >= 99.0  # not timing: the answers themselves
+    line(out, r"project path is [\d.]+x the faster baseline \(target 3x\): (?:MET|NOT MET)$")
+
+
+def test_bench_warn():
+    out = run_bench("bench_warn.py", "--records", "2000")
+    panel = line(out, rf"panel: ({NUMBER}) areas .*, (\d+) days .*, (\d+) signals, {NUMBER} area-day-signal"
+                      rf" cells, ({NUMBER}) cases$")
+    assert as_number(panel.group(1)) == 5169 and int(panel.group(2)) > 700  # the whole demo city, two years
+    assert int(panel.group(3)) > 0 and as_number(panel.group(4)) >= 2000
+    line(out, rf"alarms: {NUMBER} cells in {NUMBER} episodes \([\w+]+\); EARS C2 {NUMBER} cells;"
+              rf" {NUMBER} recent episodes; \d+ hotspots on the last day$")
+    line(out, r"step\s+wall s\s+cpu s\s+x EARS C2 \(cpu\)$")
+    steps = ("prepare inputs", "build panels", "EARS C2, all days (baseline)", "warn run pass (last 120 days)",
+             "Gi* hotspots, one day")
+    for step in steps:
+        line(out, rf"{re.escape(step)}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$")
+    assert line(out, rf"EARS C2, all days \(baseline\)\s+{NUMBER}\s+{NUMBER}\s+(\S+)$").group(1) == "1.00"
+    line(out, rf"[\w+]+, all days \+ episodes\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$")  # the configured method
+    line(out, rf"detection for all grids and parents over two years \(panels \+ [\w+]+\): {NUMBER} s wall,"
+              rf" {NUMBER} s CPU; target <= 30 s: {VERDICT}$")
+
+
+def test_bench_ingest(server_url, tmp_path):
+    out = run_bench("bench_ingest.py", "--rows", "2000", "--server", server_url, "--bench-dir", str(tmp_path))
+    assert (tmp_path / "hotline_2000.csv").exists()  # the CSV went where it was told, not into var/
+    line(out, r"hotline CSV: 2,000 rows")
+    line(out, r"contender\s+records\s+seconds\s+rec/s\s+peak MB$")
+    records = {}
+    for what, label in (("full", "GridHub full ingest (pipeline.ingest)"),
+                        ("copy", "limit: binary COPY into cases"),
+                        ("naive", "naive: read_csv -> sjoin -> to_postgis")):
+        row = line(out, rf"{re.escape(label)}\s+({NUMBER})\s+{NUMBER}\s+({NUMBER})\s+({NUMBER})$")
+        records[what] = as_number(row.group(1))
+        assert as_number(row.group(2)) > 0 and as_number(row.group(3)) > 0, row.group(0)
+    # full and naive count every row they read; the limit only the rows it could place
+    assert records["full"] == records["naive"] >= 2000 and 0 < records["copy"] <= records["full"]
+    line(out, r"full ingest, seconds by step")
+    for step in ("land: COPY + link", "map", "validate (quality)", "geocode (geo)", "merge into cases"):
+        line(out, rf"  {re.escape(step)}\s+{NUMBER}$")
+    line(out, rf"full / limit = \d+% \(target >= 40%\): {VERDICT}$")
+    line(out, rf"full / naive = {NUMBER}x \(target >= 2x\): {VERDICT}$")
+    line(out, rf"full peak memory = {NUMBER} MB \(target < 1,536 MB\): {VERDICT}$")
+    line(out, rf"limit / naive = {NUMBER}x: the most full / naive could reach here$")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_bench_api(server_url):
+    name = f"gridhub_bench_smoke_{uuid.uuid4().hex[:8]}"
+    try:
+        out = run_bench("bench_api.py", "--records", "2000", "--db-name", name, "--seconds", "1",
+                        "--warmup", "1", "--urls", "50", "--connections", "4",
+                        "--port", str(_free_port()))
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    line(out, r"\[[\d:]+\] 2,000 cases; rollup_daily [\d,]+ rows, rollup_monthly [\d,]+ rows; 4 clients")
+    line(out, r"question\s+answered by\s+p50 ms\s+p95 ms\s+p99 ms\s+req/s\s+errors\s+app ms/req\s+db ms/req"
+              r"\s+load\s+p50 vs baseline$")
+    figures = rf"\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+({NUMBER})\s+(\d+)\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}"
+    for question in ("summary", "stats", "tile z14"):
+        for answered_by in ("api (cache on)", "api (cache off)", "count(*) GROUP BY cases"):
+            vs_baseline = r" *" if answered_by.startswith("count") else r"\s+[\d,.]+x (?:faster|slower)"
+            row = line(out, rf"{question}\s+{re.escape(answered_by)}{figures}{vs_baseline}$")
+            rps, errors = as_number(row.group(1)), int(row.group(2))
+            assert rps > 0 and errors == 0, row.group(0)  # every request answered, none failed
+    checks = re.findall(r"^  (PASS|MISS)  .+ measured [\d.]+$", out, re.MULTILINE)
+    assert len(checks) == 12, out  # p50 and p99 of summary and stats, tile p95, summary req/s; cache on/off
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["records"] == 2000 and len(summary["results"]) == 9
+    with psycopg.connect(server_url) as conn:
+        assert not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
