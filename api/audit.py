@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import psycopg
 from prometheus_client import Counter, Histogram
 
-from api.state import Hub
+from api.hub import Hub
 
 log = logging.getLogger("gridhub.api.audit")
 UNAUDITED = frozenset({"/health", "/ready", "/metrics"})

@@ -14,8 +14,8 @@ from fastapi import Depends, Request
 
 from api.areaindex import AreaInfo
 from api.errors import UnauthorizedError
+from api.hub import Hub, hub_of
 from api.keys import Role, hash_key
-from api.state import Hub
 from core.case import AreaLevel
 from core.errors import ConfigError, ForbiddenError, NotFoundError
 
@@ -37,10 +37,6 @@ def check_auth_mode(hub: Hub) -> None:
     """Refuse to serve without keys anywhere but in development."""
     if hub.api.auth == "off" and hub.settings.env != "development":
         raise ConfigError("GRIDHUB_API_AUTH=off is allowed only with GRIDHUB_ENV=development")
-
-
-def hub_of(request: Request) -> Hub:
-    return request.app.state.hub
 
 
 def presented_key(authorization: str | None, x_api_key: str | None) -> str | None:
@@ -127,11 +123,3 @@ def area_in_scope(hub: Hub, principal: Principal, code: str) -> AreaInfo:
     if not hub.areas.within(code, principal.scope_code):
         raise ForbiddenError(f"area {code} is outside this key's scope ({principal.scope_code})")
     return area
-
-
-def suppress(principal: Principal, hub: Hub, level: AreaLevel, value: int | None) -> int | None:
-    """Counts 1..k-1 of a grid become null for viewers (small-cell suppression)."""
-    if (value is not None and principal.role is Role.VIEWER and level is AreaLevel.GRID
-            and 0 < value < hub.api.k_threshold):
-        return None
-    return value

@@ -1,10 +1,12 @@
-"""The async connection pool, opened and closed with the app's lifespan."""
+"""The async connection pool, opened and closed with the app's lifespan, and the statements
+the API sends through it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import psycopg
@@ -31,6 +33,7 @@ async def _configure(conn: AsyncConnection) -> None:
 
 
 def make_pool(url: str, cfg: ApiSettings) -> AsyncConnectionPool:
+    """The API's pool, not open yet: the lifespan opens it."""
     return AsyncConnectionPool(
         url, min_size=cfg.pool_min_size, max_size=cfg.pool_max_size, open=False, configure=_configure,
         kwargs={"row_factory": dict_row, "autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS,
@@ -44,6 +47,7 @@ async def database_ready(request: Request) -> None:
 
 
 async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection for one request (ConnDep)."""
     async with request.app.state.pool.connection() as conn:
         yield conn
 
@@ -51,23 +55,47 @@ async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
 ConnDep = Annotated[AsyncConnection, Depends(connection)]
 
 
+@dataclass(frozen=True)
+class Statement:
+    """A statement's text and its named parameters (`%(name)s`)."""
+
+    text: bytes
+    params: Mapping[str, Any]
+
+
+def merged(*params: Mapping[str, Any]) -> dict[str, Any]:
+    """The named parameters of statements sent as one; a name may recur only with one value."""
+    out: dict[str, Any] = {}
+    for values in params:
+        for name, value in values.items():
+            if out.setdefault(name, value) is not value and out[name] != value:
+                raise ValueError(f"parameter {name!r} given two values: {out[name]!r} and {value!r}")
+    return out
+
+
+async def fetch_all(pool: AsyncConnectionPool, statement: Statement) -> list[dict]:
+    """The rows of one statement."""
+    async with pool.connection() as conn:
+        return await (await conn.execute(statement.text, statement.params)).fetchall()
+
+
 @lru_cache(maxsize=1024)
-def _together(statements: tuple[bytes, ...]) -> bytes:
+def _together(texts: tuple[bytes, ...]) -> bytes:
     columns = [sql.SQL("(SELECT coalesce(json_agg(r), '[]') FROM ({}) r) AS {}").format(
-        sql.SQL(s.decode()), sql.Identifier(f"result_{i}")) for i, s in enumerate(statements)]
+        sql.SQL(t.decode()), sql.Identifier(f"result_{i}")) for i, t in enumerate(texts)]
     return sql.SQL("SELECT {}").format(sql.SQL(", ").join(columns)).as_bytes(None)
 
 
-async def fetch_together(pool: AsyncConnectionPool, *queries: tuple[bytes, tuple | list]) -> list[list[dict]]:
-    """Rows of several (statement, params) in one round trip and one statement: each result
-    comes back as a JSON array of row objects (so dates arrive as ISO strings, bigint arrays
-    as lists, and float columns holding whole numbers as ints).
+async def fetch_together(pool: AsyncConnectionPool, *statements: Statement) -> list[list[dict]]:
+    """Rows of several statements in one round trip and one statement: each result comes back
+    as a JSON array of row objects (so dates arrive as ISO strings, bigint arrays as lists,
+    and float columns holding whole numbers as ints). Their parameters share one namespace.
 
     Three or four small statements in pipeline mode cost the API more CPU in psycopg than the
     database spent answering them; one statement of JSON columns costs about half.
     """
-    text = _together(tuple(statement for statement, _ in queries))
-    params = [value for _, values in queries for value in values]
+    text = _together(tuple(s.text for s in statements))
+    params = merged(*(s.params for s in statements))
     async with pool.connection() as conn:
         row = await (await conn.execute(text, params)).fetchone()
     return list(row.values())

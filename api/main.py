@@ -8,14 +8,14 @@ from fastapi import Depends, FastAPI
 from pydantic import ValidationError
 
 from api import errors
-from api.answers import OrjsonResponse
 from api.audit import AuditMiddleware, AuditWriter
 from api.auth import check_auth_mode, current_principal
+from api.cache import AnswerCache, CachedAnswerMiddleware
 from api.database import database_ready, make_pool
-from api.fastpath import CachedAnswerMiddleware
+from api.hub import Hub
+from api.rendering import OrjsonResponse
 from api.routers import areas, cases, health, quality, sources, stats, summary, tiles, warnings
 from api.settings import ApiSettings
-from api.state import Hub
 from core.errors import ConfigError, GridHubError
 from core.memory import existing_objects_frozen
 from core.settings import GridHubSettings
@@ -38,7 +38,8 @@ def create_app(settings: GridHubSettings | None = None, api_settings: ApiSetting
         if not settings.database_url:
             raise ConfigError("the API needs DATABASE_URL (or run it with `gridhub serve`)")
         url = checked_url(settings.database_url)  # malformed: a ConfigError saying how
-        hub = Hub(settings, api_settings, make_pool(url, api_settings))
+        hub = Hub(settings, api_settings, make_pool(url, api_settings),
+                  AnswerCache(api_settings.cache_entries))
         check_auth_mode(hub)
     except (GridHubError, ValueError) as exc:  # ValueError: pydantic's, and check_secrets'
         if not from_environment:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query
+from fastapi import Depends, Path, Query
 
-from api.answers import Format
+from api.queries import Filters
+from api.rendering import Format
 from core.case import AreaLevel, CaseKind, Category, Status
 
 AreaCode = Annotated[str, Path(pattern=r"^\d{12}(\d{3})?$",
@@ -22,3 +23,12 @@ ParentParam = Annotated[str | None, Query(pattern=r"^\d{12}(\d{3})?$",
 FormatParam = Annotated[Format, Query(description="json, geojson or csv")]
 SimplifyParam = Annotated[float, Query(ge=0, le=0.1,
                                        description="simplify geometry to this tolerance (degrees)")]
+
+
+async def filter_params(kind: KindParam = None, category: CategoryParam = None) -> Filters:
+    """The `kind` / `category` query parameters as Filters (async: FastAPI would run a plain
+    function in a worker thread)."""
+    return Filters(kind.value if kind else None, category.value if category else None)
+
+
+FiltersDep = Annotated[Filters, Depends(filter_params)]

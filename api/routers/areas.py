@@ -7,11 +7,13 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
-from api.answers import GEOJSON, JSON, Format, cached, dumps, feature_collection
 from api.areaindex import AreaInfo
-from api.auth import CurrentPrincipal, area_in_scope, hub_of
+from api.auth import CurrentPrincipal, area_in_scope
+from api.cache import cached
 from api.errors import BadParameterError
+from api.hub import hub_of
 from api.params import AreaCode, LevelParam, ParentParam, SimplifyParam
+from api.rendering import GEOJSON, JSON, Format, dumps, feature_collection
 
 router = APIRouter(prefix="/areas", tags=["areas"])
 

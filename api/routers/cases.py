@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from psycopg import sql
 
-from api.answers import CSV, GEOJSON, JSON, Format, csv_bytes, dumps, feature_collection
-from api.auth import AnalystPrincipal, area_in_scope, hub_of
+from api.auth import AnalystPrincipal, area_in_scope
 from api.errors import BadParameterError
+from api.hub import hub_of
 from api.params import CategoryParam, FormatParam, KindParam, StatusParam
 from api.periods import Period, period_params
+from api.rendering import CSV, GEOJSON, JSON, Format, csv_bytes, dumps, feature_collection
 
 router = APIRouter(tags=["cases"])
 PeriodDep = Annotated[Period, Depends(period_params)]
@@ -58,33 +59,33 @@ async def cases(
     target = area_in_scope(hub, principal, area or principal.scope_code)
     limit = min(limit, hub.api.max_page_size)
     box = _bbox(bbox)
-    where = [sql.SQL("{} = %s").format(sql.Identifier(principal.scope_column)),
-             sql.SQL("{} = %s").format(sql.Identifier(target.level.code_column))]
-    params: list = [principal.scope_code, target.code]
+    where = [sql.SQL("{} = %(scope)s").format(sql.Identifier(principal.scope_column)),
+             sql.SQL("{} = %(area)s").format(sql.Identifier(target.level.code_column))]
+    params: dict = {"scope": principal.scope_code, "area": target.code, "limit": limit}
     for column, value in (("kind", kind), ("category", category), ("status", status)):
         if value is not None:
-            where.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
-            params.append(value.value)
+            where.append(sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column)))
+            params[column] = value.value
     if period.start is not None:
-        where.append(sql.SQL("report_day >= %s"))
-        params.append(period.start)
+        where.append(sql.SQL("report_day >= %(from)s"))
+        params["from"] = period.start
     if period.end is not None:
-        where.append(sql.SQL("report_day <= %s"))
-        params.append(period.end)
+        where.append(sql.SQL("report_day <= %(to)s"))
+        params["to"] = period.end
     if box is not None:
-        where.append(sql.SQL("geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)"))
-        params.extend(box)
+        where.append(sql.SQL("geom && ST_MakeEnvelope(%(west)s, %(south)s, %(east)s, %(north)s, 4326)"))
+        params.update(zip(("west", "south", "east", "north"), box, strict=True))
     if after is not None:
-        where.append(sql.SQL("case_id > %s"))
-        params.append(after)
+        where.append(sql.SQL("case_id > %(after)s"))
+        params["after"] = after
     columns = sql.SQL(", ").join(
         sql.SQL("round(ST_X(geom)::numeric, 5)::float8 AS lon") if c == "lon"
         else sql.SQL("round(ST_Y(geom)::numeric, 5)::float8 AS lat") if c == "lat"
         else sql.Identifier(c) for c in CASE_COLUMNS)
-    query = sql.SQL("SELECT {cols} FROM cases WHERE {where} ORDER BY case_id LIMIT %s").format(
+    query = sql.SQL("SELECT {cols} FROM cases WHERE {where} ORDER BY case_id LIMIT %(limit)s").format(
         cols=columns, where=sql.SQL(" AND ").join(where))
     async with hub.pool.connection() as conn:
-        rows = await (await conn.execute(query, [*params, limit])).fetchall()
+        rows = await (await conn.execute(query, params)).fetchall()
     for r in rows:
         r["address"] = mask_address(r["address"])
     next_cursor = rows[-1]["case_id"] if len(rows) == limit else None

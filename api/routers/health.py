@@ -8,7 +8,8 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 
-from api.auth import AdminPrincipal, hub_of
+from api.auth import AdminPrincipal
+from api.hub import hub_of
 
 router = APIRouter(tags=["operations"])
 READY_POOL_WAIT_SECONDS = 5  # a probe wants an answer sooner than the pool's own 30 s

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from api.auth import AnalystPrincipal, CurrentPrincipal, hub_of
+from api.auth import AnalystPrincipal, CurrentPrincipal
 from api.database import ConnDep
+from api.hub import hub_of
 from core.errors import NotFoundError
 
 router = APIRouter(prefix="/quality", tags=["quality"])

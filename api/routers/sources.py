@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 
-from api.auth import hub_of
 from api.database import ConnDep
+from api.hub import hub_of
 from connectors.spec import SourceSpec, SpecError, load_specs
 
 router = APIRouter(tags=["quality"])

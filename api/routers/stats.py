@@ -6,30 +6,29 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from psycopg import sql
 
-from api.answers import CSV, GEOJSON, JSON, Format, cached, csv_bytes, dumps, feature_collection
-from api.auth import CurrentPrincipal, Principal, area_in_scope, hub_of
+from api.auth import CurrentPrincipal, Principal, area_in_scope
+from api.cache import cached
 from api.database import fetch_together
 from api.errors import BadParameterError
-from api.measures import median_hours, rate
-from api.params import CategoryParam, FormatParam, KindParam, LevelParam, ParentParam, SimplifyParam
+from api.figures import figures
+from api.hub import Hub, hub_of
+from api.params import FiltersDep, FormatParam, LevelParam, ParentParam, SimplifyParam
 from api.periods import Period, period_params
-from api.rollupsql import Filters, grouped, open_at_end, union_rows, wrapped
+from api.queries import Filters, Wrapper, open_at_end, period_rows, summed
+from api.rendering import CSV, GEOJSON, JSON, Format, csv_bytes, dumps, feature_collection
 from api.routers.areas import geometries
-from api.state import Hub
+from api.suppression import threshold
 from core.case import AreaLevel
 from core.errors import NotFoundError
 
 router = APIRouter(tags=["statistics"])
 PeriodDep = Annotated[Period, Depends(period_params)]
-STAT_COLUMNS = ["code", "name", "level", "parent_code", "reported", "resolved", "resolution_rate",
-                "in_mediation", "settled", "not_settled", "mediation_success_rate", "closed",
-                "mean_hours_to_close", "median_hours_to_close", "open_at_end", "previous_reported",
-                "change_ratio"]
-REPORTED = sql.SQL("SELECT area_code, sum(reported)::bigint AS reported FROM ({rows}) u GROUP BY area_code")
-COUNT_COLUMNS = ("reported", "resolved", "in_mediation", "settled", "not_settled", "closed",
-                 "open_at_end", "previous_reported")
+FIGURE_COLUMNS = ["reported", "resolved", "resolution_rate", "in_mediation", "settled", "not_settled",
+                  "mediation_success_rate", "closed", "mean_hours_to_close", "median_hours_to_close",
+                  "open_at_end", "previous_reported", "change_ratio"]
+STAT_COLUMNS = ["code", "name", "level", "parent_code", *FIGURE_COLUMNS]
+REPORTED = Wrapper.of("SELECT area_code, sum(reported)::bigint AS reported FROM ({rows}) u GROUP BY area_code")
 
 
 class Metric(StrEnum):
@@ -55,66 +54,33 @@ async def area_rows(hub: Hub, principal: Principal, level: AreaLevel, areas, per
     if not codes:
         return []
     previous = period.previous()
-    q = grouped(union_rows([("cur", period)], codes, filters, detail=False), ["area_code"])
-    o = open_at_end(codes, filters, period.end)
-    statements = [(q.text(), q.params), (o.text(), o.params)]
+    statements = [summed(period_rows([("cur", period)], codes, filters), "area_code"),
+                  open_at_end(codes, filters, period.end)]
     if previous:  # only the count of the previous period is shown: read no other measure
-        p = wrapped(REPORTED, union_rows([("prev", previous)], codes, filters, detail=False))
-        statements.append((p.text(), p.params))
+        statements.append(REPORTED.around(period_rows([("prev", previous)], codes, filters)))
     sums, opens, *before = await fetch_together(hub.pool, *statements)
     cur = {r["area_code"]: r for r in sums}
     prev = {r["area_code"]: r for r in before[0]} if before else {}
     open_by = {r["area_code"]: int(r["open"]) for r in opens}
+    k = threshold(principal.role, level, hub.api.k_threshold)
     rows = []
     for a in areas:
-        r = cur.get(a.code, {})
-        reported, resolved = int(r.get("reported") or 0), int(r.get("resolved") or 0)
-        settled, not_settled = int(r.get("settled") or 0), int(r.get("not_settled") or 0)
-        closed = int(r.get("closed") or 0)
         previous_reported = int(prev.get(a.code, {}).get("reported") or 0) if previous else None
-        row = {
-            "code": a.code, "name": a.name, "level": a.level.value, "parent_code": a.parent_code,
-            "reported": reported, "resolved": resolved, "resolution_rate": rate(resolved, reported),
-            "in_mediation": int(r.get("in_mediation") or 0), "settled": settled,
-            "not_settled": not_settled, "mediation_success_rate": rate(settled, settled + not_settled),
-            "closed": closed,
-            "mean_hours_to_close": (r.get("close_hours_sum") or 0) / closed if closed else None,
-            "median_hours_to_close": median_hours(list(r.get("hist") or [])),
-            "open_at_end": open_by.get(a.code, 0),
-            "previous_reported": previous_reported,
-            "change_ratio": ((reported - previous_reported) / previous_reported
-                             if previous_reported else None),
-        }
-        rows.append(_suppress_row(row, hub, principal, level))
+        f = figures(cur.get(a.code), open_by.get(a.code, 0), previous_reported).suppressed(k)
+        rows.append({"code": a.code, "name": a.name, "level": a.level.value, "parent_code": a.parent_code,
+                     **{column: getattr(f, column) for column in FIGURE_COLUMNS}})
     return rows
-
-
-def _suppress_row(row: dict, hub: Hub, principal: Principal, level: AreaLevel) -> dict:
-    if principal.role.value != "viewer" or level is not AreaLevel.GRID:
-        return row
-    k = hub.api.k_threshold
-    small = 0 < row["reported"] < k
-    for key in COUNT_COLUMNS:
-        if row[key] is not None and 0 < row[key] < k:
-            row[key] = None
-    if small:
-        for key in ("resolution_rate", "mediation_success_rate", "mean_hours_to_close",
-                    "median_hours_to_close", "change_ratio"):
-            row[key] = None
-    return row
 
 
 @router.get("/stats", summary="One row per area: what a choropleth needs",
             responses={200: {"content": {GEOJSON: {}, CSV: {}}}})
-async def stats(request: Request, principal: CurrentPrincipal, period: PeriodDep,
-                level: LevelParam = None, parent: ParentParam = None, kind: KindParam = None,
-                category: CategoryParam = None, format: FormatParam = Format.JSON,
+async def stats(request: Request, principal: CurrentPrincipal, period: PeriodDep, filters: FiltersDep,
+                level: LevelParam = None, parent: ParentParam = None, format: FormatParam = Format.JSON,
                 simplify: SimplifyParam = 0.0) -> Response:
     """Counts, rates, open cases and change against the previous equal period for every area
     of a level below a parent (default: the level below the key's scope)."""
     hub = hub_of(request)
     level, areas = _areas_for(hub, principal, level, parent)
-    filters = Filters(kind.value if kind else None, category.value if category else None)
 
     async def build():
         rows = await area_rows(hub, principal, level, areas, period, filters)
@@ -133,16 +99,14 @@ async def stats(request: Request, principal: CurrentPrincipal, period: PeriodDep
 
 
 @router.get("/rankings", summary="Top areas by count, growth or unresolved cases")
-async def rankings(request: Request, principal: CurrentPrincipal, period: PeriodDep,
+async def rankings(request: Request, principal: CurrentPrincipal, period: PeriodDep, filters: FiltersDep,
                    level: LevelParam = None,
                    metric: Annotated[Metric, Query(description="count, growth or unresolved")] = Metric.COUNT,
-                   parent: ParentParam = None, kind: KindParam = None, category: CategoryParam = None,
-                   limit: Annotated[int, Query(ge=1, le=500)] = 10) -> Response:
+                   parent: ParentParam = None, limit: Annotated[int, Query(ge=1, le=500)] = 10) -> Response:
     """Areas of a level ranked by the metric, highest first (suppressed values are left out);
     growth needs a period with both `from` and `to`."""
     hub = hub_of(request)
     level, areas = _areas_for(hub, principal, level, parent)
-    filters = Filters(kind.value if kind else None, category.value if category else None)
     if metric is Metric.GROWTH and not period.bounded:
         raise BadParameterError("from", "growth compares two periods: give both from and to")
 

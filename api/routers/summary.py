@@ -9,31 +9,30 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from psycopg import sql
 
-from api.answers import JSON, cached, dumps
-from api.areaindex import AreaInfo
-from api.auth import CurrentPrincipal, Principal, area_in_scope, hub_of
-from api.database import fetch_together
-from api.measures import by_status, change, median_hours, rate
-from api.params import AreaCode, CategoryParam, KindParam
+from api.auth import CurrentPrincipal, area_in_scope
+from api.cache import cached
+from api.database import Statement, fetch_all, fetch_together
+from api.figures import Figures, figures
+from api.hub import hub_of
+from api.params import AreaCode, FiltersDep
 from api.periods import Period, period_params
-from api.rollupsql import Filters, grouped, open_at_end, union_rows, wrapped
-from api.rollupsql import Query as Sql
-from api.state import Hub
-from core.case import AreaLevel
+from api.queries import Wrapper, open_at_end, period_rows, summed
+from api.rendering import JSON, dumps
+from api.suppression import suppress, threshold
 
 router = APIRouter(prefix="/areas", tags=["areas"])
 PeriodDep = Annotated[Period, Depends(period_params)]
-OPEN_ALERTS = ("new", "ongoing", "acknowledged")
+OPEN_ALERTS = ["new", "ongoing", "acknowledged"]
 ALERTS = (b"SELECT alert_id, signal, method, severity, status, first_day, last_day, observed,"
-          b" expected, score FROM alerts WHERE area_code = %s AND status = ANY(%s)"
+          b" expected, score FROM alerts WHERE area_code = %(area)s AND status = ANY(%(alert_statuses)s)"
           b" ORDER BY severity DESC, last_day DESC LIMIT 100")
-BREAKDOWN = sql.SQL(
-    "SELECT kind, category, sum(reported)::bigint AS reported FROM ({rows}) u"
-    " GROUP BY GROUPING SETS ((kind), (category))")
-SERIES = sql.SQL(
-    "SELECT date_trunc(%s, day)::date AS bucket, sum(reported)::bigint AS reported,"
+BREAKDOWN = Wrapper.of("SELECT kind, category, sum(reported)::bigint AS reported FROM ({rows}) u"
+                       " GROUP BY GROUPING SETS ((kind), (category))")
+SERIES = Wrapper.of(
+    "SELECT date_trunc({interval}, day)::date AS bucket, sum(reported)::bigint AS reported,"
     " sum(resolved)::bigint AS resolved, sum(in_mediation)::bigint AS in_mediation,"
-    " sum(closed_on)::bigint AS closed FROM ({rows}) u GROUP BY 1 ORDER BY 1")
+    " sum(closed_on)::bigint AS closed FROM ({rows}) u GROUP BY 1 ORDER BY 1",
+    interval=sql.Placeholder("interval"))
 
 
 class Interval(StrEnum):
@@ -42,65 +41,37 @@ class Interval(StrEnum):
     MONTH = "month"
 
 
-async def _fetch(hub: Hub, q: Sql) -> list[dict]:
-    async with hub.pool.connection() as conn:
-        cur = await conn.execute(q.text(), q.params)
-        return await cur.fetchall()
-
-
-def _figures(row: dict | None) -> dict:
-    """The figures of one summed row (an empty period gives zeros)."""
-    row = row or {}
-    total = int(row.get("reported") or 0)
-    settled, not_settled = int(row.get("settled") or 0), int(row.get("not_settled") or 0)
-    closed = int(row.get("closed") or 0)
+def _laid_out(f: Figures) -> dict:
+    """The figures as the summary shows them (nested mediation and change)."""
     return {
-        "total": total,
-        "resolved": int(row.get("resolved") or 0),
-        "resolution_rate": rate(int(row.get("resolved") or 0), total),
-        "in_mediation": int(row.get("in_mediation") or 0),
-        "mediation": {"settled": settled, "not_settled": not_settled,
-                      "success_rate": rate(settled, settled + not_settled)},
-        "closed": closed,
-        "mean_hours_to_close": (row.get("close_hours_sum") or 0) / closed if closed else None,
-        "median_hours_to_close": median_hours(list(row.get("hist") or [])),
-        "by_status": by_status(row),
+        "total": f.reported,
+        "resolved": f.resolved,
+        "resolution_rate": f.resolution_rate,
+        "in_mediation": f.in_mediation,
+        "mediation": {"settled": f.settled, "not_settled": f.not_settled,
+                      "success_rate": f.mediation_success_rate},
+        "closed": f.closed,
+        "mean_hours_to_close": f.mean_hours_to_close,
+        "median_hours_to_close": f.median_hours_to_close,
+        "by_status": f.by_status,
     }
 
 
-def _suppressed(body: dict, hub: Hub, principal: Principal, area: AreaInfo) -> dict:
-    """Viewers get no grid-level count below k, nor the rates and medians built on them."""
-    k = hub.api.k_threshold
-    if principal.role.value != "viewer" or area.level is not AreaLevel.GRID:
-        return body
-
-    def walk(value):
-        if isinstance(value, dict):
-            return {key: walk(v) for key, v in value.items()}
-        if isinstance(value, bool) or not isinstance(value, int):
-            return value
-        return None if 0 < value < k else value
-
-    small = 0 < body["total"] < k
-    out = {key: (walk(v) if key not in ("area", "period", "filters", "warnings", "previous_period") else v)
-           for key, v in body.items()}
-    if small:
-        for key in ("resolution_rate", "mean_hours_to_close", "median_hours_to_close", "change"):
-            out[key] = None
-        out["mediation"]["success_rate"] = None
-    out["suppressed_below"] = k
-    return out
+def _reported_by(breakdown: list[dict], column: str, k: int) -> dict[str, int | None]:
+    counts = sorted((r[column], int(r["reported"])) for r in breakdown
+                    if r[column] is not None and r["reported"])
+    return {key: suppress(n, k) for key, n in counts}
 
 
 @router.get("/{code}/summary", summary="Totals of an area over a period")
 async def summary(request: Request, principal: CurrentPrincipal, code: AreaCode, period: PeriodDep,
-                  kind: KindParam = None, category: CategoryParam = None) -> Response:
+                  filters: FiltersDep) -> Response:
     """Totals by kind, category and status; resolution and mediation rates; median time to
     close; change against the previous period of equal length; cases open at the end; open
     early warnings. Without `from`/`to` the period is all time."""
     hub = hub_of(request)
     area = area_in_scope(hub, principal, code)
-    filters = Filters(kind.value if kind else None, category.value if category else None)
+    k = threshold(principal.role, area.level, hub.api.k_threshold)
 
     async def build():
         previous = period.previous()
@@ -108,37 +79,36 @@ async def summary(request: Request, principal: CurrentPrincipal, code: AreaCode,
         # Totals from the per-area total rows; the breakdown reads kind x category rows but
         # returns only the reported counts (parsing full measures of every combination cost
         # more than the whole rest of the request).
-        totals_q = grouped(union_rows(labelled, [code], filters, detail=False), ["label"])
-        breakdown_q = wrapped(BREAKDOWN, union_rows([("cur", period)], [code], filters, detail=True))
-        opened = open_at_end([code], filters, period.end)
         totals_rows, breakdown, open_rows, warnings = await fetch_together(
-            hub.pool, (totals_q.text(), totals_q.params), (breakdown_q.text(), breakdown_q.params),
-            (opened.text(), opened.params), (ALERTS, (code, list(OPEN_ALERTS))))
+            hub.pool, summed(period_rows(labelled, [code], filters), "label"),
+            BREAKDOWN.around(period_rows([("cur", period)], [code], filters, detail=True)),
+            open_at_end([code], filters, period.end),
+            Statement(ALERTS, {"area": code, "alert_statuses": OPEN_ALERTS}))
         for w in warnings:  # JSON gives whole floats as ints: keep them floats
             for key in ("observed", "expected", "score"):
                 if w[key] is not None:
                     w[key] = float(w[key])
         totals = {row["label"]: row for row in totals_rows}
-        current, prev = totals.get("cur", {}), totals.get("prev", {})
-        by_kind = dict(sorted((r["kind"], int(r["reported"])) for r in breakdown
-                              if r["kind"] is not None and r["reported"]))
-        by_category = dict(sorted((r["category"], int(r["reported"])) for r in breakdown
-                                  if r["category"] is not None and r["reported"]))
-        figures = _figures(current)
+        f = figures(totals.get("cur"), int(open_rows[0]["open"]) if open_rows else 0,
+                    int(totals.get("prev", {}).get("reported") or 0) if previous else None).suppressed(k)
         body = {
             "area": {"code": area.code, "name": area.name, "level": area.level.value,
                      "parent_code": area.parent_code},
             "period": period.as_dict(),
             "filters": {"kind": filters.kind, "category": filters.category},
-            **figures,
-            "by_kind": by_kind,
-            "by_category": by_category,
-            "open_at_end": int(open_rows[0]["open"]) if open_rows else 0,
+            **_laid_out(f),
+            "by_kind": _reported_by(breakdown, "kind", k),
+            "by_category": _reported_by(breakdown, "category", k),
+            "open_at_end": f.open_at_end,
             "previous_period": previous.as_dict() if previous else None,
-            "change": change(figures["total"], int(prev.get("reported") or 0) if previous else None),
+            # no change to show without a previous period, nor any built on a withheld total
+            "change": None if previous is None or f.withheld else {
+                "previous": f.previous_reported, "difference": f.difference, "ratio": f.change_ratio},
             "warnings": warnings,
         }
-        return dumps(_suppressed(body, hub, principal, area)), JSON
+        if k:
+            body["suppressed_below"] = k
+        return dumps(body), JSON
 
     return await cached(request, principal, build)
 
@@ -163,43 +133,39 @@ def _bucket_starts(interval: Interval, first: date, last: date) -> list[date]:
 
 @router.get("/{code}/timeseries", summary="An area's counts per day, week or month")
 async def timeseries(request: Request, principal: CurrentPrincipal, code: AreaCode, period: PeriodDep,
-                     interval: Annotated[Interval, Query(description="day, week or month")] = Interval.MONTH,
-                     kind: KindParam = None, category: CategoryParam = None) -> Response:
+                     filters: FiltersDep,
+                     interval: Annotated[Interval, Query(description="day, week or month")] = Interval.MONTH
+                     ) -> Response:
     """Reported, resolved, closed (on that day), in mediation and open at the end of each
     interval; intervals without cases are listed with zeros. Weeks start on Monday."""
     hub = hub_of(request)
     area = area_in_scope(hub, principal, code)
-    filters = Filters(kind.value if kind else None, category.value if category else None)
+    k = threshold(principal.role, area.level, hub.api.k_threshold)
 
     async def build():
-        rows_q = union_rows([("cur", period)], [code], filters, detail=False,
-                            months=interval is Interval.MONTH)
-        q = wrapped(SERIES, rows_q, before=(interval.value,))
-        rows = {r["bucket"]: r for r in await _fetch(hub, q)}
+        rows = period_rows([("cur", period)], [code], filters, months=interval is Interval.MONTH)
+        series = {r["bucket"]: r for r in await fetch_all(hub.pool, SERIES.around(rows, interval=interval.value))}
         opening = 0
         if period.start is not None:
-            start_rows = await _fetch(hub, open_at_end([code], filters, period.start - timedelta(days=1)))
+            start_rows = await fetch_all(hub.pool, open_at_end([code], filters, period.start - timedelta(days=1)))
             opening = int(start_rows[0]["open"]) if start_rows else 0
-        first = period.start or (min(rows) if rows else None)
-        last = period.end or (max(rows) if rows else None)
+        first = period.start or (min(series) if series else None)
+        last = period.end or (max(series) if series else None)
         points = []
         running = opening
         if first is not None and last is not None:
             for start in _bucket_starts(interval, first, last):
-                r = rows.get(start, {})
+                r = series.get(start, {})
                 reported, closed = int(r.get("reported") or 0), int(r.get("closed") or 0)
                 running += reported - closed
                 point = {"start": start, "reported": reported, "resolved": int(r.get("resolved") or 0),
                          "in_mediation": int(r.get("in_mediation") or 0), "closed": closed,
                          "open_at_end": running}
-                if principal.role.value == "viewer" and area.level is AreaLevel.GRID:
-                    k = hub.api.k_threshold
-                    point = {key: (None if isinstance(v, int) and 0 < v < k else v) for key, v in point.items()}
-                points.append(point)
+                points.append({key: suppress(v, k) for key, v in point.items()} if k else point)
         body = {"area": {"code": area.code, "name": area.name, "level": area.level.value},
                 "interval": interval.value, "period": period.as_dict(),
                 "filters": {"kind": filters.kind, "category": filters.category},
-                "open_at_start": opening, "points": points}
+                "open_at_start": suppress(opening, k) if k else opening, "points": points}
         return dumps(body), JSON
 
     return await cached(request, principal, build)

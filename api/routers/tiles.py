@@ -9,13 +9,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response
 from psycopg import sql
 
-from api.answers import JSON, MVT, cached, dumps
-from api.auth import CurrentPrincipal, Principal, hub_of
+from api.auth import CurrentPrincipal, Principal
+from api.cache import cached
+from api.database import Statement, fetch_all
 from api.errors import BadParameterError
-from api.params import CategoryParam, KindParam
+from api.hub import Hub, hub_of
+from api.params import FiltersDep
 from api.periods import Period, period_params
-from api.rollupsql import Filters, union_rows, wrapped
-from api.state import Hub
+from api.queries import Filters, OuterColumn, Wrapper, period_rows
+from api.rendering import JSON, MVT, dumps
+from api.suppression import suppressed_sql, threshold
 from core.case import AreaLevel
 from core.errors import ForbiddenError
 
@@ -24,31 +27,28 @@ PeriodDep = Annotated[Period, Depends(period_params)]
 CASES_MIN_ZOOM = 14
 MAX_ZOOM = 20
 MAX_POINTS = 5000
-TILE_AREA = sql.Identifier("a", "code")
 # One statement: the level's areas in the tile (and the scope), their rollup counts, MVT. Each
 # geometry is clipped once, in the materialized CTE (an outer `ST_AsMVTGeom(...) IS NOT NULL`
 # filter made PostgreSQL compute it twice), and each area's counts are summed in a LATERAL
 # subquery on its own rows: three times faster than grouping the rows of all the tile's areas
-# and joining the groups back.
-AREAS_TILE = sql.SQL("""
+# and joining the groups back. Counts a viewer may not see become NULL in the tile itself.
+AREAS_TILE = Wrapper.of("""
     WITH tile_areas AS MATERIALIZED (
         SELECT code, name, level,
-               ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope(%s, %s, %s), 4096, 64, true) AS geom
+               ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope(%(z)s, %(x)s, %(y)s), 4096, 64, true) AS geom
         FROM areas
-        WHERE valid_to IS NULL AND level = %s
-          AND geom && ST_Transform(ST_TileEnvelope(%s, %s, %s), 4326)
-          AND (%s::text[] IS NULL OR code = ANY(%s::text[]))
+        WHERE valid_to IS NULL AND level = %(level)s
+          AND geom && ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s), 4326)
+          AND (%(allowed)s::text[] IS NULL OR code = ANY(%(allowed)s::text[]))
     )
     SELECT ST_AsMVT(t, 'areas', 4096, 'geom') AS tile FROM (
-        SELECT a.code, a.name, a.level,
-               CASE WHEN c.reported > 0 AND c.reported < %s THEN NULL ELSE coalesce(c.reported, 0) END AS reported,
-               CASE WHEN c.resolved > 0 AND c.resolved < %s THEN NULL ELSE coalesce(c.resolved, 0) END AS resolved,
-               a.geom
+        SELECT a.code, a.name, a.level, {reported} AS reported, {resolved} AS resolved, a.geom
         FROM tile_areas a LEFT JOIN LATERAL (
             SELECT sum(reported)::int AS reported, sum(resolved)::int AS resolved FROM ({rows}) u
         ) c ON true
         WHERE a.geom IS NOT NULL
-    ) t""")
+    ) t""", reported=suppressed_sql(sql.SQL("coalesce(c.reported, 0)")),
+    resolved=suppressed_sql(sql.SQL("coalesce(c.resolved, 0)")))
 
 
 class Layer(StrEnum):
@@ -84,16 +84,20 @@ def _scope_codes(hub: Hub, principal: Principal, level: AreaLevel) -> list[str] 
     return hub.areas.descendants(principal.scope_code, level)
 
 
+def areas_tile_statement(z: int, x: int, y: int, level: AreaLevel, allowed: list[str] | None,
+                         k: int, period: Period, filters: Filters) -> Statement:
+    """The MVT of the level's areas in tile z/x/y (only `allowed` ones, when given), with their
+    counts over the period; counts from 1 to k-1 left out."""
+    counts = period_rows([("cur", period)], OuterColumn("a", "code"), filters)
+    return AREAS_TILE.around(counts, z=z, x=x, y=y, level=level.value, allowed=allowed, k=k)
+
+
 async def _areas_tile(hub: Hub, principal: Principal, z: int, x: int, y: int, period: Period,
                       filters: Filters) -> bytes:
-    """One statement: the level's areas in the tile (and the scope), their rollup counts, MVT."""
     level = level_for_zoom(z)
-    allowed = _scope_codes(hub, principal, level)
-    k = hub.api.k_threshold if principal.role.value == "viewer" and level is AreaLevel.GRID else 0
-    counts = union_rows([("cur", period)], TILE_AREA, filters, detail=False)
-    statement = wrapped(AREAS_TILE, counts, before=(z, x, y, level.value, z, x, y, allowed, allowed, k, k))
-    async with hub.pool.connection() as conn:
-        row = await (await conn.execute(statement.text(), statement.params)).fetchone()
+    k = threshold(principal.role, level, hub.api.k_threshold)
+    statement = areas_tile_statement(z, x, y, level, _scope_codes(hub, principal, level), k, period, filters)
+    [row] = await fetch_all(hub.pool, statement)
     return bytes(row["tile"] or b"")
 
 
@@ -122,15 +126,13 @@ async def _cases_tile(hub: Hub, principal: Principal, z: int, x: int, y: int, pe
 
 @router.get("/{layer}/{z}/{x}/{y}.mvt", summary="A Mapbox vector tile",
             responses={200: {"content": {MVT: {}}}}, response_class=Response)
-async def tile(request: Request, principal: CurrentPrincipal, period: PeriodDep,
+async def tile(request: Request, principal: CurrentPrincipal, period: PeriodDep, filters: FiltersDep,
                layer: Layer, z: Annotated[int, Path(ge=0, le=MAX_ZOOM)],
-               x: Annotated[int, Path(ge=0)], y: Annotated[int, Path(ge=0)],
-               kind: KindParam = None, category: CategoryParam = None) -> Response:
+               x: Annotated[int, Path(ge=0)], y: Annotated[int, Path(ge=0)]) -> Response:
     """`areas`: polygons with reported and resolved counts for the period, at the level that
     suits the zoom; `cases`: case points from zoom 14 (analysts). Cached by ETag."""
     _check_tile(z, x, y)
     hub = hub_of(request)
-    filters = Filters(kind.value if kind else None, category.value if category else None)
     make = _areas_tile if layer is Layer.AREAS else _cases_tile
 
     async def build():

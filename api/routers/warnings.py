@@ -11,10 +11,12 @@ from psycopg import sql
 
 from alerts.lifecycle import ACKNOWLEDGEABLE, AlertStatus
 from alerts.signals import all_signals
-from api.answers import GEOJSON, JSON, dumps, feature_collection
-from api.auth import CurrentPrincipal, Principal, area_in_scope, hub_of, suppress
+from api.auth import CurrentPrincipal, Principal, area_in_scope
 from api.database import ConnDep
+from api.hub import Hub, hub_of
 from api.keys import Role
+from api.rendering import GEOJSON, JSON, dumps, feature_collection
+from api.suppression import is_small, threshold
 from core.case import AreaLevel
 from core.errors import ForbiddenError, NotFoundError
 
@@ -112,16 +114,20 @@ async def acknowledge(
     return Response(dumps(_for_role(row, principal, hub_of(request))), media_type=JSON)
 
 
-def _for_role(row: dict, principal: Principal, hub) -> dict:
+def _for_role(row: dict, principal: Principal, hub: Hub) -> dict:
     """Viewers see no small grid counts and no escalation findings (places, parties)."""
     if principal.role is not Role.VIEWER:
         return row
-    if (row["area_level"] == AreaLevel.GRID.value and row["observed"] is not None
-            and suppress(principal, hub, AreaLevel.GRID, round(row["observed"])) is None):
-        row["observed"] = row["expected"] = None
+    _hide_small_observed(row, threshold(principal.role, row["area_level"], hub.api.k_threshold))
     if row["signal"].startswith("escalation:"):
         row["details"] = {}
     return row
+
+
+def _hide_small_observed(row: dict, k: int) -> None:
+    """An alert's or hotspot's observed count (and the expected one beside it) below k."""
+    if row["observed"] is not None and is_small(round(row["observed"]), k):
+        row["observed"] = row["expected"] = None
 
 
 @router.get("/hotspots", summary="Gi* hotspots among grid cells (FDR-controlled)",
@@ -142,12 +148,12 @@ async def hotspots(
         "SELECT h.grid_code, ar.name, h.signal, h.z_score, h.p_value, h.q_value, h.observed,"
         " h.expected, ST_AsGeoJSON(ar.geom, 6) AS geometry"
         " FROM hotspots h LEFT JOIN areas ar ON ar.code = h.grid_code AND ar.valid_to IS NULL"
-        " WHERE h.day = %s AND (%s::text IS NULL OR h.signal = %s)"
-        " ORDER BY h.z_score DESC", (day, signal, signal))).fetchall()
+        " WHERE h.day = %(day)s AND (%(signal)s::text IS NULL OR h.signal = %(signal)s)"
+        " ORDER BY h.z_score DESC", {"day": day, "signal": signal})).fetchall()
     rows = [r for r in rows if hub.areas.within(r["grid_code"], target.code)]
+    k = threshold(principal.role, AreaLevel.GRID, hub.api.k_threshold)
     for r in rows:  # neighbourhood sums of a few grids: small ones stay hidden from viewers
-        if suppress(principal, hub, AreaLevel.GRID, round(r["observed"])) is None:
-            r["observed"] = r["expected"] = None
+        _hide_small_observed(r, k)
     if format is HotspotFormat.GEOJSON:
         for r in rows:
             r["day"] = day

@@ -1,13 +1,14 @@
-"""What every request handler shares in one worker: pool, settings, areas, answer cache."""
+"""The Hub: what every request handler shares in one worker (pool, settings, areas, answer
+cache), and the watcher that keeps it current with the database."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import psycopg
+from fastapi import Request
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -20,50 +21,12 @@ from core.settings import GridHubSettings
 from store import migrations
 from store.rollups import NOTIFY_CHANNEL
 
+if TYPE_CHECKING:  # api.cache serves answers from a Hub: it imports this module
+    from api.cache import AnswerCache
+
 log = logging.getLogger("gridhub.api")
 RETRY_SECONDS = 2  # between attempts to get the database back
 FIRST_ATTEMPT_SECONDS = 15  # how long start-up waits for the database before serving without it
-
-
-@dataclass(slots=True)
-class CachedAnswer:
-    """A finished response. Headers are kept encoded, as ASGI sends them; with slots and no
-    dict inside, each entry is a single object for the garbage collector to walk."""
-
-    body: bytes
-    media_type: str
-    etag: str
-    headers: tuple[tuple[bytes, bytes], ...] = ()
-
-
-class AnswerCache:
-    """A small LRU of finished responses, emptied whenever the rollups move on."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self.entries: OrderedDict[tuple, CachedAnswer] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: tuple) -> CachedAnswer | None:
-        found = self.entries.get(key)
-        if found is None:
-            self.misses += 1
-            return None
-        self.entries.move_to_end(key)
-        self.hits += 1
-        return found
-
-    def put(self, key: tuple, answer: CachedAnswer) -> None:
-        if self.size <= 0:
-            return
-        self.entries[key] = answer
-        self.entries.move_to_end(key)
-        while len(self.entries) > self.size:
-            self.entries.popitem(last=False)
-
-    def clear(self) -> None:
-        self.entries.clear()
 
 
 class _PoolAttemptsWhileAway(logging.Filter):
@@ -88,13 +51,14 @@ class Hub:
     so that requests are refused at once (503) instead of waiting on the pool.
     """
 
-    def __init__(self, settings: GridHubSettings, api: ApiSettings, pool: AsyncConnectionPool):
+    def __init__(self, settings: GridHubSettings, api: ApiSettings, pool: AsyncConnectionPool,
+                 cache: AnswerCache):
         self.settings = settings
         self.api = api
         self.pool = pool
         self.areas = AreaIndex([])
         self.generation = 0  # rollup_generation as last seen
-        self.cache = AnswerCache(api.cache_entries)
+        self.cache = cache
         self.keys: dict[str, tuple[float, object]] = {}  # key hash -> (looked up at, principal)
         self.unavailable: str | None = "the database has not been reached yet"
         self._first_attempt = asyncio.Event()
@@ -102,6 +66,7 @@ class Hub:
         self._quiet = _PoolAttemptsWhileAway(self)
 
     async def open(self) -> None:
+        """Open the pool and start the watcher; wait a little for a first answer."""
         logging.getLogger("psycopg.pool").addFilter(self._quiet)
         await self.pool.open(wait=False)  # the API starts, and keeps trying, with the database down
         self._watcher = asyncio.create_task(self._watch(), name="gridhub-database-watcher")
@@ -113,6 +78,7 @@ class Hub:
             log.warning("the database has not answered in %s s; starting without it", FIRST_ATTEMPT_SECONDS)
 
     async def close(self) -> None:
+        """Stop the watcher and close the pool."""
         if self._watcher:
             self._watcher.cancel()
             try:
@@ -185,3 +151,8 @@ class Hub:
             log.warning("%s; answering 503 and retrying every %s s%s", reason, RETRY_SECONDS, detail)
         self.unavailable = reason
         self._first_attempt.set()
+
+
+def hub_of(request: Request) -> Hub:
+    """The Hub of the worker serving this request."""
+    return request.app.state.hub

@@ -1,0 +1,65 @@
+"""Encoding answers as bytes: JSON (orjson), GeoJSON feature collections and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from fastapi import Response
+
+JSON = "application/json"
+GEOJSON = "application/geo+json"
+CSV = "text/csv; charset=utf-8"
+MVT = "application/vnd.mapbox-vector-tile"
+
+
+class Format(StrEnum):
+    JSON = "json"
+    GEOJSON = "geojson"
+    CSV = "csv"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def dumps(value: Any) -> bytes:
+    """JSON bytes; Decimals become floats, dates ISO strings."""
+    return orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS)
+
+
+class OrjsonResponse(Response):
+    """The app's default response: content encoded by `dumps`."""
+
+    media_type = JSON
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)
+
+
+def feature_collection(rows: list[dict], geometry_key: str = "geometry") -> bytes:
+    """GeoJSON from rows whose geometry column already holds GeoJSON text (ST_AsGeoJSON)."""
+    features = []
+    for row in rows:
+        props = {k: v for k, v in row.items() if k != geometry_key}
+        geometry = row.get(geometry_key)
+        features.append({"type": "Feature",
+                         "geometry": orjson.Fragment(geometry) if geometry else None,
+                         "properties": props})
+    return dumps({"type": "FeatureCollection", "features": features})
+
+
+def csv_bytes(rows: list[dict], columns: list[str]) -> bytes:
+    """CSV of the given columns, a header first; None is an empty field."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return out.getvalue().encode("utf-8")
