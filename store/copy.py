@@ -2,14 +2,12 @@
 
 Each column is cast to the Arrow type of its destination column (read from the catalog) and
 encoded to PostgreSQL's binary COPY format by pgpq, in Rust, a batch at a time. The server
-then stores the values as they are instead of parsing text: staged cases go in 2.5x quicker
-than as CSV (measured: 0.45 s against 1.15 s per 100,000).
+then stores the values as they are instead of parsing text.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import pandas as pd
 import psycopg
@@ -39,25 +37,7 @@ def copy_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> int
 
 def copy_table(conn: psycopg.Connection, table: str, rows: pa.Table) -> int:
     """COPY an Arrow table's columns into table (same column names); returns the row count."""
-    return write_copy(conn, encode_copy(table, rows, column_types(conn, table)))
-
-
-@dataclass
-class EncodedCopy:
-    """Rows encoded in PostgreSQL's binary COPY format, ready to be written into table."""
-
-    table: str
-    columns: list[str]
-    chunks: list[bytes]
-    rows: int
-
-
-def encode_copy(table: str, rows: pa.Table, types: dict[str, str]) -> EncodedCopy:
-    """Encode rows for COPY into table, whose columns have `types` (column_types).
-
-    Needs no connection, so a thread can encode the next rows while another writes: pgpq
-    holds the GIL while it encodes, but the writer waits on the server without it.
-    """
+    types = column_types(conn, table)
     columns, encoders = {}, {}
     for name in rows.column_names:
         if name not in types:
@@ -72,25 +52,17 @@ def encode_copy(table: str, rows: pa.Table, types: dict[str, str]) -> EncodedCop
         encoders[name] = (StringEncoderBuilder.new_with_output(field, Jsonb()) if types[name] == "jsonb"
                           else ArrowToPostgresBinaryEncoder.infer_encoder(field))
     if not len(rows):
-        return EncodedCopy(table, list(columns), [], 0)
+        return 0
     cast = pa.table(columns)
     encoder = ArrowToPostgresBinaryEncoder.new_with_encoders(cast.schema, encoders)
-    chunks = [encoder.write_header()]
-    chunks += [encoder.write_batch(batch) for batch in cast.to_batches(max_chunksize=65_536)]
-    chunks.append(encoder.finish())
-    return EncodedCopy(table, cast.column_names, chunks, len(rows))
-
-
-def write_copy(conn: psycopg.Connection, encoded: EncodedCopy) -> int:
-    """COPY encoded rows into their table; returns the row count."""
-    if not encoded.rows:
-        return 0
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
-        sql.Identifier(encoded.table), sql.SQL(", ").join(map(sql.Identifier, encoded.columns)))
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, cast.column_names)))
     with conn.cursor() as cur, cur.copy(statement) as copy:
-        for chunk in encoded.chunks:
-            copy.write(chunk)
-    return encoded.rows
+        copy.write(encoder.write_header())
+        for batch in cast.to_batches(max_chunksize=65_536):
+            copy.write(encoder.write_batch(batch))
+        copy.write(encoder.finish())
+    return len(rows)
 
 
 def _cast(values: pa.ChunkedArray, arrow_type: pa.DataType) -> pa.ChunkedArray:

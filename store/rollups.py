@@ -21,7 +21,7 @@ load recounts everything that way, with the rollup tables' indexes built after.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack, closing
+from contextlib import ExitStack
 from datetime import date, timedelta
 
 import pandas as pd
@@ -32,10 +32,9 @@ import pyarrow.csv as pacsv
 from psycopg import sql
 
 from core.case import AreaLevel
-from core.prefetch import prefetched
 from core.settings import GridHubSettings
 from store import locks
-from store.copy import EncodedCopy, column_types, copy_table, encode_copy, write_copy
+from store.copy import copy_table
 from store.loading import indexes_built_after, sql_text
 from store.rollup_counts import (
     ADDITIVE,
@@ -49,6 +48,7 @@ from store.rollup_counts import (
     MONTH_MEASURES,
     STATUS_COLUMNS,
     TOTAL,
+    LevelCounts,
     add_open_end,
     count_level,
     for_copy,
@@ -127,67 +127,66 @@ def _slices(days: list[tuple], size: int) -> Iterator[tuple]:
 def _recount_days(conn: psycopg.Connection, timezone: str) -> int:
     """Write every rollup row, counted from all cases (the tables are empty); returns daily rows.
 
-    A thread reads the slices, counts and encodes them (_rollup_copies) one table's rows ahead
-    of the writes, so that the Python work overlaps the server's: the connection serialises
-    the thread's reads and the writes, numpy, Arrow and the waits on the server let go of the
-    GIL.
-    """
-    types = {table: column_types(conn, table)
-             for table in ("rollup_daily", "rollup_closed_daily", "rollup_monthly")}
-    written = 0
-    copies = prefetched(_rollup_copies(conn, timezone, types), name="rollup counts")
-    with closing(copies):
-        for copy in copies:
-            rows = write_copy(conn, copy)
-            written += rows if copy.table == "rollup_daily" else 0
-    return written
-
-
-def _rollup_copies(conn: psycopg.Connection, timezone: str,
-                   types: dict[str, dict[str, str]]) -> Iterator[EncodedCopy]:
-    """Every rollup row counted from all cases, encoded for COPY into the table its types name.
-
     Slices come in day order and a case closes on or after its report day, so once a slice is
     counted the closures up to its last day are final; later ones wait for the next slice.
     A month's rows are summed from the parts of it the slices count and written once the
     month is whole, open cases carried from month to month. One level at a time, as a slice's
     rows at all five levels weigh five times its cases.
     """
-    waiting: dict[AreaLevel, pa.Table] = {}
-    parts: dict[AreaLevel, pa.Table | None] = dict.fromkeys(AreaLevel)  # of a month not yet whole
-    carried: dict[AreaLevel, pd.DataFrame | None] = dict.fromkeys(AreaLevel)
+    levels = {level: _LevelRollup() for level in AreaLevel}
+    written = 0
+    for cases in _read_cases(conn, sql.SQL("TRUE"), timezone):
+        after = pc.max(cases["day"]).as_py() + timedelta(days=1)
+        for level, rollup in levels.items():
+            counts = count_level(cases, level)
+            written += copy_table(conn, "rollup_daily", for_copy(counts.daily))
+            for table, rows in rollup.add_slice(counts, after):
+                copy_table(conn, table, rows)
+    for rollup in levels.values():  # closures after the last report day, the last months
+        for table, rows in rollup.finish():
+            copy_table(conn, table, rows)
+    return written
 
-    def settled_copies(level: AreaLevel, daily: pa.Table | None, closed: pa.Table,
-                       whole_before: date | None) -> Iterator[EncodedCopy]:
-        """The final closures, and the month rows before whole_before (all when None)."""
-        yield encode_copy("rollup_closed_daily", closed, types["rollup_closed_daily"])
+
+class _LevelRollup:
+    """One level's rows of a rebuild that are not final yet: closures after the slices read
+    so far, the part of the month the last slice ended in, and the cases open at its start."""
+
+    def __init__(self):
+        self.waiting: pa.Table | None = None  # closures on days after the last slice
+        self.part: pa.Table | None = None  # month rows of a month not yet whole
+        self.carried: pd.DataFrame | None = None  # open_end before the months to come
+
+    def add_slice(self, counts: LevelCounts, after: date) -> Iterator[tuple[str, pa.Table]]:
+        """(table, rows) that this slice makes final: closures before `after`, whole months."""
+        pending = counts.closed if self.waiting is None else sum_by(
+            pa.concat_tables([self.waiting, counts.closed]), _CLOSED_KEYS, ("closed",))
+        self.waiting = pending.filter(pc.greater_equal(pending["day"], after))
+        yield from self._settled(counts.daily, pending.filter(pc.less(pending["day"], after)),
+                                 after.replace(day=1))
+
+    def finish(self) -> Iterator[tuple[str, pa.Table]]:
+        """What is left once every slice is counted."""
+        if self.waiting is not None:
+            yield from self._settled(None, self.waiting, None)
+
+    def _settled(self, daily: pa.Table | None, closed: pa.Table,
+                 whole_before: date | None) -> Iterator[tuple[str, pa.Table]]:
+        yield "rollup_closed_daily", closed
         months = monthly_rows(_empty(_DAILY_NUMBERS) if daily is None else daily, closed)
-        part = parts[level]
-        if part is not None and len(part):
+        if self.part is not None and len(self.part):
             # The part is of one month, the one the slice before ended in: only it is summed.
-            same = pc.equal(months["month"], part["month"][0])
-            summed = sum_by(pa.concat_tables([part, months.filter(same)]), MONTH_KEYS, MONTH_MEASURES)
+            same = pc.equal(months["month"], self.part["month"][0])
+            summed = sum_by(pa.concat_tables([self.part, months.filter(same)]), MONTH_KEYS,
+                            MONTH_MEASURES)
             months = pa.concat_tables([summed.cast(months.schema), months.filter(pc.invert(same))])
         if whole_before is not None:
             whole = pc.less(months["month"], pa.scalar(whole_before, pa.date32()))
-            parts[level] = months.filter(pc.invert(whole))
+            self.part = months.filter(pc.invert(whole))
             months = months.filter(whole)
         if len(months):
-            monthly, carried[level] = add_open_end(months, carried[level])
-            yield encode_copy("rollup_monthly", for_copy(monthly), types["rollup_monthly"])
-
-    for cases in _read_cases(conn, sql.SQL("TRUE"), timezone):
-        after = pc.max(cases["day"]).as_py() + timedelta(days=1)
-        for level in AreaLevel:
-            counts = count_level(cases, level)
-            yield encode_copy("rollup_daily", for_copy(counts.daily), types["rollup_daily"])
-            pending = counts.closed if level not in waiting else sum_by(
-                pa.concat_tables([waiting[level], counts.closed]), _CLOSED_KEYS, ("closed",))
-            waiting[level] = pending.filter(pc.greater_equal(pending["day"], after))
-            yield from settled_copies(level, counts.daily, pending.filter(pc.less(pending["day"], after)),
-                                      after.replace(day=1))
-    for level, pending in waiting.items():  # closures after the last report day
-        yield from settled_copies(level, None, pending, None)
+            monthly, self.carried = add_open_end(months, self.carried)
+            yield "rollup_monthly", for_copy(monthly)
 
 
 def _empty(columns: dict) -> pa.Table:
