@@ -202,12 +202,14 @@ def test_gridhub_code_sees_the_repo_sources(services):
         assert Path(mounts.get(sources_dir, "")) == ROOT / "sources", name
 
 
-def test_ports_8000_and_8080_are_published(services):
+def test_ports_8000_and_8080_are_published_on_loopback_only(services):
     assert _published(services["api"]).get(8000) == 8000
     assert _published(services["airflow-apiserver"]).get(8080) == 8080
-    # PostGIS is reachable from the host's loopback only.
-    for port in services["postgis"].get("ports", []):
-        assert str(port.get("host_ip") if isinstance(port, dict) else port).startswith("127.0.0.1")
+    # Every published port is reachable from the host's loopback only, unless configured.
+    for name in ("postgis", "api", "airflow-apiserver"):
+        for port in services[name].get("ports", []):
+            host_ip = port.get("host_ip") if isinstance(port, dict) else str(port)
+            assert str(host_ip).startswith("127.0.0.1"), name
 
 
 def test_airflow_settings(services):
