@@ -6,8 +6,7 @@
 Prints, in one run, records per second and peak memory (RSS) of:
   - the full GridHub ingest (read the GBK CSV, land raw, map, validate, geocode, load, rollups)
     through pipeline.ingest.ingest, as the CLI runs it: one pass, each chunk processed once
-    landed, Arrow allocating from jemalloc (core.arrow_pool) (the DAGs run the same steps as
-    two tasks, reading the landing back between them);
+    landed (the DAGs run the same steps as two tasks, reading the landing back between them);
   - the limit: a plain binary COPY (psycopg write_row) of the same rows, already prepared as
     canonical cases with their grid, into the same `cases` table (indexes and all);
   - the naive peer: pandas read_csv -> geopandas sjoin onto the grids -> GeoDataFrame.to_postgis;
@@ -48,10 +47,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         what, url, csv = args.child
-        if what == "full":
-            from core.arrow_pool import choose_arrow_pool
-
-            choose_arrow_pool()  # as the gridhub CLI does, before pandas and pyarrow load
         started = time.perf_counter()
         records, seconds = CHILDREN[what](url, Path(csv))
         seconds = seconds if seconds is not None else time.perf_counter() - started
@@ -247,13 +242,14 @@ def binary_copy(url: str, csv: Path) -> tuple[int, float]:
 
     from geo.crs import to_wgs84
     from geo.grids import GridIndex
+    from store.areas import read_areas
 
     raw = pd.read_csv(csv, dtype=str, encoding="gbk", keep_default_na=False)
     raw = raw.drop_duplicates("工单编号")
     lon, lat = to_wgs84(pd.to_numeric(raw["经度"], errors="coerce"), pd.to_numeric(raw["纬度"], errors="coerce"), "BD-09")
     reported = pd.to_datetime(raw["受理时间"], format="%Y-%m-%d %H:%M:%S", errors="coerce")
     with psycopg.connect(url) as conn:
-        grids = GridIndex.from_database(conn)
+        grids = GridIndex.from_frame(read_areas(conn))
         found = grids.locate(lon, lat)
         codes = grids.codes_for(found)
         keep = (found >= 0) & reported.notna().to_numpy()

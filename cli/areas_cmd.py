@@ -13,10 +13,9 @@ from rich.table import Table
 from cli.context import console, database_url, friendly_errors, settings
 from core.case import AreaLevel
 from geo.areas import read_area_file
-from geo.gazetteer import read_gazetteer
 from geo.grid_making import GridMethod, make_grids, write_datav
 from pipeline.boundaries import AreaChecksError, load_area_file
-from store.areas import prepare_version, read_areas
+from store.areas import prepare_version, read_areas, read_gazetteer
 from store.db import connect
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)

@@ -9,10 +9,10 @@ from rich.table import Table
 
 from cli.context import console, database_url, friendly_errors, settings
 from demo.generate import read_truth
-from geo.accuracy import TRUTH_COLUMNS, accuracy_report, missed_targets, read_assignments
-from geo.crs_detect import detect_crs, read_source_points
-from geo.geocoder import Geocoder
+from geo.accuracy import TRUTH_COLUMNS, accuracy_report, missed_targets
+from geo.crs_detect import detect_crs
 from store.db import connect
+from store.geocoding import load_geocoder, read_assignments, read_source_points
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -53,7 +53,7 @@ def check_crs(source: str = typer.Argument(..., help="name of an ingested source
         if points.empty:
             console.print(f"[red]error:[/red] no stored cases of {source!r} with coordinates")
             raise typer.Exit(1)
-        verdict = detect_crs(points, Geocoder.from_database(conn))
+        verdict = detect_crs(points, load_geocoder(conn))
     fits = pd.DataFrame([f.__dict__ for f in verdict.fits])
     report_out().print(_table(fits, f"{source}: {verdict.records} points, {verdict.evidence} with evidence"))
     report_out().print(verdict.message)

@@ -18,11 +18,16 @@ from enum import StrEnum
 
 import numpy as np
 import pandas as pd
-import psycopg
 
 TRUTH_COLUMNS = ["feed", "source_record_id", "grid_code", "community_code", "street_code", "district_code",
                  "address_ambiguous"]
 LEVELS = ("grid", "community", "street", "district")
+# A stored case as the report judges it (store.geocoding.read_assignments): where the cascade
+# placed it, and which inputs it had (has_*: booleans).
+ASSIGNED_COLUMNS = (
+    "source", "source_record_id", "geocode_method", "geocode_precision", "grid_code",
+    "community_code", "street_code", "district_code", "has_xy", "has_grid_code", "has_address",
+    "has_area_name")
 
 
 class InputKind(StrEnum):
@@ -33,18 +38,6 @@ class InputKind(StrEnum):
     ADDRESS_ONLY = "address_only"
     AREA_NAME_ONLY = "area_name_only"
     NOTHING = "nothing"
-
-
-def read_assignments(conn: psycopg.Connection) -> pd.DataFrame:
-    """Stored cases: source, source_record_id, method, codes, and which inputs they had."""
-    rows = conn.execute(
-        "SELECT source, source_record_id, geocode_method, geocode_precision, grid_code,"
-        " community_code, street_code, district_code, src_x IS NOT NULL AND src_y IS NOT NULL,"
-        " source_grid_code IS NOT NULL, coalesce(address, '') <> '', coalesce(area_name, '') <> ''"
-        " FROM cases").fetchall()
-    return pd.DataFrame(rows, columns=[
-        "source", "source_record_id", "geocode_method", "geocode_precision", "grid_code",
-        "community_code", "street_code", "district_code", "has_xy", "has_grid_code", "has_address", "has_area_name"])
 
 
 def input_kind(assigned: pd.DataFrame) -> np.ndarray:

@@ -8,6 +8,8 @@ number and whether it is a door (号) or a building (栋). The administrative pr
 city, district, street, community) is read against the city's own area names by
 geo.area_names: national parsers such as cpca and jionlp only know the national division
 table, and read a local hierarchy they do not hold as some other city's district.
+spoken() gives how a name reads aloud (pypinyin), for telling a homophone typo from a
+different name.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cn2an
+from pypinyin import lazy_pinyin
 
 DOOR, BUILDING = "号", "栋"
 
@@ -66,6 +70,17 @@ def split_place(text: str) -> Place:
     if found is None:
         return Place(name=text, number=None, kind=None)
     return Place(name=found["name"], number=int(found["number"]), kind=found["kind"])
+
+
+@lru_cache(maxsize=100_000)  # a city's place names, read once each
+def spoken(name: str) -> tuple[str, ...]:
+    """How a name reads aloud: one toneless pinyin syllable per character (星河华庭: xing he hua ting).
+
+    Pinyin input methods ignore tones and offer homophones first, so 星河花庭 is typed for
+    星河华庭: both read the same. Each character is read on its own, without pypinyin's phrase
+    context, so that a name and its typo read the same wherever their characters sound alike.
+    """
+    return tuple(lazy_pinyin(list(name)))
 
 
 def _to_digits(match: re.Match) -> str:

@@ -27,6 +27,8 @@ CANDIDATES = (str(CRS.WGS84), str(CRS.GCJ02), str(CRS.BD09))
 _SAME_AS_WGS84 = {str(CRS.CGCS2000)}
 MIN_EVIDENCE = 20  # records with a matched address or a grid code needed for a verdict
 CLEAR_FACTOR = 5.0  # the declared system must be this much worse than the best to be called wrong
+# A source's points as received (store.geocoding.read_source_points), what detect_crs judges.
+SOURCE_POINT_COLUMNS = ("src_x", "src_y", "src_crs", "address", "source_grid_code")
 
 
 @dataclass
@@ -135,12 +137,3 @@ def _clearly_better(best: CandidateFit, declared: CandidateFit | None) -> bool:
     if best.median_metres is not None and declared.median_metres is not None:
         return declared.median_metres > CLEAR_FACTOR * max(best.median_metres, 1.0)
     return (best.grid_code_agreement or 0) > (declared.grid_code_agreement or 0) + 0.2
-
-
-def read_source_points(conn, source: str, limit: int = 20_000) -> pd.DataFrame:
-    """A stored source's coordinates as received, with their declared CRS, address and grid code."""
-    rows = conn.execute(
-        "SELECT src_x, src_y, src_crs, address, source_grid_code FROM cases"
-        " WHERE source = %s AND src_x IS NOT NULL ORDER BY case_id DESC LIMIT %s",
-        (source, limit)).fetchall()
-    return pd.DataFrame(rows, columns=["src_x", "src_y", "src_crs", "address", "source_grid_code"])

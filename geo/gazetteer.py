@@ -3,7 +3,10 @@
 A text is normalised (geo.address), its administrative prefix read against the city's area
 names (geo.area_names), and its place looked up: exactly on (district, name, number, kind),
 then by a fuzzy match of the road or compound name within the district (rapidfuzz), taking
-the nearest door number on that road when the exact one is not listed. A text that names no
+the nearest door number on that road when the exact one is not listed. Among the fuzzy
+candidates, a name that reads aloud as the text does (geo.address.spoken) comes first: it is
+what a pinyin input method's homophone typo makes (星河花庭 for 星河华庭), while two names
+that merely share as many characters with the text are as far from it as each other. A text that names no
 district is looked up citywide; matches that stay ambiguous are all returned, and the caller
 keeps only the area they share.
 """
@@ -18,7 +21,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from core.case import AreaLevel
-from geo.address import BUILDING, DOOR, Place, normalise_address, split_place
+from geo.address import BUILDING, DOOR, Place, normalise_address, split_place, spoken
 from geo.area_names import AreaNames
 
 GAZETTEER_COLUMNS = (
@@ -69,6 +72,10 @@ class Gazetteer:
             self.place_names.setdefault((district, kind), []).append(name)
             self.place_names.setdefault((None, kind), []).append(name)
         self.place_names = {k: sorted(set(v)) for k, v in self.place_names.items()}
+        self.homophones: dict[tuple, dict[tuple[str, ...], list[str]]] = {}  # (district, kind) -> reading -> names
+        for key, names in self.place_names.items():
+            for name in names:
+                self.homophones.setdefault(key, {}).setdefault(spoken(name), []).append(name)
         self.districts = sorted(set(districts))
 
     def __len__(self) -> int:
@@ -108,21 +115,27 @@ class Gazetteer:
         return rows
 
     def _fuzzy(self, place: Place, districts: list[str | None]) -> tuple[list[int], MatchHow]:
-        scored: list[tuple[float, str | None, str]] = []
+        reading = spoken(place.name)
+        scored: list[tuple[float, bool, str | None, str]] = []  # (score, reads the same, district, name)
         for district in districts:
             choices = self.place_names.get((district, place.kind), [])
-            for name, score, _ in process.extract(place.name, choices, scorer=fuzz.ratio,
-                                                  limit=_CANDIDATES, score_cutoff=FUZZY_SCORE):
-                scored.append((score, district, name))
+            found = {name: score for name, score, _ in process.extract(
+                place.name, choices, scorer=fuzz.ratio, limit=_CANDIDATES, score_cutoff=FUZZY_SCORE)}
+            # Names that read as the text does are candidates whatever their characters score.
+            alike = self.homophones.get((district, place.kind), {}).get(reading, [])
+            for name in alike:
+                found.setdefault(name, fuzz.ratio(place.name, name))
+            scored += [(score, name in alike, district, name) for name, score in found.items()]
         if not scored:
             return [], MatchHow.NONE
-        # Prefer the best-scoring names on which the number exists; else the nearest number.
-        with_number = [s for s in scored if self._rows_at(s[1], s[2], place, exact=True)]
+        # Prefer names on which the number exists (else the nearest number); among them the
+        # best-scoring names, and of names scoring the same, those read as the text is read.
+        with_number = [s for s in scored if self._rows_at(s[2], s[3], place, exact=True)]
         pool, how = (with_number, MatchHow.FUZZY) if with_number else (scored, MatchHow.NEAREST_NUMBER)
-        best = max(s[0] for s in pool)
+        best = max(s[:2] for s in pool)
         rows: list[int] = []
-        for score, district, name in pool:
-            if score == best:
+        for score, reads_same, district, name in pool:
+            if (score, reads_same) == best:
                 rows += self._rows_at(district, name, place, exact=how == MatchHow.FUZZY)
         return rows, how
 
@@ -182,12 +195,3 @@ def read_gazetteer_csv(path) -> pd.DataFrame:
         raise ValueError(f"{path}: {int(bad.sum())} addresses lack text, district or point "
                          f"(first address_id {frame.loc[bad, 'address_id'].iloc[0]})")
     return frame[list(GAZETTEER_COLUMNS)]
-
-
-def read_gazetteer(conn) -> pd.DataFrame:
-    """The standard addresses stored in PostGIS (GAZETTEER_COLUMNS)."""
-    rows = conn.execute(
-        "SELECT address_id, district_code, street_code, community_code, grid_code, road,"
-        " number, compound, building, text, households, ST_X(geom), ST_Y(geom)"
-        " FROM gazetteer ORDER BY address_id").fetchall()
-    return pd.DataFrame(rows, columns=list(GAZETTEER_COLUMNS))

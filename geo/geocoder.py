@@ -14,12 +14,10 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-import psycopg
-import shapely
 
 from core.case import AreaLevel
 from geo.area_names import AreaNames
-from geo.gazetteer import GAZETTEER_COLUMNS, Gazetteer, read_gazetteer
+from geo.gazetteer import GAZETTEER_COLUMNS, Gazetteer
 from geo.grids import GridIndex
 
 FAR_PAST = date(1900, 1, 1)
@@ -63,17 +61,6 @@ class Geocoder:
     addresses: pd.DataFrame
     snap_metres: float = SNAP_METRES
     _contexts: dict[date, GeoContext] = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def from_database(cls, conn: psycopg.Connection, **options) -> Geocoder:
-        """Areas of every version and the gazetteer, from PostGIS."""
-        rows = conn.execute(
-            "SELECT code, parent_code, level, name, valid_from, valid_to, ST_AsBinary(geom)"
-            " FROM areas").fetchall()
-        areas = pd.DataFrame(rows, columns=["code", "parent_code", "level", "name", "valid_from",
-                                            "valid_to", "wkb"])
-        areas["geometry"] = shapely.from_wkb(areas.pop("wkb").to_numpy())
-        return cls(areas=areas, addresses=read_gazetteer(conn), **options)
 
     @classmethod
     def from_frames(cls, areas: pd.DataFrame, addresses: pd.DataFrame | None = None,

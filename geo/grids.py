@@ -15,7 +15,6 @@ from math import cos, radians
 
 import numpy as np
 import pandas as pd
-import psycopg
 import shapely
 from shapely import STRtree
 
@@ -53,16 +52,6 @@ class GridIndex:
         geoms = np.asarray(grids.geometry.to_numpy(), dtype=object)
         shapely.prepare(geoms)
         return cls(codes=codes, geoms=geoms, ancestors=ancestors, tree=STRtree(geoms), **options)
-
-    @classmethod
-    def from_database(cls, conn: psycopg.Connection) -> GridIndex:
-        """Load the current area hierarchy from PostGIS."""
-        rows = conn.execute(
-            "SELECT code, parent_code, level, ST_AsBinary(geom) FROM areas WHERE valid_to IS NULL"
-        ).fetchall()
-        frame = pd.DataFrame(rows, columns=["code", "parent_code", "level", "wkb"])
-        frame["geometry"] = shapely.from_wkb(frame.pop("wkb").to_numpy())
-        return cls.from_frame(frame)
 
     def __len__(self) -> int:
         return len(self.codes)

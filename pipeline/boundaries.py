@@ -17,11 +17,11 @@ from core.settings import GridHubSettings
 from geo.area_checks import AreaReport
 from geo.areas import read_area_file
 from geo.geocode import geocode
-from geo.geocoder import Geocoder
 from geo.versions import BoundaryPlan
 from pipeline.orchestration import exclusive_case_writer
 from store import areas
 from store.db import connect
+from store.geocoding import load_geocoder
 
 
 @dataclass
@@ -47,7 +47,7 @@ def load_boundary_version(conn: psycopg.Connection, plan: BoundaryPlan, source: 
     if before.empty:
         return VersionResult(version_id, plan, 0)
     # The district is placed again too: a new boundary may move a case across districts.
-    after = geocode(before.assign(district_code=None), Geocoder.from_database(conn))
+    after = geocode(before.assign(district_code=None), load_geocoder(conn))
     old = before[areas.ASSIGNMENT].astype("string").fillna("")
     new = after[areas.ASSIGNMENT].astype("string").fillna("")
     moved = (old != new).any(axis=1).to_numpy()

@@ -40,6 +40,7 @@ from quality.suite import CityExtent
 from quality.verdicts import Verdict, judge
 from store import rollups, runs
 from store.db import connect
+from store.geocoding import load_geocoder
 from store.loading import (
     LandedChunk,
     analyze_if_grown,
@@ -80,7 +81,7 @@ def ingest(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Prog
     run = SourceRun.start(spec, url)
     with run.failures_recorded(), connect(url) as conn, connect(url) as lander:
         run.lock(conn)  # held until the load commits, after the landing's commit
-        geocoder = Geocoder.from_database(conn)
+        geocoder = load_geocoder(conn)
         extent = CityExtent.around(geocoder.current.grids.geoms, to_wgs84)
         counts = runs.RunCounts()
         bulk_from = bulk_load_threshold(conn, "cases", settings.bulk_load_min_records)
@@ -214,7 +215,7 @@ def process(spec: SourceSpec, settings: GridHubSettings, url: str, run_id: int,
         run.lock(conn)
         landed = runs.landed_run(conn, run_id)
         _check_processable(conn, spec, run_id, landed)
-        geocoder = Geocoder.from_database(conn)
+        geocoder = load_geocoder(conn)
         extent = CityExtent.around(geocoder.current.grids.geoms, to_wgs84)
         counts = runs.RunCounts()
         bulk = is_bulk_load(conn, "cases", landed["records_read"], settings.bulk_load_min_records)

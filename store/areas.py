@@ -13,6 +13,7 @@ from psycopg.types.json import Jsonb
 
 from core.case import AreaLevel
 from geo.area_checks import AreaReport, check_areas
+from geo.gazetteer import GAZETTEER_COLUMNS
 from geo.geocoder import FAR_PAST
 from geo.versions import BoundaryPlan, plan_version
 from store import rollups
@@ -20,8 +21,8 @@ from store.copy import copy_frame
 from store.loading import sql_text
 
 
-def replace_current_areas(conn: psycopg.Connection, areas: gpd.GeoDataFrame) -> int:
-    """Make these the current areas for their codes (same codes replaced in place)."""
+def _stage_areas(conn: psycopg.Connection, areas: gpd.GeoDataFrame) -> None:
+    """The areas' rows in the temp table stage_areas, shapes as WKT (dropped at commit)."""
     frame = pd.DataFrame({
         "code": areas["code"], "parent_code": areas["parent_code"], "level": areas["level"],
         "name": areas["name"], "wkt": shapely.to_wkt(areas.geometry.to_numpy(), rounding_precision=-1),
@@ -29,6 +30,11 @@ def replace_current_areas(conn: psycopg.Connection, areas: gpd.GeoDataFrame) -> 
     conn.execute("CREATE TEMP TABLE stage_areas (code text, parent_code text, level text,"
                  " name text, wkt text) ON COMMIT DROP")
     copy_frame(conn, "stage_areas", frame)
+
+
+def replace_current_areas(conn: psycopg.Connection, areas: gpd.GeoDataFrame) -> int:
+    """Make these the current areas for their codes (same codes replaced in place)."""
+    _stage_areas(conn, areas)
     conn.execute("DELETE FROM areas a USING stage_areas s WHERE a.code = s.code AND a.valid_to IS NULL")
     cur = conn.execute(
         "INSERT INTO areas (code, parent_code, level, name, geom)"
@@ -74,6 +80,26 @@ def read_areas(conn: psycopg.Connection, as_of: date | None = None) -> gpd.GeoDa
                             crs="EPSG:4326")
 
 
+def read_area_versions(conn: psycopg.Connection) -> pd.DataFrame:
+    """Areas of every boundary version: code, parent_code, level, name, valid_from, valid_to
+    (None: still valid) and a shapely geometry (WGS84)."""
+    rows = conn.execute(
+        "SELECT code, parent_code, level, name, valid_from, valid_to, ST_AsBinary(geom) FROM areas").fetchall()
+    frame = pd.DataFrame(rows, columns=["code", "parent_code", "level", "name", "valid_from",
+                                        "valid_to", "wkb"])
+    frame["geometry"] = shapely.from_wkb(frame.pop("wkb").to_numpy())
+    return frame
+
+
+def read_gazetteer(conn: psycopg.Connection) -> pd.DataFrame:
+    """The stored standard addresses (GAZETTEER_COLUMNS)."""
+    rows = conn.execute(
+        "SELECT address_id, district_code, street_code, community_code, grid_code, road,"
+        " number, compound, building, text, households, ST_X(geom), ST_Y(geom)"
+        " FROM gazetteer ORDER BY address_id").fetchall()
+    return pd.DataFrame(rows, columns=list(GAZETTEER_COLUMNS))
+
+
 def prepare_version(conn: psycopg.Connection, incoming: gpd.GeoDataFrame, level: AreaLevel | str,
                     effective_from: date | None = None,
                     complete: bool = False) -> tuple[BoundaryPlan, AreaReport]:
@@ -108,14 +134,7 @@ def open_version(conn: psycopg.Connection, plan: BoundaryPlan, source: str | Non
                          f" {plan.effective_from}: a new version must take effect later")
     conn.execute("UPDATE areas SET valid_to = %s WHERE code = ANY(%s) AND valid_to IS NULL",
                  (plan.effective_from, retired))
-    opened = plan.opened
-    frame = pd.DataFrame({
-        "code": opened["code"], "parent_code": opened["parent_code"], "level": opened["level"],
-        "name": opened["name"], "wkt": shapely.to_wkt(opened.geometry.to_numpy(), rounding_precision=-1),
-    })
-    conn.execute("CREATE TEMP TABLE stage_areas (code text, parent_code text, level text,"
-                 " name text, wkt text) ON COMMIT DROP")
-    copy_frame(conn, "stage_areas", frame)
+    _stage_areas(conn, plan.opened)
     conn.execute(
         "INSERT INTO areas (code, valid_from, parent_code, level, name, geom, version_id)"
         " SELECT code, %s, parent_code, level, name, ST_Multi(ST_GeomFromText(wkt, 4326)), %s"

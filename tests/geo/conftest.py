@@ -7,13 +7,14 @@ import psycopg
 import pytest
 
 from geo.geocoder import Geocoder
+from store.geocoding import load_geocoder
 
 
 @pytest.fixture
 def geocoder(db_url) -> Geocoder:
     """The demo city's areas and gazetteer, as the pipeline loads them."""
     with psycopg.connect(db_url) as conn:
-        return Geocoder.from_database(conn)
+        return load_geocoder(conn)
 
 
 @pytest.fixture

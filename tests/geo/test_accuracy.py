@@ -20,9 +20,9 @@ from geo.accuracy import (
     accuracy_report,
     compare,
     missed_targets,
-    read_assignments,
 )
 from pipeline.demo import run_demo
+from store.geocoding import read_assignments
 
 
 def test_every_feed_lands_in_its_true_areas(settings, db_url):

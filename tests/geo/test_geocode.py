@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from rapidfuzz import fuzz
 
 from connectors.mapping import map_chunk
 from connectors.spec import SourceSpec
 from demo.feeds.address_noise import AddressReadings, vary_written
+from geo.address import spoken
 from geo.crs import from_wgs84
 from geo.geocode import geocode
 from tests.geo.conftest import cases_frame
@@ -156,3 +158,40 @@ def test_area_names_alone_place_a_case_at_their_level(geocoder):
     assert out.at[1, "street_code"] == street.name and out.at[1, "geocode_precision"] == "street"
     assert out.at[1, "geocode_method"] == "area_name"
     assert out.at[2, "geocode_method"] == "none" and "unknown area name" in out.at[2, "unlocated_reason"]
+
+
+# Characters a pinyin input method offers for each other: same syllable, tones aside.
+_SAME_SOUND = {"城": "成", "华": "花", "林": "琳", "河": "和", "湖": "胡", "景": "井", "江": "将"}
+
+
+def _names_one_character_apart(addresses: pd.DataFrame) -> tuple[pd.Series, pd.Series, int]:
+    """Two compounds of one district, each with a building of the same number, whose names
+    differ in one character only, the first's having a homophone (新城华庭 and 新都华庭)."""
+    compounds = addresses[addresses["compound"].notna() & (addresses["compound"] != "")]
+    for _, group in compounds.groupby(["district_code", "building"]):
+        rows = list(group.drop_duplicates("compound").itertuples())
+        for one in rows:
+            for other in rows:
+                apart = [i for i, (a, b) in enumerate(zip(one.compound, other.compound, strict=False)) if a != b]
+                if len(one.compound) == len(other.compound) and len(apart) == 1 \
+                        and one.compound[apart[0]] in _SAME_SOUND:
+                    return pd.Series(one._asdict()), pd.Series(other._asdict()), apart[0]
+    raise AssertionError("the demo city has no two such compound names")
+
+
+def test_a_homophone_typo_is_read_as_the_name_that_sounds_the_same(geocoder, addresses):
+    one, other, i = _names_one_character_apart(addresses)
+    district = geocoder.current.areas.set_index("code").at[one.district_code, "name"]
+    # 新成华庭 for 新城华庭: one character off both 新城华庭 and 新都华庭, but it reads as the first.
+    homophone = one.compound[:i] + _SAME_SOUND[one.compound[i]] + one.compound[i + 1:]
+    # 新丁华庭: one character off both as well, and it reads as neither.
+    neither = one.compound[:i] + "丁" + one.compound[i + 1:]
+    assert spoken(homophone) == spoken(one.compound) != spoken(other.compound) != spoken(neither)
+    assert fuzz.ratio(homophone, one.compound) == fuzz.ratio(homophone, other.compound)
+    texts = [f"{district}{name}{one.building}栋" for name in (homophone, neither)]
+    out = geocode(cases_frame(address=texts), geocoder)
+    assert out.at[0, "geocode_precision"] == "grid" and out.at[0, "grid_code"] == one.grid_code
+    assert out.at[0, "attributes"] == {"address_match": "fuzzy"}
+    # Without the sound to go by, the text still names both, and the case stays in their common area.
+    assert out.at[1, "attributes"]["address_match"] == "ambiguous"
+    assert out.at[1, "geocode_precision"] != "grid"

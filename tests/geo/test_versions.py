@@ -13,12 +13,12 @@ from psycopg import sql
 
 from connectors.spec import load_specs
 from geo.geocode import geocode
-from geo.geocoder import Geocoder
 from geo.versions import plan_version
 from pipeline.boundaries import load_boundary_version
 from pipeline.ingest import ingest
 from store import rollups
 from store.areas import read_areas
+from store.geocoding import load_geocoder
 
 
 def _cases(conn) -> pd.DataFrame:
@@ -116,7 +116,7 @@ def test_new_cases_are_placed_in_the_boundaries_of_their_report_day(db_url):
         day = pd.Timestamp("2025-06-01")
         plan, codes, (west, _) = _split_version(conn, grid, day.date())
         load_boundary_version(conn, plan)
-        geocoder = Geocoder.from_database(conn)
+        geocoder = load_geocoder(conn)
     point = shapely.point_on_surface(west)
     cases = pd.DataFrame({"src_x": [point.x] * 3, "src_y": [point.y] * 3, "src_crs": "EPSG:4326",
                           "report_day": pd.to_datetime(["2025-05-31", "2025-06-01", None])})
