@@ -1,8 +1,9 @@
 """Test fixtures: a real PostgreSQL + PostGIS server, a fresh database per test, the demo city.
 
 The server is DATABASE_URL when set, else the project's private cluster (`gridhub db up`).
-Each test session builds two template databases (schema only; schema + demo city areas) under
-names unique to the session, and every test gets its own clone of one of them.
+Each test session builds template databases (schema only; + the demo city's areas; + its
+hotline feed ingested) under names unique to the session, and every test gets its own clone of
+one of them (`Databases`, the one way tests make and drop databases).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -21,9 +23,11 @@ import pytest
 import uvicorn
 from psycopg import sql
 
+from connectors.spec import load_specs
 from core.settings import PROJECT_ROOT, GridHubSettings
 from demo.generate import generate
 from pipeline.demo import load_demo_areas
+from pipeline.ingest import ingest
 from store import migrations, provision
 from store.db import with_dbname
 
@@ -38,19 +42,49 @@ def server_url() -> str:
     return with_dbname(info.url, "postgres")
 
 
-def _create_db(server_url: str, name: str, template: str | None = None) -> str:
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template:
-            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
-        conn.execute(statement)
-    return with_dbname(server_url, name)
+class Databases:
+    """Databases on the test server, each created empty or from a template: the one way tests
+    make and drop them."""
+
+    def __init__(self, server_url: str):
+        self.server_url = server_url
+
+    def create(self, name: str, template: str | None = None) -> str:
+        """(Re)create database name, from template if given; its URL."""
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            if template:
+                statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            conn.execute(statement)
+        return with_dbname(self.server_url, name)
+
+    def drop(self, name: str) -> None:
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    @contextmanager
+    def clone(self, template: str) -> Iterator[str]:
+        """A fresh copy of template for the block (its URL), dropped after."""
+        name = f"gridhub_test_{uuid.uuid4().hex[:12]}"
+        try:
+            yield self.create(name, template)
+        finally:
+            self.drop(name)
+
+    @contextmanager
+    def template(self, kind: str, base: str | None = None) -> Iterator[tuple[str, str]]:
+        """A session template (its name and URL), made from base if given, dropped after."""
+        name = f"gridhub_tpl_{kind}_{SESSION_TAG}"
+        try:
+            yield name, self.create(name, base)
+        finally:
+            self.drop(name)
 
 
-def _drop_db(server_url: str, name: str) -> None:
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+@pytest.fixture(scope="session")
+def databases(server_url) -> Databases:
+    return Databases(server_url)
 
 
 @pytest.fixture(scope="session")
@@ -62,47 +96,58 @@ def demo_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def empty_template(server_url) -> Iterator[str]:
-    name = f"gridhub_tpl_empty_{SESSION_TAG}"
-    url = _create_db(server_url, name)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    migrations.migrate(url)
-    yield name
-    _drop_db(server_url, name)
+def empty_template(databases) -> Iterator[str]:
+    """Schema only: PostGIS and every migration."""
+    with databases.template("empty") as (name, url):
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        migrations.migrate(url)
+        yield name
 
 
 @pytest.fixture(scope="session")
-def city_template(server_url, empty_template, demo_dir) -> Iterator[str]:
-    name = f"gridhub_tpl_city_{SESSION_TAG}"
-    url = _create_db(server_url, name, template=empty_template)
-    load_demo_areas(GridHubSettings(data_dir=demo_dir, database_url=url), url)
-    yield name
-    _drop_db(server_url, name)
+def city_template(databases, empty_template, demo_dir) -> Iterator[str]:
+    """The schema and the demo city's areas and gazetteer."""
+    with databases.template("city", empty_template) as (name, url):
+        load_demo_areas(GridHubSettings(data_dir=demo_dir, database_url=url), url)
+        yield name
 
 
-def _fresh(server_url: str, template: str) -> Iterator[str]:
-    name = f"gridhub_test_{uuid.uuid4().hex[:12]}"
-    yield _create_db(server_url, name, template=template)
-    _drop_db(server_url, name)
+@pytest.fixture(scope="session")
+def hotline_template(databases, city_template, demo_dir) -> Iterator[str]:
+    """The demo city with its hotline feed ingested (cases and rollups)."""
+    with databases.template("hotline", city_template) as (name, url):
+        cfg = GridHubSettings(data_dir=demo_dir, database_url=url)
+        ingest(load_specs(cfg.resolved_sources_dir)["hotline_12345"], cfg, url)
+        yield name
 
 
 @pytest.fixture
-def empty_db(server_url, empty_template) -> Iterator[str]:
+def empty_db(databases, empty_template) -> Iterator[str]:
     """A fresh migrated database with no areas."""
-    yield from _fresh(server_url, empty_template)
+    with databases.clone(empty_template) as url:
+        yield url
 
 
 @pytest.fixture
-def db_url(server_url, city_template) -> Iterator[str]:
+def db_url(databases, city_template) -> Iterator[str]:
     """A fresh migrated database holding the demo city's areas."""
-    yield from _fresh(server_url, city_template)
+    with databases.clone(city_template) as url:
+        yield url
 
 
 @pytest.fixture
-def second_db_url(server_url, city_template) -> Iterator[str]:
+def second_db_url(databases, city_template) -> Iterator[str]:
     """Another database like db_url, to compare two ways of reaching the same state."""
-    yield from _fresh(server_url, city_template)
+    with databases.clone(city_template) as url:
+        yield url
+
+
+@pytest.fixture
+def hotline_db(databases, hotline_template) -> Iterator[str]:
+    """A fresh database holding the demo city with its hotline feed ingested."""
+    with databases.clone(hotline_template) as url:
+        yield url
 
 
 @pytest.fixture

@@ -194,17 +194,17 @@ def test_development_mode_without_keys_only_in_development(api_settings):
         create_app(production, off)
 
 
-def test_keys_cli_prints_the_key_once_and_stores_only_its_hash(api_db, monkeypatch):
+def test_keys_cli_prints_the_key_once_and_stores_only_its_hash(hotline_db, monkeypatch):
     from cli.main import app
 
-    monkeypatch.setenv("DATABASE_URL", api_db)
-    district = busiest(api_db, "district")
+    monkeypatch.setenv("DATABASE_URL", hotline_db)
+    district = busiest(hotline_db, "district")
     result = CliRunner().invoke(app, ["keys", "create", "--role", "analyst", "--scope", district,
                                       "--name", "desk"])
     assert result.exit_code == 0, result.output
     key = result.stdout.strip().splitlines()[-1]
     assert key.startswith("ghk_") and len(key) > 40
-    with psycopg.connect(api_db) as conn:
+    with psycopg.connect(hotline_db) as conn:
         stored = conn.execute("SELECT api_keys::text FROM api_keys").fetchall()
     assert stored and not any(key in row[0] for row in stored)
     assert CliRunner().invoke(app, ["keys", "create", "--role", "viewer", "--scope", "339999000000"]).exit_code == 1

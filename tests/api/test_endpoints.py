@@ -304,7 +304,7 @@ def test_bad_input_is_named_and_never_a_500(api):
 def test_cached_answers_follow_a_rollup_refresh(api):
     from store import rollups
     from store.loading import merge_cases
-    from tests.api.test_rollups import _changed_cases
+    from tests.store.test_rollups import _changed_cases
 
     client = api.client()
     with psycopg.connect(api.db_url) as conn:

@@ -7,19 +7,16 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import uuid
 
 import httpx
 import psycopg
 import pytest
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from api.keys import Role, create_key
 from core.errors import ConfigError
 from core.settings import PROJECT_ROOT, GridHubSettings
 from store import migrations
-from store.db import with_dbname
 from tests.api.conftest import serve
 from tests.api.helpers import busiest, recount
 from tests.api.tcpproxy import TcpProxy
@@ -43,17 +40,17 @@ def _assert_away(client: httpx.Client, data_paths: list[str], reason: str) -> No
         assert reason in detail and "\n" not in detail, detail
 
 
-def test_started_with_the_database_away_it_serves_once_it_is_back(api_db, demo_dir):
-    district = busiest(api_db, "district")
-    want = recount(api_db, "district", district)["total"]
+def test_started_with_the_database_away_it_serves_once_it_is_back(hotline_db, demo_dir):
+    district = busiest(hotline_db, "district")
+    want = recount(hotline_db, "district", district)["total"]
     summary = f"/areas/{district}/summary"
     paths = [summary, "/stats", "/areas"]
-    server = conninfo_to_dict(api_db)
+    server = conninfo_to_dict(hotline_db)
     with TcpProxy(server.get("host") or "127.0.0.1", int(server.get("port") or 5432)) as database:
         # The API reaches its database only through the proxy, which is down to begin with.
         settings = GridHubSettings(data_dir=demo_dir, database_url=make_conninfo(
-            api_db, host="127.0.0.1", port=str(database.port)))
-        with psycopg.connect(api_db) as conn:
+            hotline_db, host="127.0.0.1", port=str(database.port)))
+        with psycopg.connect(hotline_db) as conn:
             key = create_key(conn, Role.ADMIN, settings.city_code, "readiness").key
         with serve(settings) as api, httpx.Client(
                 base_url=api.base_url, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
@@ -74,18 +71,14 @@ def test_started_with_the_database_away_it_serves_once_it_is_back(api_db, demo_d
             assert client.get(summary).json()["total"] == want
 
     # The requests answered 503 were audited once the database was back.
-    with psycopg.connect(api_db) as conn:
+    with psycopg.connect(hotline_db) as conn:
         refused = conn.execute("SELECT count(*) FROM audit_log WHERE path = %s AND status = 503",
                                (summary,)).fetchone()[0]
     assert refused == 2
 
 
-def test_ready_says_what_the_database_lacks_until_it_has_it(server_url, demo_dir):
-    name = f"gridhub_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-    url = with_dbname(server_url, name)
-    try:
+def test_ready_says_what_the_database_lacks_until_it_has_it(databases, demo_dir):
+    with databases.clone("template0") as url:  # a bare database: no PostGIS, no schema
         with serve(GridHubSettings(data_dir=demo_dir, database_url=url)) as api, httpx.Client(
                 base_url=api.base_url, timeout=30) as client:
             _assert_away(client, ["/areas"], "PostGIS is not installed")
@@ -94,9 +87,6 @@ def test_ready_says_what_the_database_lacks_until_it_has_it(server_url, demo_dir
             _wait_for_detail(client, "run `gridhub db migrate`")
             migrations.migrate(url)
             assert _wait_for(client, "/ready", 200).json()["generation"] == 0
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _wait_for_detail(client: httpx.Client, words: str, seconds: float = 30) -> None:

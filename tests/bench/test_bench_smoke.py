@@ -3,7 +3,7 @@
 Each script runs as a reader runs it, in its own process, on the test server (DATABASE_URL, or
 the private cluster, as `server_url` found it), and must exit 0 and print its figures and the
 ratios to its baseline. Timing targets are not judged at a tiny size: a target line must be
-printed, with either verdict. bench_cli_start.py has its own test (tests/foundation).
+printed, with either verdict. bench_cli_start.py has its own test (tests/cli).
 """
 
 from __future__ import annotations

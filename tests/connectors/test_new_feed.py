@@ -9,7 +9,7 @@ from cli.main import app
 from connectors.spec import load_spec
 from core.settings import GridHubSettings
 from pipeline.ingest import ingest
-from tests.connectors.helpers import rows, scalar
+from tests.pipeline.helpers import rows, scalar
 
 
 def _spec_and_settings(fixture_sources, settings):

@@ -17,15 +17,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from core.settings import PROJECT_ROOT
-from store.db import with_dbname
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="gridhub-airflow-"))
@@ -154,36 +151,28 @@ def ingest_runs():
 
 
 @pytest.fixture(scope="session")
-def cli_reference(server_url, city_template, demo_dir) -> dict:
+def cli_reference(databases, city_template, demo_dir) -> dict:
     """What `gridhub ingest hotline_12345` leaves in a fresh database: the clean run to match."""
-    return _cli_fingerprints(server_url, city_template, demo_dir)["ingest"]
+    return _cli_fingerprints(databases, city_template, demo_dir)["ingest"]
 
 
 @pytest.fixture(scope="session")
-def cli_reference_with_warnings(server_url, city_template, demo_dir) -> dict:
+def cli_reference_with_warnings(databases, city_template, demo_dir) -> dict:
     """... and what `gridhub warn run` then adds."""
-    return _cli_fingerprints(server_url, city_template, demo_dir)["warn"]
+    return _cli_fingerprints(databases, city_template, demo_dir)["warn"]
 
 
 @functools.cache
-def _cli_fingerprints(server_url: str, city_template: str, demo_dir: Path) -> dict[str, dict]:
+def _cli_fingerprints(databases, city_template: str, demo_dir: Path) -> dict[str, dict]:
     from typer.testing import CliRunner
 
     from cli.main import app
 
-    name = f"gridhub_test_cliref_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(name), sql.Identifier(city_template)))
-    url = with_dbname(server_url, name)
-    env = {"DATABASE_URL": url, "GRIDHUB_DATA_DIR": str(demo_dir)}
     found = {}
-    try:
+    with databases.clone(city_template) as url:
+        env = {"DATABASE_URL": url, "GRIDHUB_DATA_DIR": str(demo_dir)}
         for step, command in (("ingest", ["ingest", "hotline_12345"]), ("warn", ["warn", "run"])):
             result = CliRunner().invoke(app, command, env=env)
             assert result.exit_code == 0, result.output
             found[step] = fingerprint_of(url)
-        return found
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    return found

@@ -16,7 +16,7 @@ import pytest
 from core.settings import PROJECT_ROOT, GridHubSettings
 from demo.feeds.police_api import PoliceApi
 from pipeline.ingest import ingest
-from tests.connectors.helpers import ingest_state, rows, scalar
+from tests.pipeline.helpers import ingest_state, rows, scalar
 
 SOURCE = "police_110"
 CHILD = """

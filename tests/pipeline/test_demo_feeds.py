@@ -14,7 +14,7 @@ from demo.truth import FEEDS
 from pipeline.demo import run_demo
 from pipeline.ingest import IngestResult
 from store.runs import RunCounts
-from tests.connectors.helpers import ingest_state, rows, scalar
+from tests.pipeline.helpers import ingest_state, rows, scalar
 
 
 def _defects(demo_dir) -> pd.DataFrame:

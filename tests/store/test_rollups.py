@@ -38,8 +38,8 @@ def _snapshot(conn) -> dict[str, set]:
             for table in ("rollup_daily", "rollup_closed_daily", "rollup_monthly")}
 
 
-def test_every_level_equals_a_recount(api_db):
-    with psycopg.connect(api_db) as conn:
+def test_every_level_equals_a_recount(hotline_db):
+    with psycopg.connect(hotline_db) as conn:
         for level in AreaLevel:
             assert _rollup_daily(conn, level) == _recount_daily(conn, level), level
         closed_recount = set(conn.execute(
@@ -110,8 +110,8 @@ def _rollup_measures(conn, level: AreaLevel) -> set[tuple]:
     return set(conn.execute(query, {"level": level.value}).fetchall())
 
 
-def test_every_measure_equals_a_case_by_case_recount(api_db):
-    with psycopg.connect(api_db) as conn:
+def test_every_measure_equals_a_case_by_case_recount(hotline_db):
+    with psycopg.connect(hotline_db) as conn:
         # The hotline has no mediation outcomes: give some cases each outcome.
         conn.execute("UPDATE cases SET outcome = CASE WHEN case_id % 2 = 0 THEN 'settled'"
                      " ELSE 'not_settled' END WHERE case_id % 5 = 0")
@@ -154,8 +154,8 @@ def _changed_cases(conn, n: int) -> pd.DataFrame:
     return frame
 
 
-def test_incremental_refresh_equals_a_rebuild(api_db):
-    with psycopg.connect(api_db) as conn:
+def test_incremental_refresh_equals_a_rebuild(hotline_db):
+    with psycopg.connect(hotline_db) as conn:
         total_rows = conn.execute("SELECT count(*) FROM rollup_daily").fetchone()[0]
         changed = _changed_cases(conn, 300)
         merged = merge_cases(conn, 999, changed)
@@ -171,19 +171,19 @@ def test_incremental_refresh_equals_a_rebuild(api_db):
         assert incremental[table] == rebuilt[table], table
 
 
-def test_two_ingests_refreshing_at_once_end_like_a_rebuild(api_db):
+def test_two_ingests_refreshing_at_once_end_like_a_rebuild(hotline_db):
     import threading
 
-    with psycopg.connect(api_db) as conn:
+    with psycopg.connect(hotline_db) as conn:
         changed = _changed_cases(conn, 400)
     first, second = changed.iloc[:200].copy(), changed.iloc[200:].copy()
     second["position"] = range(len(second))
-    a = psycopg.connect(api_db)
+    a = psycopg.connect(hotline_db)
     merge_cases(a, 998, first)
     rollups.refresh_touched(a, TZ)  # holds the refresh lock until it commits
 
     def other_ingest():
-        with psycopg.connect(api_db) as b:
+        with psycopg.connect(hotline_db) as b:
             merge_cases(b, 999, second)
             rollups.refresh_touched(b, TZ)
 
@@ -194,7 +194,7 @@ def test_two_ingests_refreshing_at_once_end_like_a_rebuild(api_db):
     a.commit()
     a.close()
     worker.join(timeout=60)
-    with psycopg.connect(api_db) as conn:
+    with psycopg.connect(hotline_db) as conn:
         incremental = _snapshot(conn)
         rollups.rebuild(conn, TZ)
         rebuilt = _snapshot(conn)
@@ -202,8 +202,8 @@ def test_two_ingests_refreshing_at_once_end_like_a_rebuild(api_db):
         assert incremental[table] == rebuilt[table], table
 
 
-def test_a_rebuild_in_many_slices_equals_one_in_a_single_slice(api_db, monkeypatch):
-    with psycopg.connect(api_db) as conn:
+def test_a_rebuild_in_many_slices_equals_one_in_a_single_slice(hotline_db, monkeypatch):
+    with psycopg.connect(hotline_db) as conn:
         per_day = conn.execute("SELECT count(*) / count(DISTINCT report_day) FROM cases").fetchone()[0]
         monkeypatch.setattr(rollups, "SLICE_CASES", 10 ** 9)
         rollups.rebuild(conn, TZ)
