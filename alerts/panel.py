@@ -14,9 +14,8 @@ import pandas as pd
 
 from alerts.signals import Signal, all_signals
 from core.case import AreaLevel
+from store.warning_inputs import ROLLUP_COLUMNS  # the rollup columns a panel is built from
 
-# Rollup columns the panel reads (rollup_daily keeps these; other columns are ignored).
-ROLLUP_COLUMNS = ("area_code", "level", "day", "kind", "category", "reported", "settled", "not_settled")
 # Area table columns: the current hierarchy.
 AREA_COLUMNS = ("code", "level", "parent_code")
 

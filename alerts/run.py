@@ -7,14 +7,14 @@ lifecycle and replaces the day's hotspots, all in one transaction.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
-import psycopg
 
 from alerts import lifecycle
 from alerts.baseline import area_baseline, area_volumes
@@ -28,9 +28,13 @@ from alerts.detectors.hotspots import (
 from alerts.episodes import episodes_by_signal
 from alerts.methods import DetectorSettings, detect_signal, severity
 from alerts.panel import CountPanel
-from alerts.repository import load_panel, read_grid_shapes
-from store import rollups
+from alerts.repository import load_panel
+from store import alerts as stored
+from store import rollups, warning_inputs
 from store.db import connect
+
+if TYPE_CHECKING:
+    import psycopg  # the run's connection, handed to store
 
 
 @dataclass(frozen=True)
@@ -62,30 +66,32 @@ def run_warnings(url: str, as_of: date | None = None, cfg: WarnSettings = WarnSe
     with connect(url) as conn:
         panel = load_panel(conn, end=as_of, history_days=cfg.history_days)
         day = panel.days[-1].date()
-        recent, episodes, hotspots = detect_day(panel, cfg, conn)
+        recent, episodes, hotspots = detect_day(panel, cfg, warning_inputs.read_grid_shapes(conn))
         escalations = _escalations(conn, panel, cfg)
         rows = pd.concat([_alert_rows(episodes, recent, cfg), escalations], ignore_index=True)
         counts = lifecycle.sync(conn, rows, day, cfg.detectors.episodes.gap_days, panel.areas)
-        _replace_hotspots(conn, day, hotspots)
+        stored.replace_hotspots(conn, day, hotspots)
         result = WarnRunResult(as_of=day, method=cfg.detectors.configured.value,
                                episodes=len(rows), opened=counts.opened, updated=counts.updated,
                                closed=counts.closed, hotspots=len(hotspots),
                                escalations=len(escalations), seconds=time.perf_counter() - started)
-        _record(conn, result, cfg)
+        stored.record_run(conn, result.as_of, result.method, result.opened, result.updated,
+                          result.closed, result.hotspots, result.escalations,
+                          params={"lookback_days": cfg.lookback_days, "detectors": asdict(cfg.detectors)})
         rollups.announce(conn)  # summaries carry open warnings: cached ones are stale now
     return result
 
 
 def detect_day(panel: CountPanel, cfg: WarnSettings,
-               conn: psycopg.Connection | None = None) -> tuple[CountPanel, pd.DataFrame, pd.DataFrame]:
+               grid_shapes: gpd.GeoDataFrame | None = None) -> tuple[CountPanel, pd.DataFrame, pd.DataFrame]:
     """Episodes of the configured method over the last judged_days of the panel (returned as
     a panel of those days, which the episodes' day numbers refer to), and Gi* hotspots of the
-    last day."""
+    last day among the grid cells of grid_shapes (code, polygon), when given."""
     method = cfg.detectors.configured
     volumes = area_volumes(panel, cfg.detectors.baseline)
     judged = min(cfg.judged_days, len(panel.days))
     recent = panel.tail(judged)
-    neighbours = _neighbours(conn, panel, cfg.hotspots) if conn is not None else None
+    neighbours = _neighbours(grid_shapes, panel, cfg.hotspots) if grid_shapes is not None else None
     grid_rows = panel.areas.index.get_indexer(neighbours.codes) if neighbours is not None else None
     cells, hot = [], []
     last = judged - 1
@@ -106,8 +112,7 @@ def detect_day(panel: CountPanel, cfg: WarnSettings,
     return recent, episodes, hotspots
 
 
-def _neighbours(conn: psycopg.Connection, panel: CountPanel, cfg: HotspotSettings) -> GridNeighbours | None:
-    shapes = read_grid_shapes(conn)
+def _neighbours(shapes: gpd.GeoDataFrame, panel: CountPanel, cfg: HotspotSettings) -> GridNeighbours | None:
     shapes = shapes[shapes["code"].isin(panel.areas.codes)]
     if len(shapes) < 3:
         return None
@@ -140,9 +145,11 @@ def _alert_rows(episodes: pd.DataFrame, panel: CountPanel, cfg: WarnSettings) ->
 def _escalations(conn: psycopg.Connection, panel: CountPanel, cfg: WarnSettings) -> pd.DataFrame:
     """The day's escalation findings as lifecycle.ALERT_COLUMNS."""
     day = panel.days[-1].date()
+    history_start, window_start = escalation.windows(day, cfg.escalation)
+    places = warning_inputs.place_counts(conn, history_start, window_start, day, cfg.escalation.min_cases)
     found = pd.concat([
-        escalation.repeat_places(conn, day, cfg.escalation),
-        escalation.repeat_parties(conn, day, cfg.escalation),
+        escalation.repeat_places(places, cfg.escalation),
+        escalation.repeat_parties(warning_inputs.party_counts(conn, window_start, day), cfg.escalation),
         escalation.rising_unresolved(panel, len(panel.days) - 1, cfg.escalation),
     ], ignore_index=True)
     if found.empty:
@@ -156,25 +163,3 @@ def _escalations(conn: psycopg.Connection, panel: CountPanel, cfg: WarnSettings)
         "observed": found["observed"], "expected": found["expected"],
         "score": found["statistic"], "p_value": found["p_value"], "details": found["details"],
     }, columns=list(lifecycle.ALERT_COLUMNS))
-
-
-def _replace_hotspots(conn: psycopg.Connection, day: date, hotspots: pd.DataFrame) -> None:
-    conn.execute("DELETE FROM hotspots WHERE day = %s", (day,))
-    if hotspots.empty:
-        return
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO hotspots (day, signal, grid_code, z_score, p_value, q_value, observed, expected)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            [(day, r.signal, r.grid_code, float(r.z_score), float(r.p_value), float(r.q_value),
-              float(r.observed), float(r.expected)) for r in hotspots.itertuples(index=False)])
-
-
-def _record(conn: psycopg.Connection, result: WarnRunResult, cfg: WarnSettings) -> None:
-    params = {"lookback_days": cfg.lookback_days, "detectors": asdict(cfg.detectors)}
-    conn.execute(
-        "INSERT INTO warning_runs (as_of, method, finished_at, opened, updated, closed, hotspots,"
-        " escalations, params) VALUES (%s, %s, now(), %s, %s, %s, %s, %s, %s)",
-        (result.as_of, result.method, result.opened, result.updated, result.closed, result.hotspots,
-         result.escalations, json.dumps(params, default=str)))
-

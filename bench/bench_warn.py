@@ -34,12 +34,12 @@ from alerts.detectors.hotspots import GridNeighbours, gi_star_hotspots, window_c
 from alerts.episodes import episodes_by_signal  # noqa: E402
 from alerts.methods import DetectorSettings, Method, detect_signal  # noqa: E402
 from alerts.panel import build_panel  # noqa: E402
-from alerts.repository import read_areas, read_grid_shapes, read_rollups  # noqa: E402
 from alerts.run import WarnSettings, detect_day  # noqa: E402
 from core.case import AreaLevel  # noqa: E402
 from demo.city import build_city  # noqa: E402
 from demo.truth import CITY_TZ, DAYS, START_DAY, TruthPlan, iter_truth, plan_outbreaks  # noqa: E402
 from store.db import connect  # noqa: E402
+from store.warning_inputs import read_grid_shapes, read_hierarchy, read_rollups  # noqa: E402
 
 TARGET_SECONDS = 30.0
 
@@ -69,7 +69,7 @@ def truth_inputs(records: int, seed: int):
 
 def database_inputs(url: str):
     with connect(url) as conn:
-        return read_rollups(conn, None, None), read_areas(conn), read_grid_shapes(conn)
+        return read_rollups(conn, None, None), read_hierarchy(conn), read_grid_shapes(conn)
 
 
 def timed(label: str, results: dict, work):

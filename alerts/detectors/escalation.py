@@ -17,7 +17,6 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-import psycopg
 from scipy import stats
 from statsmodels.stats.proportion import proportions_ztest
 
@@ -43,26 +42,16 @@ class EscalationSettings:
     unresolved_rise: float = 0.10  # and the share must exceed its past by this much
 
 
-def repeat_places(conn: psycopg.Connection, day: date, cfg: EscalationSettings) -> pd.DataFrame:
-    """Grids holding a place with an unusual run of cases of one category."""
+def windows(day: date, cfg: EscalationSettings) -> tuple[date, date]:
+    """The first day of the history and of the window that judge `day`."""
     window_start = day - timedelta(days=cfg.window_days - 1)
-    history_start = window_start - timedelta(days=cfg.history_days)
-    rows = conn.execute("""
-        SELECT grid_code, place, category,
-               count(*) FILTER (WHERE report_day >= %(window_start)s) AS recent,
-               count(*) FILTER (WHERE report_day < %(window_start)s) AS past
-        FROM (
-            SELECT grid_code, category, report_day,
-                   coalesce(ST_AsText(ST_SnapToGrid(geom, 0.0001)), lower(btrim(address))) AS place
-            FROM cases
-            WHERE grid_code IS NOT NULL AND report_day BETWEEN %(history_start)s AND %(day)s
-        ) c
-        WHERE place IS NOT NULL
-        GROUP BY grid_code, place, category
-        HAVING count(*) FILTER (WHERE report_day >= %(window_start)s) >= %(min_cases)s
-        """, {"window_start": window_start, "history_start": history_start, "day": day,
-              "min_cases": cfg.min_cases}).fetchall()
-    found = pd.DataFrame(rows, columns=["grid_code", "place", "category", "recent", "past"])
+    return window_start - timedelta(days=cfg.history_days), window_start
+
+
+def repeat_places(places: pd.DataFrame, cfg: EscalationSettings) -> pd.DataFrame:
+    """Grids holding a place with an unusual run of cases of one category, from the counts
+    per place of the window and of the history before it (store.warning_inputs.place_counts)."""
+    found = places.copy()  # gains the expectation and the p-value
     if found.empty:
         return _empty()
     # Expected from the place's own past, with half a case of prior so that a quiet place
@@ -75,20 +64,11 @@ def repeat_places(conn: psycopg.Connection, day: date, cfg: EscalationSettings) 
                                 for p, c, n in zip(g["place"], g["category"], g["observed"], strict=True)])
 
 
-def repeat_parties(conn: psycopg.Connection, day: date, cfg: EscalationSettings) -> pd.DataFrame:
-    """Communities to which one (hashed) person keeps returning."""
-    window_start = day - timedelta(days=cfg.window_days - 1)
-    rows = conn.execute("""
-        SELECT community_code, person_key, count(*) AS here,
-               sum(count(*)) OVER (PARTITION BY person_key) AS everywhere,
-               array_agg(DISTINCT category ORDER BY category) AS categories
-        FROM cases
-        WHERE person_key IS NOT NULL AND report_day BETWEEN %s AND %s
-        GROUP BY community_code, person_key
-        """, (window_start, day)).fetchall()
-    found = pd.DataFrame(rows, columns=["area_code", "person_key", "observed", "everywhere", "categories"])
-    found = found[found["area_code"].notna() & (found["observed"] >= cfg.min_cases)
-                  & (found["observed"] >= cfg.local_share * found["everywhere"].astype(float))]
+def repeat_parties(parties: pd.DataFrame, cfg: EscalationSettings) -> pd.DataFrame:
+    """Communities to which one (hashed) person keeps returning, from each person's cases of
+    the window per community (store.warning_inputs.party_counts)."""
+    found = parties[parties["area_code"].notna() & (parties["observed"] >= cfg.min_cases)
+                    & (parties["observed"] >= cfg.local_share * parties["everywhere"].astype(float))]
     if found.empty:
         return _empty()
     found = found.assign(expected=np.nan, p_value=np.nan)

@@ -3,50 +3,31 @@ every feed ingested (a session template cloned per test) for the backtest, runs 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
-import psycopg
 import pytest
-from psycopg import sql
 
 from core.settings import GridHubSettings
 from pipeline.demo import run_demo
-from store.db import with_dbname
 
 SYNTHETIC_DAYS = 400
 
 
-def _clone(server_url: str, name: str, template: str) -> str:
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name),
-                                                                      sql.Identifier(template)))
-    return with_dbname(server_url, name)
-
-
-def _drop(server_url: str, name: str) -> None:
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 @pytest.fixture(scope="session")
-def all_feeds_template(server_url, city_template, demo_dir) -> Iterator[str]:
+def all_feeds_template(databases, city_template, demo_dir) -> Iterator[str]:
     """The session's demo city with all of its agency feeds ingested (cases and rollups)."""
-    name = f"gridhub_tpl_warn_{uuid.uuid4().hex[:8]}"
-    url = _clone(server_url, name, city_template)
-    run_demo(GridHubSettings(data_dir=demo_dir, database_url=url), url)
-    yield name
-    _drop(server_url, name)
+    with databases.template("warn", city_template) as (name, url):
+        run_demo(GridHubSettings(data_dir=demo_dir, database_url=url), url, keep_services=False)
+        yield name
 
 
 @pytest.fixture
-def warn_db(server_url, all_feeds_template) -> Iterator[str]:
+def warn_db(databases, all_feeds_template) -> Iterator[str]:
     """A fresh clone of the all-feeds demo database for one test."""
-    name = f"gridhub_test_{uuid.uuid4().hex[:12]}"
-    yield _clone(server_url, name, all_feeds_template)
-    _drop(server_url, name)
+    with databases.clone(all_feeds_template) as url:
+        yield url
 
 
 @pytest.fixture
