@@ -6,12 +6,14 @@ import os
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cli.context import console, database_url, friendly_errors, progress_bar, settings
 from core.errors import GridHubError
 
 if TYPE_CHECKING:
+    from connectors.spec import SpecFolder
     from pipeline.ingest import IngestResult
 
 # The pipeline (pandas, Arrow, Great Expectations) is imported inside the commands that run
@@ -27,12 +29,14 @@ CHECK_COLUMNS = ("source_record_id", "kind", "category", "status", "outcome", "r
 
 @app.command("list")
 def list_sources() -> None:
-    """List the source specs in GRIDHUB_SOURCES_DIR."""
-    from connectors.spec import load_specs
+    """List the source specs in GRIDHUB_SOURCES_DIR, and every file that is not a valid spec
+    with its reason (exit 1 then)."""
+    from connectors.spec import read_spec_folder
 
     with friendly_errors():
         cfg = settings()
-        specs = load_specs(cfg.resolved_sources_dir)
+        found = read_spec_folder(cfg.resolved_sources_dir)
+    specs = found.specs
     table = Table("agency", "kind", "format", "crs", "watermark", "schedule")
     table.add_column("name", no_wrap=True, min_width=max((len(n) for n in specs), default=4))
     table.columns.insert(0, table.columns.pop())
@@ -40,6 +44,15 @@ def list_sources() -> None:
         table.add_row(spec.name, spec.agency, spec.kind.value, spec.format.value, spec.crs,
                       spec.watermark or "", spec.schedule or "")
     console.print(table)
+    _report_broken(found.broken)
+
+
+def _report_broken(broken: dict) -> None:
+    """One line per spec file that does not parse, then exit 1 (the others went ahead)."""
+    for problem in broken.values():
+        console.print(f"[red]error:[/red] {escape(problem)}", soft_wrap=True)
+    if broken:
+        raise typer.Exit(1)
 
 
 @app.command("check")
@@ -72,32 +85,35 @@ def check(name: str = typer.Argument(..., help="a source name, or the path of a 
 
 def ingest(names: list[str] = typer.Argument(None, help="source names"),
            all_: bool = typer.Option(False, "--all", help="ingest every source")) -> None:
-    """Ingest sources: read, land raw, validate, geocode, load, refresh rollups."""
+    """Ingest sources: read, land raw, validate, geocode, load, refresh rollups. A spec file
+    that does not parse stops only its own source."""
+    from connectors.spec import read_spec_folder
+
     with friendly_errors():
         cfg = settings()
         url = database_url(cfg)
-        results = run_ingests(cfg, url, names or [], all_)
+        found = read_spec_folder(cfg.resolved_sources_dir)
+        results = run_ingests(cfg, url, found, names or [], all_)
     print_results(results)
     if not all(r.counts.adds_up() for r in results):
         raise typer.Exit(2)
+    if all_:
+        _report_broken(found.broken)
 
 
-def run_ingests(cfg, url: str, names: list[str], all_: bool) -> list[IngestResult]:
-    """Ingest the named sources (or all), with a progress bar per source."""
-    from connectors.spec import load_specs
+def run_ingests(cfg, url: str, found: SpecFolder, names: list[str],
+                all_: bool) -> list[IngestResult]:
+    """Ingest the named sources (or every valid one), with a progress bar per source."""
     from pipeline.demo import feed_variables
     from pipeline.ingest import ingest as ingest_source
 
-    specs = load_specs(cfg.resolved_sources_dir)
     if all_:
-        names = list(specs)
+        names = list(found.specs)
     if not names:
         raise GridHubError("name at least one source, or use --all (see `gridhub sources list`)")
-    unknown = [n for n in names if n not in specs]
-    if unknown:
-        raise GridHubError(f"unknown source(s) {unknown}; known: {sorted(specs)}")
+    specs = {name: _spec_named(found, name) for name in names}
     results = []
-    chosen = [specs[name] for name in names]
+    chosen = list(specs.values())
     with feed_variables(cfg, url, os.environ, specs=chosen) as variables, progress_bar() as bar:
         for name in names:
             task = bar.add_task(f"ingest {name}", total=None)
@@ -126,12 +142,19 @@ def print_results(results: list[IngestResult]) -> None:
 
 
 def _named(cfg, name: str):
-    from connectors.spec import load_specs
+    from connectors.spec import read_spec_folder
 
-    specs = load_specs(cfg.resolved_sources_dir)
-    if name not in specs:
-        raise GridHubError(f"unknown source {name!r}; known: {sorted(specs)}")
-    return specs[name]
+    return _spec_named(read_spec_folder(cfg.resolved_sources_dir), name)
+
+
+def _spec_named(found: SpecFolder, name: str):
+    """The valid spec of that name; else why its file is broken, or that it is unknown."""
+    if name in found.specs:
+        return found.specs[name]
+    for path, problem in found.broken.items():
+        if path.stem == name:
+            raise GridHubError(problem)
+    raise GridHubError(f"unknown source {name!r}; known: {sorted(found.specs)}")
 
 
 def _path(name: str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -253,14 +254,38 @@ def load_spec(path: Path) -> SourceSpec:
         raise SpecError(f"{path}: {problems}") from exc
 
 
-def load_specs(folder: Path) -> dict[str, SourceSpec]:
-    """Every spec in a folder, by name; two files with one name is an error."""
+@dataclass(frozen=True)
+class SpecFolder:
+    """The specs of a folder that parse, by name, and why each other file does not (one line
+    naming the file, the field and the reason): one bad file leaves the others usable."""
+
+    specs: dict[str, SourceSpec]
+    broken: dict[Path, str]
+
+
+def read_spec_folder(folder: Path) -> SpecFolder:
+    """Every spec file in a folder, parsed on its own."""
     if not folder.is_dir():
         raise SpecError(f"sources folder {folder} does not exist (set GRIDHUB_SOURCES_DIR)")
     specs: dict[str, SourceSpec] = {}
+    broken: dict[Path, str] = {}
     for path in sorted(folder.glob("*.y*ml")):
-        spec = load_spec(path)
+        try:
+            spec = load_spec(path)
+        except SpecError as exc:
+            broken[path] = str(exc)
+            continue
         if spec.name in specs:
-            raise SpecError(f"{path}: source name {spec.name!r} is already used by another spec")
+            broken[path] = f"{path}: source name {spec.name!r} is already used by another spec"
+            continue
         specs[spec.name] = spec
-    return specs
+    return SpecFolder(specs, broken)
+
+
+def load_specs(folder: Path) -> dict[str, SourceSpec]:
+    """Every spec in a folder, by name; a broken file is an error (read_spec_folder keeps
+    the others)."""
+    found = read_spec_folder(folder)
+    if found.broken:
+        raise SpecError(next(iter(found.broken.values())))
+    return found.specs

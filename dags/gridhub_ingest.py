@@ -11,6 +11,7 @@ CLI from ingesting one source at the same time.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from airflow.sdk import DAG, Param, dag, task
 from gridhub_airflow.common import (
@@ -23,7 +24,7 @@ from gridhub_airflow.common import (
     source_schedule,
 )
 
-from connectors.spec import SourceSpec, load_specs
+from connectors.spec import SourceSpec, SpecError, read_spec_folder
 from core.settings import GridHubSettings
 
 
@@ -74,5 +75,34 @@ def build_ingest_dag(spec: SourceSpec) -> DAG:
     return ingest_source()
 
 
-for _spec in load_specs(GridHubSettings().resolved_sources_dir).values():
+def build_broken_spec_dag(path: Path, problem: str) -> DAG:
+    """A DAG for a spec file that does not parse: its one task fails with the file, field and
+    reason, while every other source's DAG imports and runs."""
+
+    @dag(
+        dag_id=f"ingest_{path.stem}",
+        description=f"{path.name} is not a valid source spec: fix it and its DAG comes back",
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        default_args=DEFAULT_ARGS,
+        tags=[*TAGS, "ingest", "broken spec"],
+        doc_md=problem,
+    )
+    def broken_spec():
+        @task
+        def fix_the_spec() -> None:
+            """Fail with what is wrong in the spec file."""
+            raise SpecError(problem)
+
+        fix_the_spec()
+
+    return broken_spec()
+
+
+_sources = read_spec_folder(GridHubSettings().resolved_sources_dir)
+for _spec in _sources.specs.values():
     build_ingest_dag(_spec)
+for _path, _problem in _sources.broken.items():
+    if _path.stem not in _sources.specs:
+        build_broken_spec_dag(_path, _problem)

@@ -18,14 +18,14 @@ from gridhub_airflow.common import (
     settings,
 )
 
-from connectors.spec import load_specs
+from connectors.spec import read_spec_folder
 from core.settings import GridHubSettings
 
 
 @dag(
     dag_id="gridhub_rollups_and_warnings",
     description="Refresh rollups and run early warning when cases change",
-    schedule=cases_changed(list(load_specs(GridHubSettings().resolved_sources_dir))),
+    schedule=cases_changed(list(read_spec_folder(GridHubSettings().resolved_sources_dir).specs)),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

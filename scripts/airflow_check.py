@@ -159,8 +159,9 @@ def import_errors(client: httpx.Client) -> list[dict]:
 
 
 def dag_files() -> set[str]:
-    """DAG files of dags/ (the helper package is excluded by dags/.airflowignore)."""
-    return {p.name for p in DAGS_FOLDER.glob("*.py")}
+    """DAG files of dags/ (the helper package and the package marker are excluded by
+    dags/.airflowignore)."""
+    return {p.name for p in DAGS_FOLDER.glob("*.py") if p.name != "__init__.py"}
 
 
 def check(port: int | None = None, timeout: float = 180, keep_home: bool = False,

@@ -72,3 +72,22 @@ def test_sources_check_prints_mapped_rows_and_problems(fixture_sources, settings
     assert "record 3 mapping" in result.output and "未知状态" in result.output
     listed = runner.invoke(app, ["sources", "list"], env=env)
     assert listed.exit_code == 0 and "housing_bureau" in listed.output
+
+
+def test_a_broken_spec_beside_a_feed_stops_only_itself(fixture_sources, settings, db_url):
+    (fixture_sources / "broken_feed.yaml").write_text("name: broken_feed\nkind: [unclosed\n",
+                                                      encoding="utf-8")
+    env = {"DATABASE_URL": db_url, "GRIDHUB_DATA_DIR": str(settings.data_dir),
+           "GRIDHUB_SOURCES_DIR": str(fixture_sources), "FIXTURE_DIR": str(fixture_sources)}
+    listed = CliRunner().invoke(app, ["sources", "list"], env=env, terminal_width=200)
+    assert listed.exit_code == 1
+    assert "housing_bureau" in listed.output
+    assert "broken_feed.yaml: cannot read YAML" in listed.output
+    ingested = CliRunner().invoke(app, ["ingest", "housing_bureau"], env=env, terminal_width=200)
+    assert ingested.exit_code == 0, ingested.output
+    assert scalar(db_url, "SELECT count(*) FROM cases WHERE source = 'housing_bureau'") == 3
+    refused = CliRunner().invoke(app, ["ingest", "broken_feed"], env=env, terminal_width=200)
+    assert refused.exit_code == 1 and "broken_feed.yaml: cannot read YAML" in refused.output
+    everything = CliRunner().invoke(app, ["ingest", "--all"], env=env, terminal_width=200)
+    assert everything.exit_code == 1 and "housing_bureau" in everything.output
+    assert "broken_feed.yaml" in everything.output

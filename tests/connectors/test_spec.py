@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from connectors.spec import SpecError, expand, load_spec, load_specs
+from connectors.spec import SpecError, expand, load_spec, load_specs, read_spec_folder
 from core.settings import PROJECT_ROOT
 
 
@@ -65,3 +65,15 @@ def test_placeholders_need_a_value_or_a_default():
     assert expand("${A:-http://h:1}/x", {}, "w") == "http://h:1/x"
     with pytest.raises(SpecError, match=r"police.location: variable \$\{TOKEN\} is not set"):
         expand("${TOKEN}", {}, "police.location")
+
+
+def test_one_broken_spec_leaves_the_others_usable(tmp_path, good):
+    _write(tmp_path, good, "police_110.yaml")
+    (tmp_path / "typo.yaml").write_text(yaml.safe_dump({**good, "name": "typo", "kind": "gossip"}),
+                                        encoding="utf-8")
+    found = read_spec_folder(tmp_path)
+    assert list(found.specs) == ["police_110"]
+    (problem,) = found.broken.values()
+    assert "typo.yaml" in problem and "kind" in problem and "gossip" in problem
+    with pytest.raises(SpecError, match="typo.yaml"):
+        load_specs(tmp_path)  # callers that need every spec still refuse

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -97,3 +98,35 @@ def test_parsing_the_dag_files_imports_nothing_heavy():
     imported = set(parsed.stdout.split())
     assert "airflow" in imported and "connectors" in imported
     assert imported & HEAVY == set()
+
+
+BROKEN_SPEC = """
+import sys
+from pathlib import Path
+from airflow.dag_processing.dagbag import BundleDagBag
+folder = Path(sys.argv[1])
+bag = BundleDagBag(dag_folder=str(folder), bundle_path=folder, bundle_name="dags-folder")
+print("IMPORT_ERRORS", bag.import_errors)
+print("DAGS", " ".join(sorted(bag.dags)))
+try:
+    bag.dags["ingest_broken_feed"].get_task("fix_the_spec").python_callable()
+except Exception as exc:
+    print("TASK", type(exc).__name__, exc)
+"""
+
+
+def test_a_broken_spec_fails_its_own_dag_and_no_other(tmp_path):
+    sources = tmp_path / "sources"
+    shutil.copytree(PROJECT_ROOT / "sources", sources)
+    (sources / "broken_feed.yaml").write_text("name: broken_feed\nkind: gossip\n", encoding="utf-8")
+    parsed = subprocess.run([sys.executable, "-c", BROKEN_SPEC, str(DAGS_FOLDER)],
+                            env={**os.environ, "GRIDHUB_SOURCES_DIR": str(sources)},
+                            capture_output=True, text=True, timeout=180, check=True)
+    lines = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in parsed.stdout.splitlines()
+             if line.split(" ", 1)[0] in ("IMPORT_ERRORS", "DAGS", "TASK")}
+    assert lines["IMPORT_ERRORS"] == "{}"
+    dags = set(lines["DAGS"].split())
+    assert {f"ingest_{name}" for name in _specs()} | {"ingest_broken_feed",
+                                                      "gridhub_rollups_and_warnings"} <= dags
+    assert lines["TASK"].startswith("SpecError") and "broken_feed.yaml" in lines["TASK"]
+    assert "kind" in lines["TASK"]
