@@ -94,25 +94,30 @@ def _transformer(src: str, dst: str) -> Transformer:
 
 def to_wgs84(x, y, crs: str):
     """Convert arrays of coordinates in crs (see parse_crs) to WGS84 lon/lat arrays."""
-    crs = parse_crs(crs)
-    x, y = np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
-    if crs == CRS.WGS84:
-        return x, y
-    if crs == CRS.GCJ02:
-        return gcj02_to_wgs84(x, y)
-    if crs == CRS.BD09:
-        return bd09_to_wgs84(x, y)
-    return _transformer(crs, str(CRS.WGS84)).transform(x, y)
+    return _convert(x, y, parse_crs(crs), str(CRS.WGS84))
 
 
 def from_wgs84(lon, lat, crs: str):
     """Convert WGS84 lon/lat arrays to crs (see parse_crs)."""
-    crs = parse_crs(crs)
-    lon, lat = np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64")
-    if crs == CRS.WGS84:
-        return lon, lat
-    if crs == CRS.GCJ02:
-        return wgs84_to_gcj02(lon, lat)
-    if crs == CRS.BD09:
-        return wgs84_to_bd09(lon, lat)
-    return _transformer(str(CRS.WGS84), crs).transform(lon, lat)
+    return _convert(lon, lat, str(CRS.WGS84), parse_crs(crs))
+
+
+def _convert(x, y, source: str, target: str):
+    """x, y from source to target, one of which is WGS84: China's offset systems by their
+    published formulas, everything else by pyproj."""
+    x, y = np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
+    if source == target:
+        return x, y
+    offset = _OFFSET_SYSTEMS.get((source, target))
+    if offset is not None:
+        return offset(x, y)
+    return _transformer(source, target).transform(x, y)
+
+
+# (from, to) -> conversion of the offset systems pyproj does not know.
+_OFFSET_SYSTEMS = {
+    (str(CRS.GCJ02), str(CRS.WGS84)): gcj02_to_wgs84,
+    (str(CRS.BD09), str(CRS.WGS84)): bd09_to_wgs84,
+    (str(CRS.WGS84), str(CRS.GCJ02)): wgs84_to_gcj02,
+    (str(CRS.WGS84), str(CRS.BD09)): wgs84_to_bd09,
+}

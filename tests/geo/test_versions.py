@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import psycopg
 import shapely
-from psycopg import sql
 
 from connectors.spec import load_specs
 from geo.geocode import geocode
@@ -19,6 +18,7 @@ from pipeline.ingest import ingest
 from store import rollups
 from store.areas import read_areas
 from store.geocoding import load_geocoder
+from tests.pipeline.helpers import rollup_rows
 
 
 def _cases(conn) -> pd.DataFrame:
@@ -125,15 +125,6 @@ def test_new_cases_are_placed_in_the_boundaries_of_their_report_day(db_url):
     assert np.isfinite(out["lon"]).all()
 
 
-def _rollup_rows(conn) -> dict[str, set[str]]:
-    """Every row of the rollup tables as text (hour sums rounded: addition order may differ)."""
-    return {table: {r[0] for r in conn.execute(sql.SQL(
-        "SELECT (to_jsonb(t) || jsonb_build_object('close_hours_sum',"
-        " round((to_jsonb(t)->>'close_hours_sum')::numeric, 6)))::text FROM {} t").format(
-        sql.Identifier(table)))}
-            for table in ("rollup_daily", "rollup_closed_daily", "rollup_monthly")}
-
-
 def test_a_boundary_change_refreshes_rollups_on_the_citys_clock(settings, db_url):
     # Chicago is 13-14 hours behind Shanghai: most closures fall on another local day.
     city_tz = "America/Chicago"
@@ -146,7 +137,7 @@ def test_a_boundary_change_refreshes_rollups_on_the_citys_clock(settings, db_url
         effective = sorted(in_grid["report_day"])[len(in_grid) // 2]
         plan, codes, _ = _split_version(conn, grid, effective)
         assert load_boundary_version(conn, plan, timezone=city_tz).cases_reassigned > 0
-        refreshed = _rollup_rows(conn)
+        refreshed = rollup_rows(conn)
         lags = set(conn.execute(
             "SELECT area_code, day, lag, sum(n) FROM rollup_daily,"
             " unnest(close_lags, close_lag_counts) AS u(lag, n)"
@@ -156,7 +147,7 @@ def test_a_boundary_change_refreshes_rollups_on_the_citys_clock(settings, db_url
             " greatest((closed_at AT TIME ZONE %s)::date - report_day, 0), count(*) FROM cases WHERE grid_code = ANY(%s) AND closed_at IS NOT NULL"
             " GROUP BY 1, 2, 3", (city_tz, codes)).fetchall())
         rollups.rebuild(conn, city_tz)
-        rebuilt = _rollup_rows(conn)
+        rebuilt = rollup_rows(conn)
     assert lags and lags == recount
     for table in rebuilt:
         assert refreshed[table] == rebuilt[table], table

@@ -1,8 +1,9 @@
-"""Small database helpers for connector tests."""
+"""Small database helpers for tests that compare what loads leave behind."""
 
 from __future__ import annotations
 
 import psycopg
+from psycopg import sql
 
 
 def scalar(url: str, query: str, params: tuple = ()):
@@ -35,3 +36,12 @@ def ingest_state(url: str) -> dict:
         "raw": rows(url, "SELECT source, content_hash, payload::text FROM raw_records ORDER BY 1, 2"),
         "watermark": rows(url, "SELECT source, watermark FROM source_state ORDER BY 1"),
     }
+
+
+def rollup_rows(conn: psycopg.Connection) -> dict[str, set[str]]:
+    """Every rollup row as text, hour sums rounded (float addition order may differ)."""
+    return {table: {r[0] for r in conn.execute(sql.SQL(
+        "SELECT (to_jsonb(t) || jsonb_build_object('close_hours_sum',"
+        " round((to_jsonb(t)->>'close_hours_sum')::numeric, 6)))::text FROM {} t").format(
+        sql.Identifier(table)))}
+        for table in ("rollup_daily", "rollup_closed_daily", "rollup_monthly")}

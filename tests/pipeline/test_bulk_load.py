@@ -9,20 +9,12 @@ from psycopg import sql
 from connectors.spec import load_specs
 from pipeline.ingest import ingest
 from store import rollups
+from tests.pipeline.helpers import rollup_rows
 
 
 def _indexes(conn) -> set[tuple[str, str]]:
     return set(conn.execute("SELECT indexname, indexdef FROM pg_indexes"
                             " WHERE tablename = 'cases'").fetchall())
-
-
-def _rollup_rows(conn) -> dict[str, set[str]]:
-    """Every rollup row as text, hour sums rounded (float addition order may differ)."""
-    return {table: {r[0] for r in conn.execute(sql.SQL(
-        "SELECT (to_jsonb(t) || jsonb_build_object('close_hours_sum',"
-        " round((to_jsonb(t)->>'close_hours_sum')::numeric, 6)))::text FROM {} t").format(
-        sql.Identifier(table)))}
-        for table in ("rollup_daily", "rollup_closed_daily", "rollup_monthly")}
 
 
 def test_bulk_load_keeps_indexes_and_rollups_equal_a_rebuild(settings, db_url):
@@ -40,9 +32,9 @@ def test_bulk_load_keeps_indexes_and_rollups_equal_a_rebuild(settings, db_url):
         assert conn.execute("SELECT count(*) FROM cases").fetchone()[0] == first.inserted
         city = conn.execute("SELECT sum(reported) FROM rollup_daily WHERE level = 'city'").fetchone()[0]
         assert city == first.inserted
-        loaded = _rollup_rows(conn)
+        loaded = rollup_rows(conn)
         rollups.rebuild(conn, settings.timezone)
-        assert _rollup_rows(conn) == loaded
+        assert rollup_rows(conn) == loaded
         conn.rollback()
 
     # A second bulk-sized run of the same file changes nothing and leaves the indexes in place.
@@ -50,7 +42,7 @@ def test_bulk_load_keeps_indexes_and_rollups_equal_a_rebuild(settings, db_url):
     assert (second.inserted, second.updated, second.quarantined) == (0, 0, 0)
     with psycopg.connect(db_url) as conn:
         assert _indexes(conn) == before
-        assert _rollup_rows(conn) == loaded
+        assert rollup_rows(conn) == loaded
 
 
 def test_small_loads_into_a_large_table_keep_indexes_in_place(settings, db_url):
@@ -87,6 +79,6 @@ def test_cases_located_above_grid_level_count_at_their_levels(settings, db_url):
             rolled = dict(conn.execute("SELECT area_code, sum(reported)::bigint FROM rollup_daily"
                                        " WHERE level = %s GROUP BY 1", (level,)).fetchall())
             assert rolled == recount, level
-        loaded = _rollup_rows(conn)
+        loaded = rollup_rows(conn)
         rollups.rebuild(conn, settings.timezone)
-        assert _rollup_rows(conn) == loaded
+        assert rollup_rows(conn) == loaded
