@@ -12,7 +12,7 @@ RECORDS ?= 200000
 # (bench_api), the README's curl line.
 OS_PACKAGES := docker-compose gdal-bin wrk curl
 
-.PHONY: install os-packages db demo test test-setup airflow lint bench clean
+.PHONY: install os-packages db demo test test-quick test-setup airflow lint bench clean
 
 install: $(VENV)/.installed
 
@@ -49,6 +49,10 @@ test: test-setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+# The quick suite, while developing: everything but the end-to-end tests marked slow.
+test-quick: test-setup
+	$(BIN)/pytest -m "not slow"
 
 # Airflow on this checkout's dags/ (README, "Local: airflow standalone"). Its components are
 # started as `airflow ...` from PATH, so the venv's bin goes first there. Each setting can be

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from alerts.backtest import backtest_database, report_rows
 from alerts.methods import Method
+
+pytestmark = pytest.mark.slow  # every demo feed ingested, then two years of detection
 
 
 def test_configured_method_meets_the_targets_and_beats_ears_c2(warn_db, demo_dir):

@@ -23,6 +23,9 @@ from alerts.episodes import EpisodeSettings
 from alerts.methods import DetectorSettings
 from alerts.run import WarnSettings, run_warnings
 
+pytestmark = pytest.mark.slow  # every demo feed ingested, then 140 warning runs
+
+
 GAP = EpisodeSettings().gap_days
 START = date(2026, 8, 1)  # the demo's two years end on 2026-10-31
 DAILY = [START + timedelta(days=i) for i in range(90)]
@@ -143,7 +146,6 @@ def _run_all(url: str, days: list[date], acknowledge_every: int = 0) -> dict[str
     return seen
 
 
-@pytest.mark.slow  # 93 runs: 2 to 4 minutes on 2 busy cores
 def test_warn_run_every_day_in_order(warn_db):
     _plant_bursts(warn_db)
     # Every day, then a few of them again: a re-run, long after, changes nothing.

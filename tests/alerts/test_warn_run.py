@@ -14,6 +14,8 @@ from alerts.run import run_warnings
 from api.keys import Role, create_key
 from tests.conftest import LiveServer
 
+pytestmark = pytest.mark.slow  # every demo feed ingested, then warning runs
+
 
 def _outbreak(demo_dir, pattern: str):
     return next(o for o in read_outbreaks(demo_dir / "demo" / "truth" / "outbreaks.json")

@@ -6,10 +6,14 @@ import os
 import subprocess
 
 import psycopg
+import pytest
 from psycopg import sql
 
 from core.settings import PROJECT_ROOT
 from demo.generate import DemoManifest
+
+pytestmark = pytest.mark.slow  # the whole demo run twice
+
 
 GRIDHUB = str(PROJECT_ROOT / ".venv" / "bin" / "gridhub")
 TABLES = ("areas", "cases", "quarantine", "raw_records", "rollup_daily")

@@ -20,6 +20,8 @@ from pipeline.orchestration import (
     process_landed_run,
 )
 
+pytestmark = pytest.mark.slow  # Airflow runs backfills end to end
+
 
 @pytest.fixture
 def live_sources(gridhub_env, demo_dir, monkeypatch) -> dict[str, str]:

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import geopandas as gpd
 import psycopg
+import pytest
 import shapely
 
 from connectors.spec import load_specs
 from pipeline.orchestration import land_for_run, process_landed_run, refresh_rollups
 from store import locks
 from store.areas import read_areas
+
+pytestmark = pytest.mark.slow  # Airflow runs the DAGs end to end
 
 
 def _damage_rollups(url: str) -> int:

@@ -6,9 +6,13 @@ import threading
 import time
 
 import psycopg
+import pytest
 from psycopg import sql
 
 from store import locks
+
+pytestmark = pytest.mark.slow  # Airflow runs the DAGs end to end
+
 
 DAG_ID = "ingest_hotline_12345"
 

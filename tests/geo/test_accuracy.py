@@ -12,6 +12,7 @@ others are counted, which holds at any size.
 from __future__ import annotations
 
 import psycopg
+import pytest
 
 from demo.generate import read_truth
 from geo.accuracy import (
@@ -23,6 +24,8 @@ from geo.accuracy import (
 )
 from pipeline.demo import run_demo
 from store.geocoding import read_assignments
+
+pytestmark = pytest.mark.slow  # every demo feed ingested end to end
 
 
 def test_every_feed_lands_in_its_true_areas(settings, db_url):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -15,6 +16,8 @@ from pipeline.demo import run_demo
 from pipeline.ingest import IngestResult
 from store.runs import RunCounts
 from tests.pipeline.helpers import ingest_state, rows, scalar
+
+pytestmark = pytest.mark.slow  # every demo feed ingested end to end
 
 
 def _defects(demo_dir) -> pd.DataFrame:

@@ -18,6 +18,9 @@ from demo.feeds.police_api import PoliceApi
 from pipeline.ingest import ingest
 from tests.pipeline.helpers import ingest_state, rows, scalar
 
+pytestmark = pytest.mark.slow  # ingests killed and re-run end to end
+
+
 SOURCE = "police_110"
 CHILD = """
 import json, sys

@@ -7,6 +7,7 @@ import json
 
 import pandas as pd
 import psycopg
+import pytest
 
 from demo.feeds.faults import FAULT_FIELD, FAULTS
 from demo.generate import read_truth
@@ -14,6 +15,9 @@ from pipeline.demo import run_demo
 
 # The check that must appear among a quarantined defect's reasons ("mapping": the mapping
 # could not read the damaged field).
+pytestmark = pytest.mark.slow  # every demo feed ingested end to end
+
+
 EXPECTED_CHECK = {
     "missing_required": "reported_at_present",
     "unparseable_date": "mapping",
