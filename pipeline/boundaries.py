@@ -19,7 +19,7 @@ from geo.areas import read_area_file
 from geo.geocode import geocode
 from geo.versions import BoundaryPlan
 from pipeline.orchestration import exclusive_case_writer
-from store import areas
+from store import areas, rollups
 from store.db import connect
 from store.geocoding import load_geocoder
 
@@ -32,7 +32,7 @@ class VersionResult:
 
 
 def load_boundary_version(conn: psycopg.Connection, plan: BoundaryPlan, source: str | None = None,
-                          timezone: str | None = None) -> VersionResult:
+                          timezone: str = rollups.DEFAULT_TIMEZONE) -> VersionResult:
     """Apply a planned version: close retired rows, open new ones, re-assign affected cases.
 
     Cases reported on or after the effective day that sat in a retired area, or that were
@@ -52,8 +52,7 @@ def load_boundary_version(conn: psycopg.Connection, plan: BoundaryPlan, source: 
     new = after[areas.ASSIGNMENT].astype("string").fillna("")
     moved = (old != new).any(axis=1).to_numpy()
     if moved.any():
-        areas.reassign_cases(conn, version_id, before[moved], after[moved],
-                             timezone or GridHubSettings.model_fields["timezone"].default)
+        areas.reassign_cases(conn, version_id, before[moved], after[moved], timezone)
     return VersionResult(version_id, plan, int(moved.sum()))
 
 
