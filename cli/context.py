@@ -59,5 +59,8 @@ def friendly_errors() -> Iterator[None]:
 
 
 def progress_bar() -> Progress:
+    # Only a terminal gets a bar: in a log or a pipe its last frame would sit beside the
+    # one-line error or the results table and say nothing they don't.
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=False)
+                    TimeElapsedColumn(), console=console, transient=False,
+                    disable=not console.is_terminal)
