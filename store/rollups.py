@@ -35,7 +35,7 @@ from core.case import AreaLevel
 from core.settings import GridHubSettings
 from store import locks
 from store.copy import copy_table
-from store.loading import indexes_built_after, sql_text
+from store.loading import analyze_if_grown, indexes_built_after, sql_text
 from store.rollup_counts import (
     ADDITIVE,
     CASE_COLUMNS,
@@ -216,7 +216,10 @@ def _write_touched_months(conn: psycopg.Connection) -> None:
                                      " FROM rollup_closed_daily d {}").format(in_months), _CLOSED_NUMBERS)
     conn.execute("DELETE FROM rollup_monthly m USING rollup_touched_months t"
                  " WHERE m.area_code = t.code AND m.month = t.month")
-    copy_table(conn, "rollup_monthly", for_copy(monthly_rows(daily, closed)))
+    written = copy_table(conn, "rollup_monthly", for_copy(monthly_rows(daily, closed)))
+    # The open_end carry joins the table with itself: planned on stale statistics (a table
+    # that was empty) it nests loops over every row, minutes on a first large load.
+    analyze_if_grown(conn, "rollup_monthly", written)
 
 
 _CARRY_OPEN_END = sql.SQL("""

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,10 +45,18 @@ def server_url() -> str:
 
 class Databases:
     """Databases on the test server, each created empty or from a template: the one way tests
-    make and drop them."""
+    make and drop them.
+
+    A clone is handed out from a spare made in the background while the test before ran, and
+    dropped in the background after: DROP DATABASE forces a checkpoint (seconds after an
+    ingest) and CREATE DATABASE copies the template, neither of which a test needs to wait for.
+    One worker thread does both, in order, so a template is never dropped while copied.
+    """
 
     def __init__(self, server_url: str):
         self.server_url = server_url
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="databases")
+        self._spares: dict[str, Future[str]] = {}  # template -> a clone made ahead of its test
 
     def create(self, name: str, template: str | None = None) -> str:
         """(Re)create database name, from template if given; its URL."""
@@ -63,14 +72,26 @@ class Databases:
         with psycopg.connect(self.server_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
+    def _new_clone(self, template: str) -> str:
+        name = f"gridhub_test_{uuid.uuid4().hex[:12]}"
+        self.create(name, template)
+        return name
+
     @contextmanager
     def clone(self, template: str) -> Iterator[str]:
         """A fresh copy of template for the block (its URL), dropped after."""
-        name = f"gridhub_test_{uuid.uuid4().hex[:12]}"
+        spare = self._spares.pop(template, None)
+        name = spare.result() if spare else self._new_clone(template)
+        self._spares[template] = self._worker.submit(self._new_clone, template)
         try:
-            yield self.create(name, template)
+            yield with_dbname(self.server_url, name)
         finally:
-            self.drop(name)
+            self._worker.submit(self.drop, name)
+
+    def _discard_spare(self, template: str) -> None:
+        spare = self._spares.pop(template, None)
+        if spare:
+            self.drop(spare.result())
 
     @contextmanager
     def template(self, kind: str, base: str | None = None) -> Iterator[tuple[str, str]]:
@@ -79,12 +100,21 @@ class Databases:
         try:
             yield name, self.create(name, base)
         finally:
-            self.drop(name)
+            self._worker.submit(self._discard_spare, name).result()
+            self._worker.submit(self.drop, name).result()
+
+    def close(self) -> None:
+        """Drop the spares left and wait for every drop queued."""
+        for template in list(self._spares):
+            self._worker.submit(self._discard_spare, template)
+        self._worker.shutdown(wait=True)
 
 
 @pytest.fixture(scope="session")
-def databases(server_url) -> Databases:
-    return Databases(server_url)
+def databases(server_url) -> Iterator[Databases]:
+    made = Databases(server_url)
+    yield made
+    made.close()
 
 
 @pytest.fixture(scope="session")
