@@ -30,7 +30,12 @@ class BadParameterError(GridHubError):
         self.parameter = parameter
 
 
+class CodeFormatError(BadParameterError):
+    """An area code that fits none of the city profile's code patterns (a malformed value)."""
+
+
 STATUS_FOR: dict[type[GridHubError], int] = {
+    CodeFormatError: 422,
     NotFoundError: 404,
     ForbiddenError: 403,
     UnauthorizedError: 401,

@@ -8,16 +8,22 @@ from fastapi import Depends, Path, Query
 
 from api.queries import Filters
 from api.rendering import Format
-from core.case import AreaLevel, CaseKind, Category, Status
+from core.case import AreaLevel, CaseKind, Status
 
-AreaCode = Annotated[str, Path(pattern=r"^\d{12}(\d{3})?$",
-                               description="12-digit area code or 15-digit grid code",
+# Any short code here; the city profile's own patterns are checked where the area is looked up
+# (api.auth.area_in_scope), so that a wrong code is told the pattern it should match.
+CODE_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z _.'-]{0,63}$"
+AreaCode = Annotated[str, Path(pattern=CODE_PATTERN,
+                               description="an area code of the city's profile (the demo city:"
+                               " 12-digit area codes, 15-digit grid codes)",
                                examples=["339902000000"])]
 KindParam = Annotated[CaseKind | None, Query(description="only cases of this kind")]
-CategoryParam = Annotated[Category | None, Query(description="only cases of this category")]
+# A category of the city's taxonomy: the profile's codes, or the sources' own values.
+CategoryParam = Annotated[str | None, Query(max_length=200, description="only cases of this category",
+                                            examples=["labour"])]
 StatusParam = Annotated[Status | None, Query(description="only cases in this status")]
 LevelParam = Annotated[AreaLevel | None, Query(description="area level", examples=["street"])]
-ParentParam = Annotated[str | None, Query(pattern=r"^\d{12}(\d{3})?$",
+ParentParam = Annotated[str | None, Query(pattern=CODE_PATTERN,
                                           description="only areas below this one (default: the key's scope)",
                                           examples=["339902000000"])]
 FormatParam = Annotated[Format, Query(description="json, geojson or csv")]
@@ -28,7 +34,7 @@ SimplifyParam = Annotated[float, Query(ge=0, le=0.1,
 async def filter_params(kind: KindParam = None, category: CategoryParam = None) -> Filters:
     """The `kind` / `category` query parameters as Filters (async: FastAPI would run a plain
     function in a worker thread)."""
-    return Filters(kind.value if kind else None, category.value if category else None)
+    return Filters(kind.value if kind else None, category or None)
 
 
 FiltersDep = Annotated[Filters, Depends(filter_params)]

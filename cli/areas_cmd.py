@@ -26,10 +26,11 @@ def report_out() -> Console:
     return Console()
 
 
-def _read(path: Path, level: AreaLevel, code_field: str | None, name_field: str,
-          parent_field: str | None):
-    return read_area_file(path, level, code_field=code_field, name_field=name_field,
-                          parent_field=parent_field)
+def _read(path: Path, level: str, code_field: str | None, name_field: str | None,
+          parent_field: str | None, crs: str | None):
+    profile = settings().profile
+    return read_area_file(path, profile.slot_of(level), code_field=code_field,
+                          name_field=name_field, parent_field=parent_field, crs=crs or profile.crs)
 
 
 def _day(value: str | None) -> date | None:
@@ -42,16 +43,19 @@ def _day(value: str | None) -> date | None:
 
 
 PATH = typer.Argument(..., exists=True, help="GeoJSON (DataV style too), Shapefile or GeoPackage")
-LEVEL = typer.Option(..., help="the level of every area in the file")
+LEVEL = typer.Option(..., help="the level of every area in the file (a level name of the city profile)")
 CODE_FIELD = typer.Option(None, help="property holding the code (default adcode/code)")
-NAME_FIELD = typer.Option("name", help="property holding the name")
-PARENT_FIELD = typer.Option(None, help="property holding the parent code (default parent/parent_code)")
+NAME_FIELD = typer.Option(None, help="property holding the name (default name, else the code)")
+PARENT_FIELD = typer.Option(None, help="property holding the parent code (default parent/parent_code;"
+                            " without one, the parent is the area of the level above it overlaps most)")
+CRS_OPTION = typer.Option(None, "--crs", help="CRS of a file that declares none (default: the"
+                          " profile's crs): WGS84, GCJ-02, BD-09, EPSG:<code>")
 COMPLETE = typer.Option(False, help="the file is the whole level: current areas absent from it close")
 
 
 @app.command()
-def load(path: Path = PATH, level: AreaLevel = LEVEL, code_field: str = CODE_FIELD,
-         name_field: str = NAME_FIELD, parent_field: str = PARENT_FIELD,
+def load(path: Path = PATH, level: str = LEVEL, code_field: str = CODE_FIELD,
+         name_field: str = NAME_FIELD, parent_field: str = PARENT_FIELD, crs: str = CRS_OPTION,
          effective: str = typer.Option(None, help="YYYY-MM-DD the new boundaries hold from"
                                        " (default: today, or always for a first load)"),
          complete: bool = COMPLETE,
@@ -61,9 +65,9 @@ def load(path: Path = PATH, level: AreaLevel = LEVEL, code_field: str = CODE_FIE
         cfg = settings()
         try:
             result = load_area_file(database_url(cfg), cfg, path, level, code_field=code_field,
-                                    name_field=name_field, parent_field=parent_field,
+                                    name_field=name_field, parent_field=parent_field, crs=crs,
                                     effective_from=_day(effective), complete=complete,
-                                    force=force, on_report=_print_report)
+                                    force=force, on_report=_print_report, on_note=console.print)
         except AreaChecksError:  # the report above lists the errors
             console.print("[red]not loaded:[/red] the checks found errors (--force loads anyway)")
             raise typer.Exit(1) from None
@@ -77,14 +81,17 @@ def load(path: Path = PATH, level: AreaLevel = LEVEL, code_field: str = CODE_FIE
 
 
 @app.command()
-def diff(path: Path = PATH, level: AreaLevel = LEVEL, code_field: str = CODE_FIELD,
-         name_field: str = NAME_FIELD, parent_field: str = PARENT_FIELD, complete: bool = COMPLETE) -> None:
+def diff(path: Path = PATH, level: str = LEVEL, code_field: str = CODE_FIELD,
+         name_field: str = NAME_FIELD, parent_field: str = PARENT_FIELD, crs: str = CRS_OPTION,
+         complete: bool = COMPLETE) -> None:
     """Show what loading a file would change, and what the checks find, without loading it."""
     with friendly_errors():
-        incoming = _read(path, level, code_field, name_field, parent_field)
+        incoming = _read(path, level, code_field, name_field, parent_field, crs)
+        slot = settings().profile.slot_of(level)
         with connect(database_url(settings())) as conn:
-            plan, report = prepare_version(conn, incoming, level, None, complete)
-    report_out().print(_table(plan.rows(), f"{path.name} against the current {level.value} areas"))
+            plan, report = prepare_version(conn, incoming, slot, None, complete,
+                                           slots=settings().profile.slots)
+    report_out().print(_table(plan.rows(), f"{path.name} against the current {level} areas"))
     report_out().print(", ".join(f"{v} {k}" for k, v in plan.summary().items()))
     _print_report(report)
 

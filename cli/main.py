@@ -23,6 +23,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "areas": ("cli.areas_cmd", "Governance areas (city > district > street > community > grid)."),
     "keys": ("cli.keys_cmd", "API keys: role and area scope of each caller."),
     "geo": ("cli.geo_cmd", "Geocoding: accuracy against the demo truth, CRS checks."),
+    "gazetteer": ("cli.gazetteer_cmd", "Address points: load a city's own, for address geocoding."),
     "sources": ("cli.ingest_cmd", "Source specs (one YAML file per agency feed)."),
     "quarantine": ("cli.quarantine_cmd", "Rows that failed validation: list them, replay them after a fix."),
     "quality": ("cli.quality_cmd", "Validation: the suite, the record of every run, Data Docs."),

@@ -150,6 +150,9 @@ class SourceSpec(BaseModel):
     crs: str = "WGS84"
     timezone: str = "Asia/Shanghai"
     chunk_rows: int = Field(200_000, gt=0)
+    placeholder_points: list[tuple[float, float]] = Field(
+        default_factory=list,
+        description="WGS84 [lon, lat] points the source uses for 'location unknown' (geo.placeholders)")
     fields: dict[str, FieldMap]
     options: dict[str, Any] = Field(default_factory=dict, description="reader-specific settings")
     quality: dict[str, Any] = Field(default_factory=dict, description="expectations and gates, read by quality/config.py")
@@ -179,6 +182,14 @@ class SourceSpec(BaseModel):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from exc
+        return value
+
+    @field_validator("placeholder_points")
+    @classmethod
+    def _lon_lat(cls, value: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        for lon, lat in value:
+            if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                raise ValueError(f"[{lon}, {lat}] is not a WGS84 [lon, lat] point")
         return value
 
     @field_validator("fields")

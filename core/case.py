@@ -81,6 +81,7 @@ class GeocodeMethod(StrEnum):
     ADDRESS = "address"
     AREA_NAME = "area_name"
     NONE = "none"
+    PLACEHOLDER = "placeholder"  # unlocated: its only point stands for "unknown" (geo.placeholders)
 
 
 # Column -> pandas dtype of the canonical case as steps pass it on. Times are UTC-aware.

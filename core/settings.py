@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import DefaultSecretError
+from core.profile import CityProfile, load_profile
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_HASH_KEY = "gridhub-development-key"
@@ -29,8 +30,13 @@ class GridHubSettings(BaseSettings):
     env: str = Field("development", description="development | production")
     data_dir: Path = Field(PROJECT_ROOT / "var", description="demo feeds, private cluster, docs")
     sources_dir: Path | None = Field(None, description="folder of source spec YAML files")
-    timezone: str = Field("Asia/Shanghai", description="the city's clock: decides what a day is")
-    city_code: str = Field("339900000000", description="12-digit code of the city this hub serves")
+    city_profile: Path = Field(PROJECT_ROOT / "cities" / "demo" / "city.yaml",
+                               description="the city profile (core.profile): levels, taxonomy, clock")
+    # Overrides of the profile's own values; when unset, the profile's are taken on construction.
+    timezone: str = Field("Asia/Shanghai", description="the city's clock: decides what a day is"
+                          " (default: the profile's)")
+    city_code: str = Field("339900000000", description="code of the city this hub serves"
+                           " (default: the profile's)")
     hash_key: SecretStr = Field(
         SecretStr(DEV_HASH_KEY), description="key for keyed hashes of personal data"
     )
@@ -52,11 +58,26 @@ class GridHubSettings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _profile_values(self) -> GridHubSettings:
+        # The profile decides the clock and the city unless the environment overrides them.
+        profile = self.profile
+        if "timezone" not in self.model_fields_set:
+            self.timezone = profile.timezone
+        if "city_code" not in self.model_fields_set:
+            self.city_code = profile.code
+        return self
+
+    @model_validator(mode="after")
     def _no_default_secrets(self) -> GridHubSettings:
         # Checked on construction, so that every entry point (CLI, API, DAGs) refuses alike.
         # DefaultSecretError is no ValueError: pydantic lets it through as it is, one line.
         self.check_secrets()
         return self
+
+    @property
+    def profile(self) -> CityProfile:
+        """The city profile (read once per file version)."""
+        return load_profile(self.city_profile)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -53,8 +53,13 @@ class AreaReport:
 
 
 def check_areas(incoming: gpd.GeoDataFrame, after: gpd.GeoDataFrame,
-                tolerance_m2: float = TOLERANCE_M2) -> AreaReport:
-    """Check incoming areas of one level against the hierarchy as it would be after loading."""
+                tolerance_m2: float = TOLERANCE_M2,
+                slots: list[AreaLevel] | None = None) -> AreaReport:
+    """Check incoming areas of one level against the hierarchy as it would be after loading.
+
+    `slots` are the city's levels top first (CityProfile.slots; default all five): a parent
+    must sit in the slot just above its child's.
+    """
     report = AreaReport(areas=len(incoming))
     problems = report.problems
     for code in incoming.loc[incoming["code"].duplicated(), "code"].unique():
@@ -66,7 +71,7 @@ def check_areas(incoming: gpd.GeoDataFrame, after: gpd.GeoDataFrame,
         return report
     metric = gpd.GeoSeries(incoming.geometry, crs="EPSG:4326").estimate_utm_crs()
     known = after.drop_duplicates("code").set_index("code")
-    problems += _parents(incoming, known)
+    problems += _parents(incoming, known, slots or list(AreaLevel))
     problems += _outside_parent(incoming, known, metric, tolerance_m2)
     level = incoming["level"].iloc[0]
     siblings = after[(after["level"] == level)
@@ -80,10 +85,11 @@ def _to_metric(geoms, metric) -> np.ndarray:
     return gpd.GeoSeries(np.asarray(geoms, dtype=object), crs="EPSG:4326").to_crs(metric).to_numpy()
 
 
-def _parents(incoming: gpd.GeoDataFrame, known: pd.DataFrame) -> list[AreaProblem]:
+def _parents(incoming: gpd.GeoDataFrame, known: pd.DataFrame,
+             slots: list[AreaLevel]) -> list[AreaProblem]:
     found = []
     for code, parent, level in incoming[["code", "parent_code", "level"]].itertuples(index=False):
-        depth = AreaLevel(level).depth
+        depth = slots.index(AreaLevel(level))
         if parent is None or pd.isna(parent):
             if depth > 0:
                 found.append(AreaProblem("no_parent", code, f"a {level} with no parent code"))
@@ -91,7 +97,8 @@ def _parents(incoming: gpd.GeoDataFrame, known: pd.DataFrame) -> list[AreaProble
         if parent not in known.index:
             found.append(AreaProblem("orphan", code, f"parent {parent} exists neither in the file"
                                      " nor among the current areas", True))
-        elif AreaLevel(known.at[parent, "level"]).depth != depth - 1:
+        elif known.at[parent, "level"] not in slots \
+                or slots.index(AreaLevel(known.at[parent, "level"])) != depth - 1:
             found.append(AreaProblem("parent_level", code,
                                      f"parent {parent} is a {known.at[parent, 'level']}, not one level up"))
     return found

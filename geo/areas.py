@@ -13,40 +13,150 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS as PyprojCRS
 
 from core.case import AreaLevel
+from core.crs import CRS, parse_crs
 from core.errors import ConfigError
+from geo.crs import to_wgs84
 
 AREA_COLUMNS = ["code", "parent_code", "level", "name", "invalid_reason", "geometry"]
 
 
+class AreaFileError(ConfigError):
+    """A file of areas cannot be read as the level asked for."""
+
+
 def read_area_file(path: Path, level: AreaLevel | str, code_field: str | None = None,
-                   name_field: str = "name", parent_field: str | None = None) -> gpd.GeoDataFrame:
-    """Read one level of areas into code, parent_code, level, name, geometry (EPSG:4326)."""
+                   name_field: str | None = None, parent_field: str | None = None,
+                   crs: str | None = None) -> gpd.GeoDataFrame:
+    """Read one level of areas into code, parent_code, level, name, geometry (EPSG:4326).
+
+    The file's own CRS is used when it declares one; otherwise `crs` (the profile's default,
+    or --crs), WGS84 when none is given. Coordinates that cannot be in that CRS are refused.
+    """
     try:
         frame = gpd.read_file(path)
     except Exception as exc:  # pyogrio raises several unrelated types for unreadable files
-        raise ConfigError(f"{path}: cannot read as a vector file: {exc}") from exc
+        raise AreaFileError(f"{path}: cannot read as a vector file: {exc}") from exc
     code_field = code_field or ("adcode" if "adcode" in frame else "code")
     if code_field not in frame:
-        raise ConfigError(f"{path}: no code field {code_field!r}; fields are {list(frame.columns)}")
-    if frame.crs is None:
-        frame = frame.set_crs("EPSG:4326")
-    frame = frame.to_crs("EPSG:4326")
-    parent = _parent_codes(frame, parent_field)
+        raise AreaFileError(f"{path}: no code field {code_field!r} (give --code-field); fields are"
+                            f" {_fields(frame)}")
+    if name_field is not None and name_field not in frame:
+        raise AreaFileError(f"{path}: no name field {name_field!r} (give --name-field); fields are"
+                            f" {_fields(frame)}")
+    if parent_field is not None and parent_field not in frame:
+        raise AreaFileError(f"{path}: no parent field {parent_field!r}; fields are {_fields(frame)}")
     if frame.geometry.isna().any():
         missing = frame.loc[frame.geometry.isna(), code_field].astype(str).tolist()
-        raise ConfigError(f"{path}: areas without a geometry: {missing[:10]}")
+        raise AreaFileError(f"{path}: areas without a geometry: {missing[:10]}")
+    declared = frame.crs is not None and not _geojson_without_crs(path)
+    frame = _to_wgs84(frame, path, crs if not declared else None, declared)
+    parent = _parent_codes(frame, parent_field)
     valid = shapely.is_valid(frame.geometry.to_numpy())
     reasons = np.where(valid, None, shapely.is_valid_reason(frame.geometry.to_numpy()))
+    name_field = name_field or ("name" if "name" in frame else code_field)
     out = gpd.GeoDataFrame({
-        "code": frame[code_field].astype(str),
+        "code": _code_text(frame[code_field]),
         "parent_code": parent,
         "level": AreaLevel(level).value,
-        "name": frame[name_field].astype(str) if name_field in frame else frame[code_field].astype(str),
+        "name": frame[name_field].astype(str),
         "invalid_reason": reasons,  # why make_valid had to repair the shape, None when valid
     }, geometry=_as_multipolygons(frame.geometry), crs="EPSG:4326")
     return out
+
+
+def _geojson_without_crs(path: Path) -> bool:
+    """A GeoJSON file with no `crs` member: readers call it WGS84, but it only assumes so."""
+    if path.suffix.lower() not in (".geojson", ".json"):
+        return False
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and "crs" not in document
+
+
+def _fields(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c != frame.geometry.name]
+
+
+def _code_text(values: pd.Series) -> pd.Series:
+    """Codes as text; a whole float read from a numeric field loses its '.0'."""
+    if values.dtype.kind == "f" and values.dropna().mod(1).eq(0).all():
+        values = values.astype("Int64")
+    return values.astype(str)
+
+
+def _to_wgs84(frame: gpd.GeoDataFrame, path: Path, crs: str | None,
+              declared: bool) -> gpd.GeoDataFrame:
+    """The frame in EPSG:4326, after checking its coordinates can be in the CRS they claim."""
+    west, south, east, north = frame.total_bounds
+    if not declared:
+        name = parse_crs(crs) if crs else str(CRS.WGS84)
+        offset = name in (str(CRS.GCJ02), str(CRS.BD09))
+        geographic = offset or PyprojCRS.from_user_input(name).is_geographic
+        _check_range(path, name, geographic, (west, south, east, north))
+        if offset:
+            return frame.set_geometry(_offset_to_wgs84(frame.geometry, name), crs="EPSG:4326")
+        frame = frame.set_crs(name)
+    else:
+        _check_range(path, frame.crs.to_string(), frame.crs.is_geographic, (west, south, east, north))
+    return frame.to_crs("EPSG:4326")
+
+
+def _check_range(path: Path, name: str, geographic: bool, bounds: tuple) -> None:
+    """Refuse, in one line, coordinates that cannot be in the CRS, naming the likely kind."""
+    west, south, east, north = (float(v) for v in bounds)
+    degrees = -180 <= west <= east <= 180 and -90 <= south <= north <= 90
+    if geographic and not degrees:
+        raise AreaFileError(
+            f"{path}: coordinates reach x {west:,.0f}..{east:,.0f}, y {south:,.0f}..{north:,.0f},"
+            f" which cannot be degrees ({name}): they look projected (metres or US feet);"
+            f" give --crs, e.g. the city's State Plane or UTM zone (EPSG:<code>)")
+    if not geographic and degrees:
+        raise AreaFileError(f"{path}: coordinates lie within x {west:.3f}..{east:.3f},"
+                            f" y {south:.3f}..{north:.3f}, which look like degrees, not {name}:"
+                            " give --crs WGS84 (or the geographic CRS they are in)")
+
+
+def _offset_to_wgs84(geoms: gpd.GeoSeries, crs: str) -> gpd.GeoSeries:
+    """Shapes in China's offset systems (GCJ-02, BD-09), vertex by vertex to WGS84."""
+    def convert(coords: np.ndarray) -> np.ndarray:
+        lon, lat = to_wgs84(coords[:, 0], coords[:, 1], crs)
+        return np.column_stack([lon, lat])
+
+    return gpd.GeoSeries(shapely.transform(geoms.to_numpy(), convert), index=geoms.index)
+
+
+def parents_by_overlap(children: gpd.GeoDataFrame, parents: gpd.GeoDataFrame) -> pd.DataFrame:
+    """For each child, the parent it overlaps most and the share of its area inside it.
+
+    Columns code, parent_code, share (0..1; 0 and no parent where none overlaps).
+    """
+    metric = gpd.GeoSeries(children.geometry, crs="EPSG:4326").estimate_utm_crs()
+    child_m = gpd.GeoSeries(children.geometry.to_numpy(), crs="EPSG:4326").to_crs(metric).to_numpy()
+    parent_m = gpd.GeoSeries(parents.geometry.to_numpy(), crs="EPSG:4326").to_crs(metric).to_numpy()
+    left, right = shapely.STRtree(parent_m).query(child_m, predicate="intersects")
+    shared = shapely.area(shapely.intersection(child_m[left], parent_m[right]))
+    share = shared / np.maximum(shapely.area(child_m[left]), 1e-9)
+    best = pd.DataFrame({"child": left, "parent": right, "share": share}) \
+        .sort_values(["child", "share"], ascending=[True, False]).drop_duplicates("child")
+    out = pd.DataFrame({"code": children["code"].to_numpy(), "parent_code": None, "share": 0.0})
+    out.loc[best["child"].to_numpy(), "parent_code"] = parents["code"].to_numpy()[best["parent"].to_numpy()]
+    out.loc[best["child"].to_numpy(), "share"] = best["share"].to_numpy()
+    return out
+
+
+def dissolved(children: gpd.GeoDataFrame, code: str, name: str, level: AreaLevel | str,
+              parent_code: str | None = None) -> gpd.GeoDataFrame:
+    """One area made of the union of children (a city outline when none is loaded)."""
+    shape = shapely.union_all(shapely.make_valid(children.geometry.to_numpy()))
+    return gpd.GeoDataFrame({"code": [code], "parent_code": [parent_code],
+                             "level": [AreaLevel(level).value], "name": [name],
+                             "invalid_reason": [None]},
+                            geometry=_as_multipolygons(gpd.GeoSeries([shape])), crs="EPSG:4326")
 
 
 def _parent_codes(frame: pd.DataFrame, parent_field: str | None) -> pd.Series:

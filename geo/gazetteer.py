@@ -9,10 +9,16 @@ what a pinyin input method's homophone typo makes (星河花庭 for 星河华庭
 that merely share as many characters with the text are as far from it as each other. A text that names no
 district is looked up citywide; matches that stay ambiguous are all returned, and the caller
 keeps only the area they share.
+
+An English address ("1450 Mission Street, Apt 3", an intersection "MISSION ST \\ 16TH ST") has
+no administrative prefix to read (its city and state come last, and a neighbourhood named
+Mission must not eat Mission Street): it is looked up in the district the source gives, else
+citywide. Its fuzzy candidates must carry the same numbers (E 23 ST is not E 24 ST).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -21,14 +27,17 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from core.case import AreaLevel
-from geo.address import BUILDING, DOOR, Place, normalise_address, split_place, spoken
-from geo.area_names import AreaNames
+from geo.address import BUILDING, DOOR, Place, is_english, normalise_address, split_place, spoken
+from geo.area_names import AdminMatch, AreaNames
 
 GAZETTEER_COLUMNS = (
     "address_id", "district_code", "street_code", "community_code", "grid_code", "road",
     "number", "compound", "building", "text", "households", "lon", "lat",
 )
 FUZZY_SCORE = 60.0  # rapidfuzz ratio (0-100) below which two names are different names
+ENGLISH_DOOR_SPAN = 100  # nearest door of an English street taken at most this many numbers off
+_DIGITS = re.compile(r"\d+")
+_CJK_CHAR = r"[\u3400-\u9fff]"
 _CANDIDATES = 8
 
 
@@ -83,11 +92,20 @@ class Gazetteer:
 
     def match(self, text: str, within: str | None = None) -> AddressMatch:
         """What one address text refers to; within: a district code given by the source."""
-        admin = self.names.read_prefix(normalise_address(text), within)
+        normalised = normalise_address(text)
+        if is_english(normalised):
+            admin = AdminMatch(codes=(within,) if within else (), rest=normalised)
+        else:
+            admin = self.names.read_prefix(normalised, within)
         place = split_place(admin.rest)
         districts = self._districts(admin.codes)
-        if place.kind is None or not place.name:
+        if not place.name or (place.kind is None and not is_english(place.name)):
             return AddressMatch((), MatchHow.AREA_ONLY if admin.codes else MatchHow.NONE, admin.codes)
+        if place.kind is None:  # an English name with no door (JFK AIRPORT): as written, or not at all
+            rows = self._keep_within(self._exact(place, districts), admin.codes)
+            if not rows:
+                return AddressMatch((), MatchHow.AREA_ONLY if admin.codes else MatchHow.NONE, admin.codes)
+            return AddressMatch(tuple(rows), MatchHow.EXACT)
         rows = self._exact(place, districts)
         how = MatchHow.EXACT
         if not rows:
@@ -125,6 +143,9 @@ class Gazetteer:
             alike = self.homophones.get((district, place.kind), {}).get(reading, [])
             for name in alike:
                 found.setdefault(name, fuzz.ratio(place.name, name))
+            if is_english(place.name):
+                digits = _DIGITS.findall(place.name)
+                found = {n: v for n, v in found.items() if _DIGITS.findall(n) == digits}
             scored += [(score, name in alike, district, name) for name, score in found.items()]
         if not scored:
             return [], MatchHow.NONE
@@ -149,7 +170,11 @@ class Gazetteer:
             if place.number in numbers:
                 rows += numbers[place.number]
             elif not exact:
-                rows += numbers[_nearest_number(numbers, place.number, place.kind)]
+                nearest = _nearest_number(numbers, place.number, place.kind)
+                if (nearest is not None and place.number is not None and is_english(name)
+                        and abs(nearest - place.number) > ENGLISH_DOOR_SPAN):
+                    continue  # US numbering: a hundred numbers is a block; farther is elsewhere
+                rows += numbers[nearest]
         return rows
 
     def _keep_within(self, rows: list[int], codes: tuple[str, ...]) -> list[int]:
@@ -164,12 +189,18 @@ class Gazetteer:
 
 
 def _standard_places(frame: pd.DataFrame) -> list[str]:
-    """Each address's place as written in the standard form: 协和南路348号 or 铂悦花园2栋."""
+    """Each address's place as written in the standard form: 协和南路348号, 铂悦花园2栋,
+    1450 MISSION ST, or a crossing of English streets."""
     road = frame["road"].fillna("").astype(str)
     on_road = road != ""
-    door = road + frame["number"].fillna(0).astype(int).astype(str) + DOOR
+    number = frame["number"]
+    door = road + number.fillna(0).astype(int).astype(str) + DOOR
     building = frame["compound"].fillna("").astype(str) + frame["building"].fillna(0).astype(int).astype(str) + BUILDING
-    return np.where(on_road, door, building).tolist()
+    places = np.where(on_road, door, building)
+    english = on_road & ~road.str.contains(_CJK_CHAR, regex=True)
+    for i in np.flatnonzero(english.to_numpy()):
+        places[i] = road.iat[i] if pd.isna(number.iat[i]) else f"{int(number.iat[i])} {road.iat[i]}"
+    return places.tolist()
 
 
 def _nearest_number(numbers: dict[int, list[int]], number: int | None, kind: str | None) -> int:

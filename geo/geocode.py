@@ -1,6 +1,9 @@
 """The geocoding cascade: give every canonical case a grid, or the best area, or the reason.
 
-a. coordinates, converted to WGS84, located in a grid. (0, 0) is rejected; a point outside
+a. coordinates, converted to WGS84, located in a grid. A placeholder point (geo.placeholders:
+   (0, 0), a point the spec declares, the centroid of the city or a top-level area, a point
+   holding an implausible share of the batch) is never a location: the record goes on down the
+   cascade, and stays unlocated with method `placeholder` if nothing else places it. A point outside
    every grid but inside one with latitude and longitude swapped is repaired; a point a few
    metres outside the city edge is snapped to the nearest grid;
 b. a grid code given by the source (checked against the coordinates when both exist);
@@ -18,6 +21,7 @@ report day and each group is placed in the areas valid then.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,16 +30,19 @@ from core.case import AreaLevel, GeocodeMethod
 from geo.crs import to_wgs84
 from geo.gazetteer import MatchHow
 from geo.geocoder import Geocoder, GeoContext
+from geo.placeholders import PlaceholderKind, find_placeholders
 
 AREA_COLUMNS = ("grid_code", "community_code", "street_code", "district_code")
 MATCH_CACHE_SIZE = 500_000  # address matches remembered per boundary epoch
 
 
-def geocode(cases: pd.DataFrame, geocoder: Geocoder) -> pd.DataFrame:
+def geocode(cases: pd.DataFrame, geocoder: Geocoder,
+            placeholder_points: Sequence[Sequence[float]] = ()) -> pd.DataFrame:
     """Fill lon/lat, area codes, geocode_method, geocode_precision, unlocated_reason, attributes.
 
     Input columns used (all optional): src_x, src_y, src_crs, source_grid_code, address,
     area_name, district_code (a hint given by the source), report_day (picks the boundaries).
+    placeholder_points: WGS84 (lon, lat) points the source uses for "unknown" (its spec's).
     """
     cases = cases.copy()
     if cases.empty:
@@ -44,9 +51,10 @@ def geocode(cases: pd.DataFrame, geocoder: Geocoder) -> pd.DataFrame:
     if "report_day" in cases and len(geocoder.change_days):
         epochs = geocoder.epoch_of(cases["report_day"])
         for epoch in pd.unique(epochs):
-            _Cascade(cases.loc[epochs == epoch], geocoder.context(epoch), geocoder).run(out)
+            _Cascade(cases.loc[epochs == epoch], geocoder.context(epoch), geocoder,
+                     placeholder_points).run(out)
     else:
-        _Cascade(cases, geocoder.current, geocoder).run(out)
+        _Cascade(cases, geocoder.current, geocoder, placeholder_points).run(out)
     for column in ("lon", "lat"):
         cases[column] = out[column].astype("float64")
     for column in AREA_COLUMNS:
@@ -60,8 +68,11 @@ def geocode(cases: pd.DataFrame, geocoder: Geocoder) -> pd.DataFrame:
 class _Cascade:
     """The cascade over one group of cases sharing a boundary epoch."""
 
-    def __init__(self, cases: pd.DataFrame, context: GeoContext, geocoder: Geocoder):
+    def __init__(self, cases: pd.DataFrame, context: GeoContext, geocoder: Geocoder,
+                 placeholder_points: Sequence[Sequence[float]] = ()):
         self.cases = cases
+        self.placeholder_points = placeholder_points
+        self.placeholder = np.zeros(len(cases), dtype=bool)  # rows whose point stands for "unknown"
         self.context = context
         self.geocoder = geocoder
         self.n = len(cases)
@@ -81,6 +92,7 @@ class _Cascade:
         self._grid_code()
         self._address()
         self._area_name()
+        self.method[self.placeholder & ~self.done] = GeocodeMethod.PLACEHOLDER.value
         reason = np.full(self.n, None, dtype=object)
         for row in np.flatnonzero(~self.done):
             reason[row] = "; ".join(self.reasons[row]) or "no coordinates, grid code, address or area name"
@@ -137,9 +149,11 @@ class _Cascade:
         zero = has_xy & (np.abs(x) < 1e-9) & (np.abs(y) < 1e-9)
         for row in np.flatnonzero(zero):
             self.reasons[row].append("coordinates are (0, 0)")
-        self._note(np.flatnonzero(zero), coordinates_rejected="zero")
+        self._note(np.flatnonzero(zero), coordinates_rejected="zero", placeholder=PlaceholderKind.ZERO.value)
         usable = has_xy & ~zero
         lon, lat = self._to_wgs84(x, y, crs, usable)
+        usable &= ~self._placeholders(lon, lat, usable)
+        self.placeholder |= zero
         grids = self.context.grids
         found = grids.locate(lon, lat)
         self._place_points(np.flatnonzero(usable & (found >= 0)), found, lon, lat)
@@ -166,6 +180,18 @@ class _Cascade:
         for row in outside:
             self.reasons[row].append("coordinates fall outside every grid of the city")
         self._note(outside, coordinates_rejected="outside_city")
+
+    def _placeholders(self, lon, lat, usable) -> np.ndarray:
+        """Rows whose point stands for "unknown": explained, noted, and not used as a place."""
+        kind = find_placeholders(np.where(usable, lon, np.nan), np.where(usable, lat, np.nan),
+                                 self.context.areas, self.placeholder_points)
+        found = kind != None  # noqa: E711 (elementwise over an object array)
+        for row in np.flatnonzero(found):
+            self.reasons[row].append(f"coordinates are a placeholder point ({kind[row]})")
+            self._note(np.array([row]), coordinates_rejected="placeholder", placeholder=kind[row],
+                       placeholder_point=[round(float(lon[row]), 5), round(float(lat[row]), 5)])
+        self.placeholder |= found
+        return found
 
     def _to_wgs84(self, x, y, crs, rows_mask) -> tuple[np.ndarray, np.ndarray]:
         lon, lat = np.full(self.n, np.nan), np.full(self.n, np.nan)

@@ -25,6 +25,27 @@ _ANCESTOR_LEVELS = (AreaLevel.COMMUNITY, AreaLevel.STREET, AreaLevel.DISTRICT, A
 PIXEL_TABLE_AFTER = 250_000  # points located before the pixel table is worth building
 
 
+def ancestor_codes(areas: pd.DataFrame, codes: np.ndarray) -> dict[str, np.ndarray]:
+    """The code of every area enclosing each code, in the column of the ancestor's own level.
+
+    Each ancestor goes to its own slot, so a city without streets leaves street_code null
+    rather than shifting the district into it.
+    """
+    parents = dict(zip(areas["code"], areas["parent_code"], strict=True))
+    levels = dict(zip(areas["code"], areas["level"], strict=True))
+    chain = {level.code_column: np.full(len(codes), None, dtype=object) for level in _ANCESTOR_LEVELS}
+    for i, code in enumerate(codes):
+        seen = {code}
+        parent = parents.get(code)
+        while parent is not None and parent in levels and parent not in seen:
+            column = AreaLevel(levels[parent]).code_column
+            if column in chain and chain[column][i] is None:
+                chain[column][i] = parent
+            seen.add(parent)
+            parent = parents.get(parent)
+    return chain
+
+
 @dataclass
 class GridIndex:
     """Grid cells with the codes of their enclosing areas, and a spatial index."""
@@ -40,15 +61,10 @@ class GridIndex:
     @classmethod
     def from_frame(cls, areas: pd.DataFrame, **options) -> GridIndex:
         """Build from a frame of areas valid together: code, parent_code, level, geometry (WGS84)."""
-        parents = dict(zip(areas["code"], areas["parent_code"], strict=True))
         grids = areas[areas["level"] == AreaLevel.GRID].sort_values("code")
         codes = grids["code"].to_numpy(dtype=object)
-        chain = {}
-        previous = codes
-        for level in _ANCESTOR_LEVELS:
-            chain[level.code_column] = np.array([parents.get(c) for c in previous], dtype=object)
-            previous = chain[level.code_column]
-        ancestors = pd.DataFrame(chain, index=pd.Index(codes, name="grid_code"))
+        ancestors = pd.DataFrame(ancestor_codes(areas, codes),
+                                 index=pd.Index(codes, name="grid_code"))
         geoms = np.asarray(grids.geometry.to_numpy(), dtype=object)
         shapely.prepare(geoms)
         return cls(codes=codes, geoms=geoms, ancestors=ancestors, tree=STRtree(geoms), **options)

@@ -17,28 +17,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, closing, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import psycopg
 
-from connectors.mapping import map_chunk
+from connectors.mapping import clock_change_counts, map_chunk
 from connectors.readers import POSITION, ReadContext, read_chunks
 from connectors.spec import SourceSpec
 from connectors.watermark import highest
 from core.errors import GridHubError
 from core.hashing import row_hashes
 from core.prefetch import prefetched
+from core.profile import Taxonomy
 from core.settings import GridHubSettings
 from geo.crs import to_wgs84
 from geo.geocode import geocode
 from geo.geocoder import Geocoder
+from geo.placeholders import placeholder_counts
 from pipeline.run import SourceRun, WatermarkWindow
 from pipeline.settle import settle_batch, settle_run
 from quality.suite import CityExtent
 from quality.verdicts import Verdict, judge
-from store import rollups, runs
+from store import quality_runs, rollups, runs, taxonomy_counts
 from store.db import connect
 from store.geocoding import load_geocoder
 from store.loading import (
@@ -81,8 +83,7 @@ def ingest(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Prog
     run = SourceRun.start(spec, url)
     with run.failures_recorded(), connect(url) as conn, connect(url) as lander:
         run.lock(conn)  # held until the load commits, after the landing's commit
-        geocoder = load_geocoder(conn)
-        extent = CityExtent.around(geocoder.current.grids.geoms, to_wgs84)
+        geocoder, extent = _areas_to_place_on(conn, settings)
         counts = runs.RunCounts()
         bulk_from = bulk_load_threshold(conn, "cases", settings.bulk_load_min_records)
         # Three threads: read, hash and land; map, validate and geocode; load. The landing
@@ -215,8 +216,7 @@ def process(spec: SourceSpec, settings: GridHubSettings, url: str, run_id: int,
         run.lock(conn)
         landed = runs.landed_run(conn, run_id)
         _check_processable(conn, spec, run_id, landed)
-        geocoder = load_geocoder(conn)
-        extent = CityExtent.around(geocoder.current.grids.geoms, to_wgs84)
+        geocoder, extent = _areas_to_place_on(conn, settings)
         counts = runs.RunCounts()
         bulk = is_bulk_load(conn, "cases", landed["records_read"], settings.bulk_load_min_records)
         # The landing is committed, so a second connection reads it back while this one
@@ -251,6 +251,20 @@ def _finish(conn: psycopg.Connection, run: SourceRun, settings: GridHubSettings,
     runs.finish_run(conn, run_id, counts)
 
 
+class NoAreasError(GridHubError):
+    """A source was ingested before the city's finest areas were loaded."""
+
+
+def _areas_to_place_on(conn: psycopg.Connection, settings: GridHubSettings) -> tuple[Geocoder, CityExtent]:
+    """The geocoder over the stored areas and the city's extent; refused when there are none."""
+    geocoder = load_geocoder(conn)
+    if len(geocoder.current.grids) == 0:
+        finest = settings.profile.levels[-1].name
+        raise NoAreasError(f"no {finest} areas are loaded, so no case can be placed: load the"
+                           f" city's areas first (gridhub areas load FILE --level {finest})")
+    return geocoder, CityExtent.around(geocoder.current.grids.geoms, to_wgs84)
+
+
 def _check_processable(conn: psycopg.Connection, spec: SourceSpec, run_id: int, landed: dict | None) -> None:
     if landed is None or landed["source"] != spec.name:
         raise RunStateError(f"no run {run_id} of source {spec.name!r}")
@@ -272,16 +286,20 @@ class PreparedChunk:
     verdict: Verdict
     located: pd.DataFrame
     failed: pd.DataFrame  # source_record_id, raw_id, payload, reasons
+    defaulted: dict[str, int] = field(default_factory=dict)  # MappedChunk.defaulted
+    counts: dict[str, int] = field(default_factory=dict)  # placeholder points, clock changes
 
 
 def _prepare_chunk(spec: SourceSpec, settings: GridHubSettings, chunk: LandedChunk,
                    geocoder: Geocoder, extent: CityExtent) -> PreparedChunk:
     """The Python side of a chunk (no database): map -> validate -> geocode."""
+    taxonomy = settings.profile.taxonomy
     mapped = map_chunk(spec, chunk.fields, settings.hash_key.get_secret_value().encode(),
-                       settings.timezone, settings.city_code)
+                       settings.timezone, settings.city_code, taxonomy)
     mapped.cases["raw_id"] = pd.array(chunk.raw_ids, dtype="Int64")
-    verdict = judge(mapped.cases, mapped.problems, spec=spec, extent=extent)
-    located = geocode(verdict.passed, geocoder)
+    verdict = judge(mapped.cases, mapped.problems, spec=spec, extent=extent,
+                    categories=_categories(taxonomy))
+    located = geocode(verdict.passed, geocoder, spec.placeholder_points)
     located["position"] = chunk.positions[located.index.to_numpy()]
     rows = verdict.failed.index.to_numpy()
     failed = pd.DataFrame({
@@ -290,7 +308,14 @@ def _prepare_chunk(spec: SourceSpec, settings: GridHubSettings, chunk: LandedChu
         "payload": [chunk.payloads[i] for i in rows],
         "reasons": verdict.reasons,
     })
-    return PreparedChunk(len(chunk.positions), verdict, located, failed)
+    return PreparedChunk(len(chunk.positions), verdict, located, failed, mapped.defaulted,
+                         {**placeholder_counts(located), **clock_change_counts(located)})
+
+
+def _categories(taxonomy: Taxonomy) -> tuple[str, ...] | None:
+    """The category codes quality checks against (empty: the sources' own, any is known)."""
+    codes = taxonomy.category_codes
+    return () if codes is None else tuple(codes)
 
 
 def _load_chunk(conn: psycopg.Connection, run: SourceRun, settings: GridHubSettings,
@@ -300,6 +325,8 @@ def _load_chunk(conn: psycopg.Connection, run: SourceRun, settings: GridHubSetti
     counts.records_read += chunk.records
     # May stop the run (GateFailed).
     settle_batch(conn, run.spec, run.run_id, chunk.verdict, settings.data_dir, judge_gates=judge_gates)
+    taxonomy_counts.add_defaulted(conn, run.run_id, chunk.defaulted)
+    quality_runs.add_counts(conn, run.run_id, chunk.counts)
     merged = merge_cases(conn, run.run_id, chunk.located, track_touched=not bulk)
     newly_quarantined = quarantine(conn, run.source, run.run_id, chunk.failed)
     counts.inserted += merged.inserted
@@ -339,9 +366,10 @@ def check_source(spec: SourceSpec, settings: GridHubSettings, rows: int = 10,
     chunks = list(read_chunks(spec, context))
     raw = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame({POSITION: []})
     fields = raw.drop(columns=[POSITION])
+    taxonomy = settings.profile.taxonomy
     mapped = map_chunk(spec, fields, settings.hash_key.get_secret_value().encode(),
-                       settings.timezone, settings.city_code)
-    verdict = judge(mapped.cases, mapped.problems, spec=spec)
+                       settings.timezone, settings.city_code, taxonomy)
+    verdict = judge(mapped.cases, mapped.problems, spec=spec, categories=_categories(taxonomy))
     reasons = pd.Series([[] for _ in range(len(raw))], index=raw.index, dtype=object)
     for index, found in verdict.reasons.items():
         reasons.at[index] = list(found)

@@ -73,11 +73,12 @@ class Rule:
 
 
 def suite_rules(config: QualityConfig, now: datetime, tz: str = "Asia/Shanghai",
-                extent: CityExtent | None = None) -> list[Rule]:
+                extent: CityExtent | None = None,
+                categories: tuple[str, ...] | None = None) -> list[Rule]:
     """The canonical rules for this moment and source, then the source's own."""
     start = (datetime.combine(config.start, datetime.min.time(), ZoneInfo(tz))
              if config.start else DEFAULT_START)
-    rules = canonical_rules(now, start, extent, tuple(config.required))
+    rules = canonical_rules(now, start, extent, tuple(config.required), categories)
     taken = {r.key for r in rules}
     for i, declared in enumerate(config.expectations):
         kwargs = declared.kwargs
@@ -91,16 +92,25 @@ def suite_rules(config: QualityConfig, now: datetime, tz: str = "Asia/Shanghai",
 
 
 def canonical_rules(now: datetime, start: datetime = DEFAULT_START,
-                    extent: CityExtent | None = None, required: tuple[str, ...] = ()) -> list[Rule]:
-    """What every canonical case must satisfy, whatever its source."""
+                    extent: CityExtent | None = None, required: tuple[str, ...] = (),
+                    categories: tuple[str, ...] | None = None) -> list[Rule]:
+    """What every canonical case must satisfy, whatever its source.
+
+    `categories`: the city profile's category codes (None: the canonical Category; empty:
+    the sources' own values are the categories, so any is known).
+    """
     rules = [
         Rule(f"{column}_present", "expect_column_values_to_not_be_null", {"column": column},
              f"{column} is missing")
         for column in dict.fromkeys(REQUIRED + required)
     ]
-    for column, values in (("kind", CaseKind), ("category", Category), ("status", Status),
-                           ("outcome", Outcome)):
-        codes = sorted(v.value for v in values)
+    known = {"kind": [v.value for v in CaseKind], "status": [v.value for v in Status],
+             "outcome": [v.value for v in Outcome],
+             "category": [v.value for v in Category] if categories is None else list(categories)}
+    for column, values in known.items():
+        if not values:
+            continue
+        codes = sorted(values)
         rules.append(Rule(f"{column}_known", "expect_column_values_to_be_in_set",
                           {"column": column, "value_set": codes},
                           f"{column} is not one of {', '.join(codes)}"))

@@ -46,13 +46,14 @@ class Verdict:
 
 
 def judge(cases: pd.DataFrame, problems: pd.Series, *, spec: SourceSpec | None = None,
-          now: pd.Timestamp | None = None, extent: CityExtent | None = None) -> Verdict:
+          now: pd.Timestamp | None = None, extent: CityExtent | None = None,
+          categories: tuple[str, ...] | None = None) -> Verdict:
     """Check every row against the suite (the source's own rules too, given its spec);
-    mapping problems count as failures."""
+    mapping problems count as failures. `categories`: as quality.suite.canonical_rules."""
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now).tz_convert("UTC")
     config = quality_config(spec)
     rules = suite_rules(config, now.to_pydatetime(), spec.timezone if spec else "Asia/Shanghai",
-                        extent)
+                        extent, categories)
     suite = spec.name if spec else CANONICAL_SUITE
     outcomes = validate(_with_wgs84(cases, extent), rules, suite)
 

@@ -101,12 +101,13 @@ def read_gazetteer(conn: psycopg.Connection) -> pd.DataFrame:
 
 
 def prepare_version(conn: psycopg.Connection, incoming: gpd.GeoDataFrame, level: AreaLevel | str,
-                    effective_from: date | None = None,
-                    complete: bool = False) -> tuple[BoundaryPlan, AreaReport]:
+                    effective_from: date | None = None, complete: bool = False,
+                    slots: list[AreaLevel] | None = None) -> tuple[BoundaryPlan, AreaReport]:
     """Plan a file of areas against the current ones, and check the hierarchy it would give.
 
     Without an effective day, a level loaded for the first time holds from the start of time
-    and a new version of a loaded level from today.
+    and a new version of a loaded level from today. `slots`: the city's levels
+    (CityProfile.slots), for the parent checks.
     """
     level = AreaLevel(level).value
     current = read_areas(conn)
@@ -115,7 +116,7 @@ def prepare_version(conn: psycopg.Connection, incoming: gpd.GeoDataFrame, level:
     plan = plan_version(current, incoming, level, effective_from, complete)
     kept = current[~current["code"].isin(plan.retired_codes + list(plan.opened["code"]))]
     after = pd.concat([kept, plan.opened], ignore_index=True)
-    return plan, check_areas(incoming, after)
+    return plan, check_areas(incoming, after, slots=slots)
 
 
 def open_version(conn: psycopg.Connection, plan: BoundaryPlan, source: str | None = None) -> int:

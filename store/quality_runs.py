@@ -42,6 +42,25 @@ def save_record(conn: psycopg.Connection, r: QualityRecord) -> None:
          "expectations": Jsonb(r.expectations), "success": r.success})
 
 
+def add_counts(conn: psycopg.Connection, run_id: int, counts: dict[str, int]) -> None:
+    """Add a chunk's counts ("what: detail" -> records: placeholder points, clock changes) to
+    its run's quality record, summed key by key."""
+    if not counts:
+        return
+    conn.execute(
+        "UPDATE quality_runs q SET counts = (SELECT jsonb_object_agg(k, n) FROM ("
+        " SELECT k, sum(n)::bigint AS n FROM ("
+        "  SELECT key AS k, value::bigint AS n FROM jsonb_each_text(q.counts)"
+        "  UNION ALL SELECT key, value::bigint FROM jsonb_each_text(%s::jsonb)) u GROUP BY k) s)"
+        " WHERE run_id = %s", (Jsonb(counts), run_id))
+
+
+def read_counts(conn: psycopg.Connection, run_id: int) -> dict[str, int]:
+    """The run's counts (add_counts), empty when it has none or no record."""
+    row = conn.execute("SELECT counts FROM quality_runs WHERE run_id = %s", (run_id,)).fetchone()
+    return {k: int(v) for k, v in (row[0] if row else {}).items()}
+
+
 def save_gates(conn: psycopg.Connection, run_id: int, gates: list[dict]) -> None:
     """Append gate outcomes to the run's record."""
     conn.execute("UPDATE quality_runs SET gates = gates || %s WHERE run_id = %s",

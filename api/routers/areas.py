@@ -47,7 +47,7 @@ async def list_areas(
     if format is Format.CSV:
         raise BadParameterError("format", "areas come as json or geojson")
     hub = hub_of(request)
-    root = area_in_scope(hub, principal, parent or principal.scope_code)
+    root = area_in_scope(hub, principal, parent or principal.scope_code, "parent")
     codes = hub.areas.descendants(root.code, level)
     if parent is None and (level is None or level is root.level):
         codes = [root.code, *codes]

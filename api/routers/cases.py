@@ -11,7 +11,7 @@ from psycopg import sql
 from api.auth import AnalystPrincipal, area_in_scope
 from api.errors import BadParameterError
 from api.hub import hub_of
-from api.params import CategoryParam, FormatParam, KindParam, StatusParam
+from api.params import CODE_PATTERN, CategoryParam, FormatParam, KindParam, StatusParam
 from api.periods import Period, period_params
 from api.rendering import CSV, GEOJSON, JSON, Format, csv_bytes, dumps, feature_collection
 
@@ -45,7 +45,7 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
             responses={200: {"content": {GEOJSON: {}, CSV: {}}}})
 async def cases(
     request: Request, principal: AnalystPrincipal, period: PeriodDep,
-    area: Annotated[str | None, Query(pattern=r"^\d{12}(\d{3})?$",
+    area: Annotated[str | None, Query(pattern=CODE_PATTERN,
                                       description="cases inside this area (default: the key's scope)")] = None,
     bbox: Annotated[str | None, Query(description="west,south,east,north in WGS84 degrees",
                                       examples=["120.1,30.2,120.2,30.3"])] = None,
@@ -56,7 +56,7 @@ async def cases(
 ) -> Response:
     """Cases in case_id order, `limit` at a time; follow `next` (JSON) or the `Link` header."""
     hub = hub_of(request)
-    target = area_in_scope(hub, principal, area or principal.scope_code)
+    target = area_in_scope(hub, principal, area or principal.scope_code, "area")
     limit = min(limit, hub.api.max_page_size)
     box = _bbox(bbox)
     where = [sql.SQL("{} = %(scope)s").format(sql.Identifier(principal.scope_column)),

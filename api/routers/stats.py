@@ -38,9 +38,9 @@ class Metric(StrEnum):
 
 
 def _areas_for(hub: Hub, principal: Principal, level: AreaLevel | None, parent: str | None):
-    root = area_in_scope(hub, principal, parent or principal.scope_code)
-    if level is None:
-        level = AreaLevel(list(AreaLevel)[min(root.level.depth + 1, len(AreaLevel) - 1)])
+    root = area_in_scope(hub, principal, parent or principal.scope_code, "parent")
+    if level is None:  # the next level down that the city has (its finest at the bottom)
+        level = hub.settings.profile.child_slot(root.level) or root.level
     if level.depth < root.level.depth:
         raise NotFoundError(f"no {level.value} areas below {root.code} ({root.level.value})")
     codes = [root.code] if level is root.level else hub.areas.descendants(root.code, level)

@@ -21,6 +21,7 @@ from api.rendering import JSON, MVT, dumps
 from api.suppression import suppressed_sql, threshold
 from core.case import AreaLevel
 from core.errors import ForbiddenError
+from core.profile import CityProfile
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
 PeriodDep = Annotated[Period, Depends(period_params)]
@@ -56,8 +57,14 @@ class Layer(StrEnum):
     CASES = "cases"
 
 
-def level_for_zoom(z: int) -> AreaLevel:
-    """The area level drawn at a zoom: districts far out, grids close in."""
+def level_for_zoom(z: int, profile: CityProfile | None = None) -> AreaLevel:
+    """The area level drawn at a zoom: districts far out, grids close in; a level the city
+    lacks gives way to the next finer one it has."""
+    wanted = _level_for_zoom(z)
+    return profile.used_slot_at_or_below(wanted) if profile is not None else wanted
+
+
+def _level_for_zoom(z: int) -> AreaLevel:
     if z <= 10:
         return AreaLevel.DISTRICT
     if z <= 11:
@@ -94,7 +101,7 @@ def areas_tile_statement(z: int, x: int, y: int, level: AreaLevel, allowed: list
 
 async def _areas_tile(hub: Hub, principal: Principal, z: int, x: int, y: int, period: Period,
                       filters: Filters) -> bytes:
-    level = level_for_zoom(z)
+    level = level_for_zoom(z, hub.settings.profile)
     k = threshold(principal.role, level, hub.api.k_threshold)
     statement = areas_tile_statement(z, x, y, level, _scope_codes(hub, principal, level), k, period, filters)
     [row] = await fetch_all(hub.pool, statement)

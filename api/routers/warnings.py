@@ -15,6 +15,7 @@ from api.auth import CurrentPrincipal, Principal, area_in_scope
 from api.database import ConnDep
 from api.hub import Hub, hub_of
 from api.keys import Role
+from api.params import CODE_PATTERN
 from api.rendering import GEOJSON, JSON, dumps, feature_collection
 from api.suppression import is_small, threshold
 from core.case import AreaLevel
@@ -22,7 +23,7 @@ from core.errors import ForbiddenError, NotFoundError
 
 router = APIRouter(tags=["warnings"])
 
-AreaQuery = Annotated[str | None, Query(pattern=r"^\d{12}(\d{3})?$",
+AreaQuery = Annotated[str | None, Query(pattern=CODE_PATTERN,
                                         description="alerts in this area or any area inside it "
                                                     "(default: the key's scope)")]
 SIGNALS = [s.name for s in all_signals()] + ["escalation:repeat_place", "escalation:repeat_party",
@@ -58,7 +59,7 @@ async def warnings(
 ) -> Response:
     """Newest first; an alert in a grid is listed under its community, street and district
     too, as the same alert (same id), never as a copy."""
-    target = area_in_scope(hub_of(request), principal, area or principal.scope_code)
+    target = area_in_scope(hub_of(request), principal, area or principal.scope_code, "area")
     rows = await (await conn.execute(sql.SQL(
         "SELECT {fields} FROM alert_areas aa"
         " JOIN alerts a ON a.alert_id = aa.alert_id"
@@ -141,7 +142,7 @@ async def hotspots(
 ) -> Response:
     """Grid cells whose neighbourhood is hot on the day, with z-score, p- and q-value."""
     hub = hub_of(request)
-    target = area_in_scope(hub, principal, area or principal.scope_code)
+    target = area_in_scope(hub, principal, area or principal.scope_code, "area")
     if day is None:
         day = (await (await conn.execute("SELECT max(day) AS day FROM hotspots")).fetchone())["day"]
     rows = [] if day is None else await (await conn.execute(

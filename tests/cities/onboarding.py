@@ -1,0 +1,98 @@
+"""A real city onboarded from its example profile and specs, for the end-to-end tests.
+
+Data is read where it lies (../shared/data/real); a missing folder fails the test loudly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import psycopg
+
+from connectors.spec import load_specs
+from core.settings import PROJECT_ROOT, GridHubSettings
+from pipeline.boundaries import load_area_file
+from pipeline.ingest import ingest
+
+REAL = PROJECT_ROOT.parent / "shared" / "data" / "real"
+EXAMPLES = PROJECT_ROOT / "examples" / "cities"
+
+
+def real_data(relative: str) -> Path:
+    """A file of the shared real data; its absence is an error, never a skip."""
+    path = REAL / relative
+    if not path.exists():
+        raise FileNotFoundError(f"real data {path} is missing: these tests need ../shared/data/real")
+    return path
+
+
+@dataclass
+class City:
+    settings: GridHubSettings
+    url: str
+    notes: list[str]
+
+    def ingest_all(self) -> dict[str, object]:
+        """Every example spec of the city ingested once; counts by source."""
+        specs = load_specs(self.settings.resolved_sources_dir)
+        return {name: ingest(spec, self.settings, self.url, variables={"GRIDHUB_REAL_DATA": str(REAL)}).counts
+                for name, spec in specs.items()}
+
+    def rows(self, query: str, *params) -> list[tuple]:
+        with psycopg.connect(self.url) as conn:
+            return conn.execute(query, params).fetchall()
+
+
+def onboard(city: str, url: str, tmp_path: Path, areas: str, level: str, **fields) -> City:
+    """The city's profile and specs on an empty database, its areas loaded from a real file."""
+    folder = EXAMPLES / city
+    settings = GridHubSettings(city_profile=folder / "city.yaml", sources_dir=folder / "sources",
+                               data_dir=tmp_path, database_url=url)
+    notes: list[str] = []
+    load_area_file(url, settings, real_data(areas), level, on_note=notes.append, **fields)
+    return City(settings, url, notes)
+
+
+def agreement(city: City, source: str, label_field: str, labels: pd.Series | None = None) -> tuple[int, int]:
+    """(rows whose GridHub area equals the agency's label, rows GridHub placed on coordinates)."""
+    rows = city.rows(
+        "SELECT c.grid_code, r.payload->>%s FROM cases c JOIN raw_records r ON r.raw_id = c.raw_id"
+        " WHERE c.source = %s AND c.geocode_method = 'coordinates'", label_field, source)
+    agree = sum(1 for code, label in rows if labels_equal(code, label))
+    return agree, len(rows)
+
+
+def labels_equal(code: str | None, label: str | None) -> bool:
+    return code is not None and label is not None and str(code).strip() == str(label).strip()
+
+
+def point_in_polygon_agreement(records: pd.DataFrame, polygons: gpd.GeoDataFrame, code_field: str,
+                               label_field: str, lon: str, lat: str) -> tuple[int, int]:
+    """The plain geopandas answer on the same rows: (agreeing, rows inside some polygon)."""
+    points = gpd.GeoDataFrame(records[[label_field]], crs="EPSG:4326",
+                              geometry=gpd.points_from_xy(records[lon], records[lat]))
+    joined = gpd.sjoin(points, polygons[[code_field, "geometry"]].to_crs("EPSG:4326"),
+                       predicate="within", how="inner")
+    joined = joined[~joined.index.duplicated()]
+    agree = sum(labels_equal(a, b) for a, b in zip(joined[code_field], joined[label_field], strict=True))
+    return agree, len(joined)
+
+
+def api_summary(city: City, code: str) -> dict:
+    """The API's all-time summary of an area, over a real HTTP stack with an admin key."""
+    from fastapi.testclient import TestClient
+
+    from api.keys import Role, create_key
+    from api.main import create_app
+
+    with psycopg.connect(city.url) as conn:
+        key = create_key(conn, Role.ADMIN, city.settings.city_code, "cities test").key
+    with TestClient(create_app(city.settings)) as client:
+        response = client.get(f"/areas/{code}/summary", headers={"Authorization": f"Bearer {key}"})
+        bad = client.get("/areas/not-a-code!/summary", headers={"Authorization": f"Bearer {key}"})
+        wrong = client.get("/areas/ZZZ999/summary", headers={"Authorization": f"Bearer {key}"})
+    return {"status": response.status_code, "body": response.json(), "bad": bad.status_code,
+            "wrong": (wrong.status_code, wrong.json())}
