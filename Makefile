@@ -9,12 +9,14 @@ PORT ?= 8000
 # Cases in the demo city (the default is the demo's own: 200,000 over two years).
 RECORDS ?= 200000
 # Debian packages the tests use: compose validation, GIS clients of the API, HTTP load
-# (bench_api), the README's curl line.
-OS_PACKAGES := docker-compose gdal-bin wrk curl r-cran-surveillance
+# (bench_api), the README's curl line, the browser the dashboard tests drive.
+OS_PACKAGES := docker-compose gdal-bin wrk curl r-cran-surveillance chromium
+# The dashboard's sources (dashboard/): built into dashboard/dist, which the API serves at /.
+DASHBOARD_SOURCES := $(shell find dashboard/src -type f 2>/dev/null) dashboard/build.mjs
 
 .PHONY: install os-packages db demo test test-quick test-setup airflow lint bench clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed dashboard/dist/index.html
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +24,14 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	# uv installs the pinned set in seconds where pip takes a minute or more.
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev]'
 	touch $@
+
+# The dashboard: npm packages exactly as the lockfile says, then the build (esbuild).
+dashboard/node_modules/.installed: dashboard/package.json dashboard/package-lock.json
+	cd dashboard && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+dashboard/dist/index.html: dashboard/node_modules/.installed $(DASHBOARD_SOURCES)
+	cd dashboard && npm run --silent build
 
 # Installs missing OS packages when we may (root with apt-get); otherwise says what is missing.
 os-packages:
@@ -46,14 +56,17 @@ demo: db
 test-setup: install os-packages
 	$(BIN)/gridhub db up
 
+# Test processes: the end-to-end tests start first and the rest fill in around them.
+TEST_WORKERS ?= 2
+
 test: test-setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 # The quick suite, while developing: everything but the end-to-end tests marked slow.
 test-quick: test-setup
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow" -n $(TEST_WORKERS) --dist worksteal
 
 # Airflow on this checkout's dags/ (README, "Local: airflow standalone"). Its components are
 # started as `airflow ...` from PATH, so the venv's bin goes first there. Each setting can be

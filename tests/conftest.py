@@ -8,6 +8,7 @@ one of them (`Databases`, the one way tests make and drop databases).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import threading
@@ -36,10 +37,18 @@ TEST_RECORDS = 20_000
 SESSION_TAG = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long end-to-end tests first, so that under `-n 2` they do not trail at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
-def server_url() -> str:
+def server_url(tmp_path_factory) -> str:
     """A URL of the test server's maintenance database (postgres)."""
-    info = provision.up(PROJECT_ROOT / "var", os.environ.get("DATABASE_URL"))
+    # Under pytest-xdist every worker gets here; one at a time starts or checks the server.
+    with (tmp_path_factory.getbasetemp().parent / "server.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        info = provision.up(PROJECT_ROOT / "var", os.environ.get("DATABASE_URL"))
     return with_dbname(info.url, "postgres")
 
 
