@@ -1,7 +1,9 @@
 """Who is asking: the API key, its role and the area subtree it is confined to.
 
-Keys come in `Authorization: Bearer <key>` or `X-API-Key: <key>`. With GRIDHUB_API_AUTH=off
-(development only) a request without a key acts as an admin of the whole city.
+Keys come in `Authorization: Bearer <key>` or `X-API-Key: <key>`, or, from the dashboard, in
+the HttpOnly session cookie that POST /session sets (api.routers.session). With
+GRIDHUB_API_AUTH=off (development only) a request without a key acts as an admin of the whole
+city.
 """
 
 from __future__ import annotations
@@ -13,11 +15,18 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.areaindex import AreaInfo
-from api.errors import UnauthorizedError
+from api.errors import CodeFormatError, UnauthorizedError
 from api.hub import Hub, hub_of
 from api.keys import Role, hash_key
 from core.case import AreaLevel
 from core.errors import ConfigError, ForbiddenError, NotFoundError
+
+SESSION_COOKIE = "gridhub_session"
+# A cookie goes with every request the browser sends to this host, a custom header only with
+# the page's own (another site cannot add one without a CORS preflight GridHub never allows):
+# a change made with the cookie must carry it, so no other site can make it.
+SESSION_HEADER = ("x-requested-with", "gridhub")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,15 @@ def presented_key(authorization: str | None, x_api_key: str | None) -> str | Non
 
 
 def _presented_key(request: Request) -> str | None:
-    return presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    key = presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    if key is not None:
+        return key
+    key = request.cookies.get(SESSION_COOKIE) or None
+    if key is not None and request.method not in SAFE_METHODS \
+            and request.headers.get(SESSION_HEADER[0]) != SESSION_HEADER[1]:
+        raise ForbiddenError(f"a change sent with the session cookie needs the header"
+                             f" {SESSION_HEADER[0]}: {SESSION_HEADER[1]}")
+    return key
 
 
 def _development_principal(hub: Hub) -> Principal:
@@ -65,16 +82,8 @@ def known_principal(hub: Hub, key: str | None) -> Principal | None:
     return None
 
 
-async def current_principal(request: Request) -> Principal:
-    """The caller, from the key presented (cached per worker for a few seconds)."""
-    hub = hub_of(request)
-    key = _presented_key(request)
-    if key is None:
-        if hub.api.auth == "off":
-            principal = _development_principal(hub)
-            request.state.principal = principal
-            return principal
-        raise UnauthorizedError("an API key is required (Authorization: Bearer <key>)")
+async def principal_for_key(hub: Hub, key: str) -> Principal:
+    """The caller a key stands for (cached per worker for a few seconds); 401 if none."""
     digest = hash_key(key)
     cached = hub.keys.get(digest)
     now = time.monotonic()
@@ -92,6 +101,20 @@ async def current_principal(request: Request) -> Principal:
         hub.keys[digest] = (now, principal)
     if principal is None:
         raise UnauthorizedError("unknown or revoked API key")
+    return principal
+
+
+async def current_principal(request: Request) -> Principal:
+    """The caller, from the key presented (cached per worker for a few seconds)."""
+    hub = hub_of(request)
+    key = _presented_key(request)
+    if key is None:
+        if hub.api.auth == "off":
+            principal = _development_principal(hub)
+            request.state.principal = principal
+            return principal
+        raise UnauthorizedError("an API key is required (Authorization: Bearer <key>)")
+    principal = await principal_for_key(hub, key)
     request.state.principal = principal
     return principal
 
@@ -115,10 +138,15 @@ AnalystPrincipal = Annotated[Principal, Depends(require_analyst)]
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 
 
-def area_in_scope(hub: Hub, principal: Principal, code: str) -> AreaInfo:
-    """The current area with this code, if the key may see it (404 unknown, 403 outside)."""
+def area_in_scope(hub: Hub, principal: Principal, code: str, parameter: str = "code") -> AreaInfo:
+    """The current area with this code, if the key may see it (422 a code the city's profile
+    cannot have, naming its patterns; 404 unknown; 403 outside)."""
     area = hub.areas.get(code)
     if area is None:
+        profile = hub.settings.profile
+        if not profile.code_fits(code):
+            raise CodeFormatError(parameter, f"{code!r} is no area code of {profile.name}: codes"
+                                  f" match {profile.code_patterns}")
         raise NotFoundError(f"no current area with code {code}")
     if not hub.areas.within(code, principal.scope_code):
         raise ForbiddenError(f"area {code} is outside this key's scope ({principal.scope_code})")

@@ -14,7 +14,19 @@ from api.cache import AnswerCache, CachedAnswerMiddleware
 from api.database import database_ready, make_pool
 from api.hub import Hub
 from api.rendering import OrjsonResponse
-from api.routers import areas, cases, health, quality, sources, stats, summary, tiles, warnings
+from api.routers import (
+    areas,
+    cases,
+    dashboard,
+    health,
+    quality,
+    session,
+    sources,
+    stats,
+    summary,
+    tiles,
+    warnings,
+)
 from api.settings import ApiSettings
 from core.errors import ConfigError, GridHubError
 from core.memory import existing_objects_frozen
@@ -80,6 +92,8 @@ def create_app(settings: GridHubSettings | None = None, api_settings: ApiSetting
     app.include_router(sources.router, dependencies=KEYED)
     app.include_router(quality.router, dependencies=KEYED)
     app.include_router(warnings.router, dependencies=KEYED)
+    app.include_router(session.router)  # its own gates: logging in needs no key yet
+    app.include_router(dashboard.router)  # the page and its scripts: no data, no key
     return app
 
 

@@ -1,0 +1,73 @@
+// What the page shows: the caller's context, the selected area and the filters.
+import { label, language } from './i18n.js';
+
+export const state = {
+  ctx: null,         // GET /session
+  code: null,        // the selected area's code
+  area: null,        // GET /areas/{code}: the selected area, its ancestors and children
+  preset: 'last365', // all | last30 | last90 | last365 | custom
+  from: '',
+  to: '',
+  kind: '',
+  category: '',
+  metric: 'count',   // count | rate | change
+  tab: 'overview',
+};
+
+const PRESET_DAYS = { last30: 30, last90: 90, last365: 365 };
+
+function shift(isoDay, days) {
+  const d = new Date(`${isoDay}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}
+
+// The period as `from` / `to` days: presets end on the last day the rollups hold.
+export function period() {
+  if (state.preset === 'custom') return { from: state.from || null, to: state.to || null };
+  const last = state.ctx?.data_span?.last_day;
+  const days = PRESET_DAYS[state.preset];
+  if (!days || !last) return { from: null, to: null };
+  return { from: shift(last, 1 - days), to: last };
+}
+
+export function filters() {
+  return { ...period(), kind: state.kind || null, category: state.category || null };
+}
+
+// The bucket a time series uses for the period: days for a month, weeks for a quarter.
+export function interval() {
+  const { from, to } = period();
+  if (!from || !to) return 'month';
+  const days = (Date.parse(to) - Date.parse(from)) / 86400000 + 1;
+  return days <= 45 ? 'day' : days <= 120 ? 'week' : 'month';
+}
+
+export function levels() {
+  return state.ctx?.city?.levels ?? [];
+}
+
+// A level as the city names it in its own language, or from the messages in another.
+export function levelLabel(slot) {
+  const spec = levels().find((l) => l.slot === slot);
+  const cityLanguage = state.ctx?.city?.languages?.[0];
+  if (spec && cityLanguage === language()) return spec.label;
+  const text = label('level', slot);
+  return text === slot && spec ? spec.name : text;
+}
+
+export function childSlot(slot) {
+  const all = levels();
+  const i = all.findIndex((l) => l.slot === slot);
+  return i >= 0 && i + 1 < all.length ? all[i + 1].slot : null;
+}
+
+// The zoom range at which the areas tiles draw a level (from GET /session).
+export function zoomsOf(slot) {
+  return state.ctx?.tile_levels?.find((l) => l.level === slot) ?? null;
+}
+
+export function levelAtZoom(zoom) {
+  const z = Math.floor(zoom);
+  return state.ctx?.tile_levels?.find((l) => z >= l.minzoom && z <= l.maxzoom)?.level ?? null;
+}
