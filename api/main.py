@@ -93,7 +93,7 @@ def create_app(settings: GridHubSettings | None = None, api_settings: ApiSetting
     app.include_router(quality.router, dependencies=KEYED)
     app.include_router(warnings.router, dependencies=KEYED)
     app.include_router(session.router)  # its own gates: logging in needs no key yet
-    app.include_router(dashboard.router)  # the page and its scripts: no data, no key
+    app.include_router(dashboard.make_router(hub.api.dashboard_dir))  # the page and its scripts: no data, no key
     return app
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.settings import PROJECT_ROOT
 
 
 class ApiSettings(BaseSettings):
@@ -21,3 +25,5 @@ class ApiSettings(BaseSettings):
     audit_flush_seconds: float = Field(0.5, gt=0, description="audit rows are written in batches")
     tile_max_age: int = Field(60, ge=0, description="Cache-Control max-age of tiles (seconds)")
     max_page_size: int = Field(1000, ge=1)
+    dashboard_dir: Path = Field(PROJECT_ROOT / "dashboard" / "dist",
+                                description="the dashboard's build, served at / (make install)")

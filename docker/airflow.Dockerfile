@@ -14,7 +14,8 @@ RUN pip wheel --no-deps --wheel-dir /wheels .
 # --- runtime ------------------------------------------------------------------------------
 FROM ${AIRFLOW_IMAGE}
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    GRIDHUB_DATA_DIR=/var/lib/gridhub GRIDHUB_SOURCES_DIR=/opt/gridhub/sources
+    GRIDHUB_DATA_DIR=/var/lib/gridhub GRIDHUB_SOURCES_DIR=/opt/gridhub/sources \
+    GRIDHUB_CITY_PROFILE=/opt/gridhub/cities/demo/city.yaml
 
 USER root
 # Mount points of named volumes, owned like the rest of the image (airflow = 50000:0):
@@ -43,6 +44,7 @@ RUN pip install --no-deps /tmp/wheels/*.whl \
 # Baked in so the image runs without the bind mounts (compose mounts over them).
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 COPY --chown=airflow:0 sources/ /opt/gridhub/sources/
+COPY --chown=airflow:0 cities/ /opt/gridhub/cities/
 
 # Same command handling as the base image, behind the production secret guard.
 ENTRYPOINT ["/usr/bin/dumb-init", "--", "/opt/gridhub/check-secrets.sh", "/entrypoint"]

@@ -2,6 +2,15 @@
 # Build context: the repository root, filtered by .dockerignore.
 # Works with the classic builder too (docker-compose 1.29): no BuildKit-only syntax.
 ARG PYTHON_IMAGE=python:3.11-slim
+ARG NODE_IMAGE=node:20-slim
+
+# --- the dashboard: npm packages exactly as the lockfile says, then the build -------------
+FROM ${NODE_IMAGE} AS dashboard
+WORKDIR /src/dashboard
+COPY dashboard/package.json dashboard/package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY dashboard/ ./
+RUN npm run --silent build
 
 # --- the gridhub wheel alone; rebuilt on every source change, which is cheap -------------
 FROM ${PYTHON_IMAGE} AS wheel
@@ -18,7 +27,9 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH \
     GRIDHUB_DATA_DIR=/var/lib/gridhub \
-    GRIDHUB_SOURCES_DIR=/opt/gridhub/sources
+    GRIDHUB_SOURCES_DIR=/opt/gridhub/sources \
+    GRIDHUB_CITY_PROFILE=/opt/gridhub/cities/demo/city.yaml \
+    GRIDHUB_API_DASHBOARD_DIR=/opt/gridhub/dashboard
 
 # uid 50000, gid 0: the identity of the Airflow image, so both can write the shared
 # gridhub-data volume (and any uid with gid 0 works, as on OpenShift). A named volume takes
@@ -42,8 +53,11 @@ RUN pip install --no-deps /tmp/wheels/*.whl \
     && rm -rf /tmp/wheels \
     && pip check
 
-# Feed specs are data, not package code: shipped beside it (GRIDHUB_SOURCES_DIR).
+# Feed specs, the city profile and the dashboard's build are data, not package code: shipped
+# beside it (GRIDHUB_SOURCES_DIR, GRIDHUB_CITY_PROFILE, GRIDHUB_API_DASHBOARD_DIR).
 COPY sources/ /opt/gridhub/sources/
+COPY cities/ /opt/gridhub/cities/
+COPY --from=dashboard /src/dashboard/dist/ /opt/gridhub/dashboard/
 COPY docker/check-secrets.sh /usr/local/bin/gridhub-check-secrets
 RUN chmod 0755 /usr/local/bin/gridhub-check-secrets
 

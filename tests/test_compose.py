@@ -335,6 +335,22 @@ def test_airflow_base_image_matches_the_lock():
     assert "python:3.11-slim" in (DOCKER_DIR / "gridhub.Dockerfile").read_text()
 
 
+@pytest.mark.parametrize("dockerfile", ["gridhub.Dockerfile", "airflow.Dockerfile"])
+def test_images_ship_the_files_their_settings_name(dockerfile):
+    """Every /opt/gridhub path an image's settings name is copied into it: the city profile,
+    the feed specs and (API image) the dashboard, built from its lockfile in a Node stage."""
+    text = (DOCKER_DIR / dockerfile).read_text()
+    named = dict(re.findall(r"(GRIDHUB_[A-Z_]+)=(/opt/gridhub/\S+)", text))
+    assert "GRIDHUB_CITY_PROFILE" in named and "GRIDHUB_SOURCES_DIR" in named, named
+    copied = re.findall(r"^COPY .*?(/opt/gridhub/\S*?)/?$", text, re.MULTILINE)
+    for setting, path in named.items():
+        assert any(path.startswith(target) for target in copied), (setting, path, copied)
+    if dockerfile == "gridhub.Dockerfile":
+        assert named["GRIDHUB_API_DASHBOARD_DIR"] == "/opt/gridhub/dashboard"
+        assert "npm ci" in text and "COPY --from=dashboard /src/dashboard/dist/" in text
+        assert (ROOT / "dashboard" / "package-lock.json").exists()
+
+
 @pytest.mark.parametrize(
     ("env", "refused", "named"),
     [

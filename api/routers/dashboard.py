@@ -14,15 +14,13 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
 from core.errors import NotFoundError
-from core.settings import PROJECT_ROOT
 
-DIST = PROJECT_ROOT / "dashboard" / "dist"
 ASSET_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$"
 _MEDIA = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
           ".map": "application/json"}
 
 
-def make_router(dist: Path = DIST) -> APIRouter:
+def make_router(dist: Path) -> APIRouter:
     """Routes serving the build in `dist` (its index.html and assets/)."""
     router = APIRouter(include_in_schema=False)
 
@@ -49,5 +47,3 @@ def make_router(dist: Path = DIST) -> APIRouter:
 
     return router
 
-
-router = make_router()

@@ -13,7 +13,6 @@ import pytest
 
 from alerts.run import run_warnings
 from api.keys import Role, create_key
-from api.routers.dashboard import DIST
 from api.settings import ApiSettings
 from core.settings import PROJECT_ROOT, GridHubSettings
 from tests.conftest import LiveServer
@@ -33,8 +32,9 @@ def browser():
 
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: run `make test-setup` (apt-get install chromium)")
-    if not (DIST / "index.html").is_file():
-        pytest.fail(f"the dashboard is not built in {DIST}: run `make install`")
+    dist = ApiSettings().dashboard_dir
+    if not (dist / "index.html").is_file():
+        pytest.fail(f"the dashboard is not built in {dist}: run `make install`")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield launched
