@@ -12,9 +12,14 @@ from rich.table import Table
 
 from cli.context import console, database_url, friendly_errors, settings
 from core.case import AreaLevel
-from geo.areas import read_area_file
+from geo.areas import read_area_file, read_code_file
 from geo.grid_making import GridMethod, make_grids, write_datav
-from pipeline.boundaries import AreaChecksError, load_area_file
+from pipeline.boundaries import (
+    AreaChecksError,
+    load_area_file,
+    load_code_file,
+    under_current_parents,
+)
 from store.areas import prepare_version, read_areas, read_gazetteer
 from store.db import connect
 
@@ -27,10 +32,14 @@ def report_out() -> Console:
 
 
 def _read(path: Path, level: str, code_field: str | None, name_field: str | None,
-          parent_field: str | None, crs: str | None):
+          parent_field: str | None, crs: str | None, pad_to: int | None, codes: bool):
     profile = settings().profile
+    if codes:
+        return read_code_file(path, profile.slot_of(level), code_field=code_field,
+                              name_field=name_field, parent_field=parent_field, pad_to=pad_to)
     return read_area_file(path, profile.slot_of(level), code_field=code_field,
-                          name_field=name_field, parent_field=parent_field, crs=crs or profile.crs)
+                          name_field=name_field, parent_field=parent_field, crs=crs or profile.crs,
+                          pad_to=pad_to)
 
 
 def _day(value: str | None) -> date | None:
@@ -51,26 +60,63 @@ PARENT_FIELD = typer.Option(None, help="property holding the parent code (defaul
 CRS_OPTION = typer.Option(None, "--crs", help="CRS of a file that declares none (default: the"
                           " profile's crs): WGS84, GCJ-02, BD-09, EPSG:<code>")
 COMPLETE = typer.Option(False, help="the file is the whole level: current areas absent from it close")
+PAD_CODES = typer.Option(None, "--pad-codes", min=1, help="right-pad codes and parent codes with zeros"
+                         " to this many characters (DataV 530102 -> NBS 530102000000 with 12)")
+EFFECTIVE = typer.Option(None, help="YYYY-MM-DD the new boundaries hold from"
+                         " (default: today, or always for a first load)")
+FORCE = typer.Option(False, help="load even when the checks find errors")
 
 
 @app.command()
 def load(path: Path = PATH, level: str = LEVEL, code_field: str = CODE_FIELD,
          name_field: str = NAME_FIELD, parent_field: str = PARENT_FIELD, crs: str = CRS_OPTION,
-         effective: str = typer.Option(None, help="YYYY-MM-DD the new boundaries hold from"
-                                       " (default: today, or always for a first load)"),
-         complete: bool = COMPLETE,
-         force: bool = typer.Option(False, help="load even when the checks find errors")) -> None:
+         pad_codes: int = PAD_CODES,
+         dissolve_by: str = typer.Option(None, help="also make the level above: one area per value"
+                                         " of FIELD, or of its first N characters with FIELD:N"
+                                         " (code:1 groups by the code's first digit)"),
+         dissolve_name_field: str = typer.Option(None, help="field naming each dissolved area"
+                                                 " (one value per group; default: its key)"),
+         effective: str = EFFECTIVE, complete: bool = COMPLETE, force: bool = FORCE) -> None:
     """Load areas as a new boundary version: checks, closes and opens rows, re-assigns cases."""
     with friendly_errors():
         cfg = settings()
-        try:
-            result = load_area_file(database_url(cfg), cfg, path, level, code_field=code_field,
-                                    name_field=name_field, parent_field=parent_field, crs=crs,
-                                    effective_from=_day(effective), complete=complete,
-                                    force=force, on_report=_print_report, on_note=console.print)
-        except AreaChecksError:  # the report above lists the errors
-            console.print("[red]not loaded:[/red] the checks found errors (--force loads anyway)")
-            raise typer.Exit(1) from None
+        result = _loaded(lambda: load_area_file(
+            database_url(cfg), cfg, path, level, code_field=code_field, name_field=name_field,
+            parent_field=parent_field, crs=crs, pad_to=pad_codes, dissolve_by=dissolve_by,
+            dissolve_name_field=dissolve_name_field, effective_from=_day(effective),
+            complete=complete, force=force, on_report=_print_report, on_note=console.print))
+    _print_result(result)
+
+
+@app.command("load-codes")
+def load_codes(path: Path = typer.Argument(..., exists=True, help="CSV (code, name, parent fields)"
+                                           " or NBS JSON {parent: {code: name}}"),
+               level: str = LEVEL,
+               code_field: str = typer.Option(None, help="field holding the code (default code)"),
+               name_field: str = typer.Option(None, help="field holding the name (default name)"),
+               parent_field: str = typer.Option(None, help="field holding the parent code"
+                                                " (default parent_code)"),
+               pad_codes: int = PAD_CODES, effective: str = EFFECTIVE, complete: bool = COMPLETE,
+               force: bool = FORCE) -> None:
+    """Load a level known by codes and names only (no shapes): rows under the current level above."""
+    with friendly_errors():
+        cfg = settings()
+        result = _loaded(lambda: load_code_file(
+            database_url(cfg), cfg, path, level, code_field=code_field, name_field=name_field,
+            parent_field=parent_field, pad_to=pad_codes, effective_from=_day(effective),
+            complete=complete, force=force, on_report=_print_report, on_note=console.print))
+    _print_result(result)
+
+
+def _loaded(load):
+    try:
+        return load()
+    except AreaChecksError:  # the report printed before lists the errors
+        console.print("[red]not loaded:[/red] the checks found errors (--force loads anyway)")
+        raise typer.Exit(1) from None
+
+
+def _print_result(result) -> None:
     plan = result.plan
     summary = ", ".join(f"{v} {k}" for k, v in plan.summary().items())
     if result.version_id is None:
@@ -83,12 +129,16 @@ def load(path: Path = PATH, level: str = LEVEL, code_field: str = CODE_FIELD,
 @app.command()
 def diff(path: Path = PATH, level: str = LEVEL, code_field: str = CODE_FIELD,
          name_field: str = NAME_FIELD, parent_field: str = PARENT_FIELD, crs: str = CRS_OPTION,
+         pad_codes: int = PAD_CODES,
+         codes: bool = typer.Option(False, help="the file is a code list (as areas load-codes)"),
          complete: bool = COMPLETE) -> None:
     """Show what loading a file would change, and what the checks find, without loading it."""
     with friendly_errors():
-        incoming = _read(path, level, code_field, name_field, parent_field, crs)
+        incoming = _read(path, level, code_field, name_field, parent_field, crs, pad_codes, codes)
         slot = settings().profile.slot_of(level)
         with connect(database_url(settings())) as conn:
+            if codes:  # a code list may hold other cities and levels: only this one's rows
+                incoming = under_current_parents(conn, settings().profile, path, incoming, slot)
             plan, report = prepare_version(conn, incoming, slot, None, complete,
                                            slots=settings().profile.slots)
     report_out().print(_table(plan.rows(), f"{path.name} against the current {level} areas"))

@@ -1,6 +1,7 @@
 """Checks on a file of areas before it is loaded, with a report a person can act on.
 
 Errors stop a load (unless forced): duplicate codes, codes whose parent exists nowhere.
+Areas known by code alone (empty shapes, `areas load-codes`) get only these code checks.
 Warnings are reported: geometries that were invalid (repaired with make_valid on reading),
 siblings that overlap, gaps between siblings inside their parent, children reaching outside
 their parent, parents of the wrong level. Areas are measured in metres in the city's UTM zone;
@@ -69,9 +70,11 @@ def check_areas(incoming: gpd.GeoDataFrame, after: gpd.GeoDataFrame,
             problems.append(AreaProblem("invalid_geometry", code, f"repaired with make_valid: {reason}"))
     if incoming.empty:
         return report
-    metric = gpd.GeoSeries(incoming.geometry, crs="EPSG:4326").estimate_utm_crs()
     known = after.drop_duplicates("code").set_index("code")
     problems += _parents(incoming, known, slots or list(AreaLevel))
+    if shapely.is_empty(incoming.geometry.to_numpy()).all():
+        return report  # a level known by codes alone: nothing to measure
+    metric = gpd.GeoSeries(incoming.geometry, crs="EPSG:4326").estimate_utm_crs()
     problems += _outside_parent(incoming, known, metric, tolerance_m2)
     level = incoming["level"].iloc[0]
     siblings = after[(after["level"] == level)

@@ -7,6 +7,7 @@ for Chinese divisions (properties adcode, name, parent {"adcode": ...}).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -29,11 +30,14 @@ class AreaFileError(ConfigError):
 
 def read_area_file(path: Path, level: AreaLevel | str, code_field: str | None = None,
                    name_field: str | None = None, parent_field: str | None = None,
-                   crs: str | None = None) -> gpd.GeoDataFrame:
+                   crs: str | None = None, pad_to: int | None = None,
+                   keep: Sequence[str] = ()) -> gpd.GeoDataFrame:
     """Read one level of areas into code, parent_code, level, name, geometry (EPSG:4326).
 
     The file's own CRS is used when it declares one; otherwise `crs` (the profile's default,
     or --crs), WGS84 when none is given. Coordinates that cannot be in that CRS are refused.
+    pad_to: codes and parent codes right-padded with zeros to this many characters (DataV's
+    6-digit adcodes as 12-digit NBS codes). keep: file fields copied as they are.
     """
     try:
         frame = gpd.read_file(path)
@@ -48,6 +52,9 @@ def read_area_file(path: Path, level: AreaLevel | str, code_field: str | None = 
                             f" {_fields(frame)}")
     if parent_field is not None and parent_field not in frame:
         raise AreaFileError(f"{path}: no parent field {parent_field!r}; fields are {_fields(frame)}")
+    missing = [f for f in keep if f not in frame]
+    if missing:
+        raise AreaFileError(f"{path}: no field {missing[0]!r}; fields are {_fields(frame)}")
     if frame.geometry.isna().any():
         missing = frame.loc[frame.geometry.isna(), code_field].astype(str).tolist()
         raise AreaFileError(f"{path}: areas without a geometry: {missing[:10]}")
@@ -58,13 +65,22 @@ def read_area_file(path: Path, level: AreaLevel | str, code_field: str | None = 
     reasons = np.where(valid, None, shapely.is_valid_reason(frame.geometry.to_numpy()))
     name_field = name_field or ("name" if "name" in frame else code_field)
     out = gpd.GeoDataFrame({
-        "code": _code_text(frame[code_field]),
-        "parent_code": parent,
+        "code": padded(_code_text(frame[code_field]), pad_to),
+        "parent_code": padded(parent, pad_to),
         "level": AreaLevel(level).value,
         "name": frame[name_field].astype(str),
         "invalid_reason": reasons,  # why make_valid had to repair the shape, None when valid
     }, geometry=_as_multipolygons(frame.geometry), crs="EPSG:4326")
+    for extra in keep:
+        out[extra] = frame[extra].to_numpy()
     return out
+
+
+def padded(codes: pd.Series, width: int | None) -> pd.Series:
+    """Codes right-padded with zeros to `width` (NBS codes: 530102 -> 530102000000)."""
+    if not width:
+        return codes
+    return codes.map(lambda c: c if c is None or pd.isna(c) else str(c).ljust(width, "0"))
 
 
 def _geojson_without_crs(path: Path) -> bool:
@@ -180,3 +196,68 @@ def _as_multipolygons(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
     multi = [g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon(
         [p for p in shapely.get_parts(g) if p.geom_type == "Polygon"]) for g in fixed]
     return gpd.GeoSeries(multi, index=geoms.index, crs=geoms.crs)
+
+
+def group_keys(areas: gpd.GeoDataFrame, by: str) -> pd.Series:
+    """The key each area is dissolved by: `FIELD` (its value) or `FIELD:N` (its first N characters)."""
+    field, _, width = by.partition(":")
+    if field not in areas:
+        raise AreaFileError(f"--dissolve-by {by!r}: no field {field!r} (use code, or a field of the file)")
+    if width and (not width.isdigit() or int(width) < 1):
+        raise AreaFileError(f"--dissolve-by {by!r}: expected FIELD or FIELD:N (its first N characters)")
+    values = areas[field].astype(str)
+    return values.str[:int(width)] if width else values
+
+
+def dissolved_groups(children: gpd.GeoDataFrame, keys: pd.Series, level: AreaLevel | str,
+                     names: pd.Series | None = None) -> gpd.GeoDataFrame:
+    """One area per key, the union of the children sharing it, named by `names` (one per key)."""
+    parts = []
+    for key, group in children.groupby(keys.to_numpy(), sort=True):
+        distinct = sorted(set(names[group.index].astype(str))) if names is not None else [str(key)]
+        if len(distinct) != 1:
+            raise AreaFileError(f"areas dissolved into {key!r} carry {len(distinct)} names"
+                                f" ({', '.join(distinct[:3])}): pick a name field with one value per group")
+        parts.append(dissolved(group, str(key), distinct[0], level))
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs="EPSG:4326")
+
+
+def read_code_file(path: Path, level: AreaLevel | str, code_field: str | None = None,
+                   name_field: str | None = None, parent_field: str | None = None,
+                   pad_to: int | None = None) -> gpd.GeoDataFrame:
+    """Read areas known by code alone, with an empty shape each (the areas table needs one).
+
+    Files: CSV with code, name and parent fields, or the NBS JSON of nested code lists
+    ({parent code: {code: name}}, every level of a city in one file).
+    """
+    try:
+        if path.suffix.lower() == ".json":
+            document = json.loads(path.read_text(encoding="utf-8"))
+            frame = pd.DataFrame([(str(code), str(name), str(parent))
+                                  for parent, children in document.items()
+                                  for code, name in children.items()],
+                                 columns=["code", "name", "parent_code"])
+        else:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, AttributeError) as exc:
+        raise AreaFileError(f"{path}: cannot read as a code list (CSV, or NBS JSON"
+                            f" {{parent: {{code: name}}}}): {exc}") from exc
+    code_field, name_field = code_field or "code", name_field or "name"
+    parent_field = parent_field or "parent_code"
+    for role, field in (("code", code_field), ("name", name_field), ("parent", parent_field)):
+        if field not in frame:
+            raise AreaFileError(f"{path}: no {role} field {field!r} (give --{role}-field);"
+                                f" fields are {list(frame.columns)}")
+    return gpd.GeoDataFrame({
+        "code": padded(frame[code_field].str.strip(), pad_to),
+        "parent_code": padded(frame[parent_field].str.strip().replace("", None), pad_to),
+        "level": AreaLevel(level).value,
+        "name": frame[name_field],
+        "invalid_reason": None,
+    }, geometry=gpd.GeoSeries([shapely.MultiPolygon()] * len(frame), index=frame.index),
+        crs="EPSG:4326")
+
+
+def code_only(areas: gpd.GeoDataFrame) -> bool:
+    """Whether these areas have no shapes (a level known by codes and names only)."""
+    return bool(len(areas)) and bool(shapely.is_empty(areas.geometry.to_numpy()).all())

@@ -87,7 +87,9 @@ def plan_version(current: gpd.GeoDataFrame, incoming: gpd.GeoDataFrame, level: A
 
 
 def _metric_crs(frame: gpd.GeoDataFrame):
-    return gpd.GeoSeries(frame.geometry, crs="EPSG:4326").estimate_utm_crs()
+    shapes = gpd.GeoSeries(frame.geometry, crs="EPSG:4326")
+    shapes = shapes[~shapes.is_empty]  # areas known by code alone have empty shapes
+    return shapes.estimate_utm_crs() if len(shapes) else "EPSG:3857"
 
 
 def _differences(old: pd.DataFrame, new: gpd.GeoDataFrame, metric, tolerance_m2: float) -> pd.Series:

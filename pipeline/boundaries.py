@@ -16,7 +16,14 @@ from core.errors import ConfigError
 from core.profile import CityProfile
 from core.settings import GridHubSettings
 from geo.area_checks import AreaReport
-from geo.areas import dissolved, parents_by_overlap, read_area_file
+from geo.areas import (
+    dissolved,
+    dissolved_groups,
+    group_keys,
+    parents_by_overlap,
+    read_area_file,
+    read_code_file,
+)
 from geo.geocode import geocode
 from geo.versions import BoundaryPlan
 from pipeline.orchestration import exclusive_case_writer
@@ -73,6 +80,8 @@ class LevelMissingError(ConfigError):
 def load_area_file(url: str, settings: GridHubSettings, path: Path, level: AreaLevel | str, *,
                    code_field: str | None = None, name_field: str | None = None,
                    parent_field: str | None = None, crs: str | None = None,
+                   pad_to: int | None = None, dissolve_by: str | None = None,
+                   dissolve_name_field: str | None = None,
                    effective_from: date | None = None, complete: bool = False,
                    force: bool = False, on_report: Callable[[AreaReport], None] | None = None,
                    on_note: Callable[[str], None] | None = None) -> VersionResult:
@@ -84,24 +93,114 @@ def load_area_file(url: str, settings: GridHubSettings, path: Path, level: AreaL
     that level is the city and none is loaded, the city's outline is the union of these
     areas. on_report sees the checks' findings before anything is written; errors refuse the
     load (AreaChecksError) unless force.
+
+    dissolve_by (`FIELD` or `FIELD:N`, `code:1` for the first digit of the code) makes the
+    level above too, in the same transaction: one area per key, the union of the areas sharing
+    it, named by dissolve_name_field (else the key); pad_to right-pads codes with zeros.
     """
     profile = settings.profile
     slot = profile.slot_of(str(level))
+    keep = [f for f in ((dissolve_by or "").partition(":")[0], dissolve_name_field)
+            if f and f != "code"]
     incoming = read_area_file(path, slot, code_field=code_field, name_field=name_field,
-                              parent_field=parent_field, crs=crs or profile.crs)
+                              parent_field=parent_field, crs=crs or profile.crs, pad_to=pad_to,
+                              keep=keep)
     _check_codes(path, incoming, profile, slot)
     note = on_note or (lambda _: None)
     with exclusive_case_writer(url), connect(url) as conn:
+        if dissolve_by:
+            incoming = _load_dissolved_parents(conn, settings, path, incoming, slot, dissolve_by,
+                                               dissolve_name_field, effective_from, force,
+                                               on_report, note)
+        incoming = incoming.drop(columns=keep)
         parent_slot = profile.parent_slot(slot)
         if parent_slot is not None:
             incoming = _with_parents(conn, settings, path, incoming, parent_slot, effective_from, note)
-        plan, report = areas.prepare_version(conn, incoming, slot, effective_from, complete,
-                                             slots=profile.slots)
-        if on_report:
-            on_report(report)
-        if not report.ok and not force:
-            raise AreaChecksError(path, report)
-        return load_boundary_version(conn, plan, source=str(path), timezone=settings.timezone)
+        return _checked_load(conn, settings, path, incoming, slot, effective_from, complete, force,
+                             on_report)
+
+
+def load_code_file(url: str, settings: GridHubSettings, path: Path, level: AreaLevel | str, *,
+                   code_field: str | None = None, name_field: str | None = None,
+                   parent_field: str | None = None, pad_to: int | None = None,
+                   effective_from: date | None = None, complete: bool = False,
+                   force: bool = False, on_report: Callable[[AreaReport], None] | None = None,
+                   on_note: Callable[[str], None] | None = None) -> VersionResult:
+    """Load a level known by codes and names only (`gridhub areas load-codes`).
+
+    Its areas get an empty shape: no point ever falls in them; cases reach them by code or
+    name. Only the rows whose parent is a current area of the level above are kept (a national
+    list loads one city's part); on_note says how many.
+    """
+    profile = settings.profile
+    slot = profile.slot_of(str(level))
+    parent_slot = profile.parent_slot(slot)
+    if parent_slot is None:
+        raise ConfigError(f"{path}: the top level is the city outline; it needs a shape"
+                          " (gridhub areas load, or let it be derived from its children)")
+    incoming = read_code_file(path, slot, code_field=code_field, name_field=name_field,
+                              parent_field=parent_field, pad_to=pad_to)
+    note = on_note or (lambda _: None)
+    with exclusive_case_writer(url), connect(url) as conn:
+        ours = under_current_parents(conn, profile, path, incoming, slot)
+        note(f"{len(ours)} of the {len(incoming)} rows have a current"
+             f" {profile.slot_names[parent_slot]} as parent and load as"
+             f" {profile.slot_names[slot]} areas without a shape; the rest belong to other"
+             " parents or levels")
+        _check_codes(path, ours, profile, slot)
+        return _checked_load(conn, settings, path, ours, slot, effective_from, complete, force,
+                             on_report)
+
+
+def under_current_parents(conn: psycopg.Connection, profile: CityProfile, path: Path, incoming,
+                          slot: AreaLevel):
+    """The rows of a code list whose parent is a current area of the level above `slot`."""
+    parent_slot = profile.parent_slot(slot)
+    current = areas.read_areas(conn)
+    parents = current.loc[current["level"] == parent_slot.value, "code"]
+    if parents.empty:
+        parent_name = profile.slot_names[parent_slot]
+        raise LevelMissingError(f"{path}: the {parent_name} level holds no areas yet: load it"
+                                f" first (gridhub areas load FILE --level {parent_name})")
+    return incoming[incoming["parent_code"].isin(parents)].reset_index(drop=True)
+
+
+def _checked_load(conn: psycopg.Connection, settings: GridHubSettings, path: Path, incoming,
+                  slot: AreaLevel, effective_from: date | None, complete: bool, force: bool,
+                  on_report: Callable[[AreaReport], None] | None,
+                  source: str | None = None) -> VersionResult:
+    """Plan and check one level's areas, then load them unless the checks found errors."""
+    plan, report = areas.prepare_version(conn, incoming, slot, effective_from, complete,
+                                         slots=settings.profile.slots)
+    if on_report:
+        on_report(report)
+    if not report.ok and not force:
+        raise AreaChecksError(path, report)
+    return load_boundary_version(conn, plan, source=source or str(path), timezone=settings.timezone)
+
+
+def _load_dissolved_parents(conn: psycopg.Connection, settings: GridHubSettings, path: Path,
+                            incoming, slot: AreaLevel, by: str, name_field: str | None,
+                            effective_from: date | None, force: bool,
+                            on_report: Callable[[AreaReport], None] | None,
+                            note: Callable[[str], None]):
+    """Make and load the level above by dissolving the incoming areas; them with those parents."""
+    profile = settings.profile
+    parent_slot = profile.parent_slot(slot)
+    if parent_slot in (None, AreaLevel.CITY):
+        raise ConfigError(f"--dissolve-by makes the level above {profile.slot_names[slot]}, which is"
+                          " the city: its outline is made from the areas without it")
+    keys = group_keys(incoming, by)
+    names = incoming[name_field] if name_field else None
+    parents = dissolved_groups(incoming, keys, parent_slot, names)
+    _check_codes(path, parents, profile, parent_slot)
+    grandparent = profile.parent_slot(parent_slot)
+    parents = _with_parents(conn, settings, path, parents, grandparent, effective_from, note)
+    _checked_load(conn, settings, path, parents, parent_slot, effective_from, False, force,
+                  on_report, source=f"{path} (dissolved by {by})")
+    note(f"{len(parents)} {profile.slot_names[parent_slot]} area(s) made as the union of the"
+         f" {len(incoming)} areas grouped by {by}")
+    return incoming.assign(parent_code=keys.to_numpy())
 
 
 def _check_codes(path: Path, incoming, profile: CityProfile, slot: AreaLevel) -> None:

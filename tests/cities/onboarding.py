@@ -5,12 +5,14 @@ Data is read where it lies (../shared/data/real); a missing folder fails the tes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import psycopg
+from psycopg import sql
 
 from connectors.spec import load_specs
 from core.settings import PROJECT_ROOT, GridHubSettings
@@ -41,7 +43,7 @@ class City:
         return {name: ingest(spec, self.settings, self.url, variables={"GRIDHUB_REAL_DATA": str(REAL)}).counts
                 for name, spec in specs.items()}
 
-    def rows(self, query: str, *params) -> list[tuple]:
+    def rows(self, query: str | sql.Composable, *params) -> list[tuple]:
         with psycopg.connect(self.url) as conn:
             return conn.execute(query, params).fetchall()
 
@@ -56,12 +58,20 @@ def onboard(city: str, url: str, tmp_path: Path, areas: str, level: str, **field
     return City(settings, url, notes)
 
 
-def agreement(city: City, source: str, label_field: str, labels: pd.Series | None = None) -> tuple[int, int]:
-    """(rows whose GridHub area equals the agency's label, rows GridHub placed on coordinates)."""
-    rows = city.rows(
-        "SELECT c.grid_code, r.payload->>%s FROM cases c JOIN raw_records r ON r.raw_id = c.raw_id"
-        " WHERE c.source = %s AND c.geocode_method = 'coordinates'", label_field, source)
-    agree = sum(1 for code, label in rows if labels_equal(code, label))
+def agreement(city: City, source: str, label_field: str, labels: pd.Series | None = None,
+              to_code: Callable[[str | None], str | None] | None = None,
+              column: str = "grid_code", method: str = "coordinates") -> tuple[int, int]:
+    """(rows whose GridHub area equals the agency's label, rows GridHub placed by `method`).
+
+    to_code turns the agency's label into the city's code ("05 MANHATTAN" -> "105");
+    column is the level compared (grid_code: the finest).
+    """
+    rows = city.rows(sql.SQL(
+        "SELECT c.{}, r.payload->>%s FROM cases c JOIN raw_records r ON r.raw_id = c.raw_id"
+        " WHERE c.source = %s AND c.geocode_method = %s").format(sql.Identifier(column)),
+        label_field, source, method)
+    convert = to_code or (lambda label: label)
+    agree = sum(1 for code, label in rows if labels_equal(code, convert(label)))
     return agree, len(rows)
 
 
@@ -81,8 +91,8 @@ def point_in_polygon_agreement(records: pd.DataFrame, polygons: gpd.GeoDataFrame
     return agree, len(joined)
 
 
-def api_summary(city: City, code: str) -> dict:
-    """The API's all-time summary of an area, over a real HTTP stack with an admin key."""
+def api_get(city: City, *paths: str) -> list[tuple[int, object]]:
+    """(status, JSON body) of each GET, over a real HTTP stack with an admin key."""
     from fastapi.testclient import TestClient
 
     from api.keys import Role, create_key
@@ -91,8 +101,12 @@ def api_summary(city: City, code: str) -> dict:
     with psycopg.connect(city.url) as conn:
         key = create_key(conn, Role.ADMIN, city.settings.city_code, "cities test").key
     with TestClient(create_app(city.settings)) as client:
-        response = client.get(f"/areas/{code}/summary", headers={"Authorization": f"Bearer {key}"})
-        bad = client.get("/areas/not-a-code!/summary", headers={"Authorization": f"Bearer {key}"})
-        wrong = client.get("/areas/ZZZ999/summary", headers={"Authorization": f"Bearer {key}"})
-    return {"status": response.status_code, "body": response.json(), "bad": bad.status_code,
-            "wrong": (wrong.status_code, wrong.json())}
+        responses = [client.get(path, headers={"Authorization": f"Bearer {key}"}) for path in paths]
+    return [(r.status_code, r.json()) for r in responses]
+
+
+def api_summary(city: City, code: str) -> dict:
+    """The API's all-time summary of an area, a malformed code's and an unknown code's answers."""
+    (status, body), (bad, _), wrong = api_get(
+        city, f"/areas/{code}/summary", "/areas/not-a-code!/summary", "/areas/ZZZ999/summary")
+    return {"status": status, "body": body, "bad": bad, "wrong": wrong}
