@@ -34,8 +34,13 @@ class CodeFormatError(BadParameterError):
     """An area code that fits none of the city profile's code patterns (a malformed value)."""
 
 
+class UnknownLevelError(BadParameterError):
+    """A level name that is not one of the city profile's levels."""
+
+
 STATUS_FOR: dict[type[GridHubError], int] = {
     CodeFormatError: 422,
+    UnknownLevelError: 422,
     NotFoundError: 404,
     ForbiddenError: 403,
     UnauthorizedError: 401,

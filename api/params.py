@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Query
+from fastapi import Depends, Path, Query, Request
 
+from api.levels import LEVEL_NAME_PATTERN, level_slot
 from api.queries import Filters
 from api.rendering import Format
 from core.case import AreaLevel, CaseKind, Status
@@ -22,7 +23,9 @@ KindParam = Annotated[CaseKind | None, Query(description="only cases of this kin
 CategoryParam = Annotated[str | None, Query(max_length=200, description="only cases of this category",
                                             examples=["labour"])]
 StatusParam = Annotated[Status | None, Query(description="only cases in this status")]
-LevelParam = Annotated[AreaLevel | None, Query(description="area level", examples=["street"])]
+LevelName = Annotated[str | None, Query(pattern=LEVEL_NAME_PATTERN,
+                                        description="area level, as the city profile names it",
+                                        examples=["street"])]
 ParentParam = Annotated[str | None, Query(pattern=CODE_PATTERN,
                                           description="only areas below this one (default: the key's scope)",
                                           examples=["339902000000"])]
@@ -38,3 +41,11 @@ async def filter_params(kind: KindParam = None, category: CategoryParam = None) 
 
 
 FiltersDep = Annotated[Filters, Depends(filter_params)]
+
+
+async def level_param(request: Request, level: LevelName = None) -> AreaLevel | None:
+    """The `level` query parameter, a profile's level name, as its stored slot."""
+    return level_slot(request.app.state.hub.settings.profile, level)
+
+
+LevelParam = Annotated[AreaLevel | None, Depends(level_param)]

@@ -91,7 +91,8 @@ def count_level(cases: pa.Table, level: AreaLevel) -> LevelCounts:
         "settled": count(where(outcome, Outcome.SETTLED.value)),
         "not_settled": count(where(outcome, Outcome.NOT_SETTLED.value)),
         "closed": count(is_closed),
-        "close_hours_sum": np.bincount(closed_group, weights=hours[is_closed], minlength=n),
+        # float64 even with no closure in the slice (bincount of nothing gives int64)
+        "close_hours_sum": np.bincount(closed_group, weights=hours[is_closed], minlength=n).astype(np.float64),
         **{f"status_{s.value}": count(where(status, s.value)) for s in Status},
     }
     # Close lags of each group: its distinct (group, lag) pairs, in order, with their counts.

@@ -12,14 +12,16 @@ from api.auth import CurrentPrincipal, area_in_scope
 from api.cache import cached
 from api.errors import BadParameterError
 from api.hub import hub_of
+from api.levels import level_name
 from api.params import AreaCode, LevelParam, ParentParam, SimplifyParam
 from api.rendering import GEOJSON, JSON, Format, dumps, feature_collection
+from core.profile import CityProfile
 
 router = APIRouter(prefix="/areas", tags=["areas"])
 
 
-def _brief(a: AreaInfo) -> dict:
-    return {"code": a.code, "name": a.name, "level": a.level.value, "parent_code": a.parent_code}
+def _brief(a: AreaInfo, profile: CityProfile) -> dict:
+    return {"code": a.code, "name": a.name, "level": level_name(profile, a.level), "parent_code": a.parent_code}
 
 
 async def geometries(request: Request, codes: list[str], simplify: float) -> dict[str, str]:
@@ -57,7 +59,7 @@ async def list_areas(
         areas = [a for a in areas if needle in a.name.casefold()]
 
     async def build():
-        rows = [_brief(a) for a in areas]
+        rows = [_brief(a, hub.settings.profile) for a in areas]
         if format is Format.GEOJSON:
             geoms = await geometries(request, [a.code for a in areas], simplify)
             for row in rows:
@@ -79,6 +81,7 @@ async def area_detail(
     """The area with its ancestors (up to the key's scope) and its children."""
     hub = hub_of(request)
     area = area_in_scope(hub, principal, code)
+    profile = hub.settings.profile
 
     async def build():
         lineage = hub.areas.lineage(code)[1:]
@@ -86,10 +89,10 @@ async def area_detail(
         for a in lineage:  # nearest first; stop above the scope
             if not hub.areas.within(a.code, principal.scope_code):
                 break
-            visible.append(_brief(a))
-        body = _brief(area) | {
+            visible.append(_brief(a, profile))
+        body = _brief(area, profile) | {
             "ancestors": visible,
-            "children": [_brief(hub.areas.get(c)) for c in hub.areas.children.get(code, [])],
+            "children": [_brief(hub.areas.get(c), profile) for c in hub.areas.children.get(code, [])],
         }
         if geometry:
             body["geometry"] = (await geometries(request, [code], simplify)).get(code)

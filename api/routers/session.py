@@ -11,6 +11,7 @@ from api.auth import SESSION_COOKIE, CurrentPrincipal, Principal, principal_for_
 from api.database import database_ready
 from api.hub import Hub, hub_of
 from api.keys import Role
+from api.levels import level_name
 from api.rendering import JSON, dumps
 from api.routers.tiles import MAX_ZOOM, level_for_zoom
 from api.suppression import threshold
@@ -23,7 +24,7 @@ def _tile_levels(hub: Hub) -> list[dict]:
     """The zooms at which the areas tiles draw each level (the page drills down by zoom)."""
     out: list[dict] = []
     for z in range(MAX_ZOOM + 1):
-        level = level_for_zoom(z, hub.settings.profile).value
+        level = level_name(hub.settings.profile, level_for_zoom(z, hub.settings.profile))
         if out and out[-1]["level"] == level:
             out[-1]["maxzoom"] = z
         else:
@@ -42,9 +43,9 @@ async def context(hub: Hub, principal: Principal) -> dict:
         "sees_cases": principal.role.sees_cases,
         "may_acknowledge": principal.role is not Role.VIEWER,
         "scope": {"code": principal.scope_code, "name": scope.name if scope else None,
-                  "level": principal.scope_level.value},
+                  "level": level_name(profile, principal.scope_level)},
         # counts from 1 to k-1 come as null at the levels where this key gets them suppressed
-        "suppressed_below": {slot.value: k for slot in profile.slots
+        "suppressed_below": {level_name(profile, slot): k for slot in profile.slots
                              if (k := threshold(principal.role, slot, hub.api.k_threshold))},
         "city": {
             "code": profile.code, "name": profile.name, "languages": profile.languages,

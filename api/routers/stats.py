@@ -13,6 +13,7 @@ from api.database import fetch_together
 from api.errors import BadParameterError
 from api.figures import figures
 from api.hub import Hub, hub_of
+from api.levels import level_name
 from api.params import FiltersDep, FormatParam, LevelParam, ParentParam, SimplifyParam
 from api.periods import Period, period_params
 from api.queries import Filters, Wrapper, open_at_end, period_rows, summed
@@ -42,7 +43,9 @@ def _areas_for(hub: Hub, principal: Principal, level: AreaLevel | None, parent: 
     if level is None:  # the next level down that the city has (its finest at the bottom)
         level = hub.settings.profile.child_slot(root.level) or root.level
     if level.depth < root.level.depth:
-        raise NotFoundError(f"no {level.value} areas below {root.code} ({root.level.value})")
+        profile = hub.settings.profile
+        raise NotFoundError(f"no {level_name(profile, level)} areas below {root.code}"
+                            f" ({level_name(profile, root.level)})")
     codes = [root.code] if level is root.level else hub.areas.descendants(root.code, level)
     return level, [hub.areas.get(c) for c in codes]
 
@@ -67,7 +70,8 @@ async def area_rows(hub: Hub, principal: Principal, level: AreaLevel, areas, per
     for a in areas:
         previous_reported = int(prev.get(a.code, {}).get("reported") or 0) if previous else None
         f = figures(cur.get(a.code), open_by.get(a.code, 0), previous_reported).suppressed(k)
-        rows.append({"code": a.code, "name": a.name, "level": a.level.value, "parent_code": a.parent_code,
+        rows.append({"code": a.code, "name": a.name, "level": level_name(hub.settings.profile, a.level),
+                     "parent_code": a.parent_code,
                      **{column: getattr(f, column) for column in FIGURE_COLUMNS}})
     return rows
 
@@ -91,7 +95,7 @@ async def stats(request: Request, principal: CurrentPrincipal, period: PeriodDep
             for r in rows:
                 r["geometry"] = geoms.get(r["code"])
             return feature_collection(rows), GEOJSON
-        return dumps({"level": level.value, "period": period.as_dict(),
+        return dumps({"level": level_name(hub.settings.profile, level), "period": period.as_dict(),
                       "filters": {"kind": filters.kind, "category": filters.category},
                       "count": len(rows), "areas": rows}), JSON
 
@@ -128,7 +132,7 @@ async def rankings(request: Request, principal: CurrentPrincipal, period: Period
         scored.sort(key=lambda s: (-s["value"], s["code"]))
         for i, s in enumerate(scored[:limit], start=1):
             s["rank"] = i
-        return dumps({"level": level.value, "metric": metric.value, "period": period.as_dict(),
+        return dumps({"level": level_name(hub.settings.profile, level), "metric": metric.value, "period": period.as_dict(),
                       "areas": scored[:limit]}), JSON
 
     return await cached(request, principal, build)

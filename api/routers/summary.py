@@ -14,6 +14,7 @@ from api.cache import cached
 from api.database import Statement, fetch_all, fetch_together
 from api.figures import Figures, figures
 from api.hub import hub_of
+from api.levels import level_name
 from api.params import AreaCode, FiltersDep
 from api.periods import Period, period_params
 from api.queries import Wrapper, open_at_end, period_rows, summed
@@ -92,7 +93,7 @@ async def summary(request: Request, principal: CurrentPrincipal, code: AreaCode,
         f = figures(totals.get("cur"), int(open_rows[0]["open"]) if open_rows else 0,
                     int(totals.get("prev", {}).get("reported") or 0) if previous else None).suppressed(k)
         body = {
-            "area": {"code": area.code, "name": area.name, "level": area.level.value,
+            "area": {"code": area.code, "name": area.name, "level": level_name(hub.settings.profile, area.level),
                      "parent_code": area.parent_code},
             "period": period.as_dict(),
             "filters": {"kind": filters.kind, "category": filters.category},
@@ -162,7 +163,7 @@ async def timeseries(request: Request, principal: CurrentPrincipal, code: AreaCo
                          "in_mediation": int(r.get("in_mediation") or 0), "closed": closed,
                          "open_at_end": running}
                 points.append({key: suppress(v, k) for key, v in point.items()} if k else point)
-        body = {"area": {"code": area.code, "name": area.name, "level": area.level.value},
+        body = {"area": {"code": area.code, "name": area.name, "level": level_name(hub.settings.profile, area.level)},
                 "interval": interval.value, "period": period.as_dict(),
                 "filters": {"kind": filters.kind, "category": filters.category},
                 "open_at_start": suppress(opening, k) if k else opening, "points": points}

@@ -14,6 +14,7 @@ from api.cache import cached
 from api.database import Statement, fetch_all
 from api.errors import BadParameterError
 from api.hub import Hub, hub_of
+from api.levels import level_name
 from api.params import FiltersDep
 from api.periods import Period, period_params
 from api.queries import Filters, OuterColumn, Wrapper, period_rows
@@ -35,7 +36,7 @@ MAX_POINTS = 5000
 # and joining the groups back. Counts a viewer may not see become NULL in the tile itself.
 AREAS_TILE = Wrapper.of("""
     WITH tile_areas AS MATERIALIZED (
-        SELECT code, name, level,
+        SELECT code, name,
                ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope(%(z)s, %(x)s, %(y)s), 4096, 64, true) AS geom
         FROM areas
         WHERE valid_to IS NULL AND level = %(level)s
@@ -43,7 +44,7 @@ AREAS_TILE = Wrapper.of("""
           AND (%(allowed)s::text[] IS NULL OR code = ANY(%(allowed)s::text[]))
     )
     SELECT ST_AsMVT(t, 'areas', 4096, 'geom') AS tile FROM (
-        SELECT a.code, a.name, a.level, {reported} AS reported, {resolved} AS resolved, a.geom
+        SELECT a.code, a.name, %(level_name)s::text AS level, {reported} AS reported, {resolved} AS resolved, a.geom
         FROM tile_areas a LEFT JOIN LATERAL (
             SELECT sum(reported)::int AS reported, sum(resolved)::int AS resolved FROM ({rows}) u
         ) c ON true
@@ -92,18 +93,22 @@ def _scope_codes(hub: Hub, principal: Principal, level: AreaLevel) -> list[str] 
 
 
 def areas_tile_statement(z: int, x: int, y: int, level: AreaLevel, allowed: list[str] | None,
-                         k: int, period: Period, filters: Filters) -> Statement:
+                         k: int, period: Period, filters: Filters, name: str | None = None) -> Statement:
     """The MVT of the level's areas in tile z/x/y (only `allowed` ones, when given), with their
-    counts over the period; counts from 1 to k-1 left out."""
+    counts over the period; counts from 1 to k-1 left out. Features carry the level's `name`
+    (the profile's; by default the slot's own)."""
     counts = period_rows([("cur", period)], OuterColumn("a", "code"), filters)
-    return AREAS_TILE.around(counts, z=z, x=x, y=y, level=level.value, allowed=allowed, k=k)
+    return AREAS_TILE.around(counts, z=z, x=x, y=y, level=level.value, level_name=name or level.value,
+                             allowed=allowed, k=k)
 
 
 async def _areas_tile(hub: Hub, principal: Principal, z: int, x: int, y: int, period: Period,
                       filters: Filters) -> bytes:
-    level = level_for_zoom(z, hub.settings.profile)
+    profile = hub.settings.profile
+    level = level_for_zoom(z, profile)
     k = threshold(principal.role, level, hub.api.k_threshold)
-    statement = areas_tile_statement(z, x, y, level, _scope_codes(hub, principal, level), k, period, filters)
+    statement = areas_tile_statement(z, x, y, level, _scope_codes(hub, principal, level), k, period, filters,
+                                     level_name(profile, level))
     [row] = await fetch_all(hub.pool, statement)
     return bytes(row["tile"] or b"")
 

@@ -15,6 +15,7 @@ from api.auth import CurrentPrincipal, Principal, area_in_scope
 from api.database import ConnDep
 from api.hub import Hub, hub_of
 from api.keys import Role
+from api.levels import LEVEL_NAME_PATTERN, level_name, level_slot
 from api.params import CODE_PATTERN
 from api.rendering import GEOJSON, JSON, dumps, feature_collection
 from api.suppression import is_small, threshold
@@ -53,13 +54,16 @@ async def warnings(
     since: Annotated[date | None, Query(description="alerts active on or after this day")] = None,
     signal: Annotated[str | None, Query(description="e.g. group:labour or kind:dispute",
                                         examples=SIGNALS[:2])] = None,
-    area_level: Annotated[AreaLevel | None, Query(description="only alerts raised at this level")] = None,
+    area_level: Annotated[str | None, Query(pattern=LEVEL_NAME_PATTERN, description="only alerts raised at"
+                                            " this level, as the city profile names it")] = None,
     after: Annotated[int | None, Query(ge=0, description="cursor: the `next` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """Newest first; an alert in a grid is listed under its community, street and district
     too, as the same alert (same id), never as a copy."""
-    target = area_in_scope(hub_of(request), principal, area or principal.scope_code, "area")
+    hub = hub_of(request)
+    target = area_in_scope(hub, principal, area or principal.scope_code, "area")
+    raised_at = level_slot(hub.settings.profile, area_level, "area_level")
     rows = await (await conn.execute(sql.SQL(
         "SELECT {fields} FROM alert_areas aa"
         " JOIN alerts a ON a.alert_id = aa.alert_id"
@@ -74,10 +78,9 @@ async def warnings(
         " ORDER BY a.alert_id DESC LIMIT %(limit)s").format(fields=ALERT_FIELDS),
         {"area": target.code, "level": level, "since": since, "signal": signal,
          "status": [s.value for s in status] if status else None,
-         "area_level": area_level.value if area_level else None, "after": after, "limit": limit},
+         "area_level": raised_at.value if raised_at else None, "after": after, "limit": limit},
     )).fetchall()
-    hub = hub_of(request)
-    body = {"area": {"code": target.code, "name": target.name, "level": target.level.value},
+    body = {"area": {"code": target.code, "name": target.name, "level": level_name(hub.settings.profile, target.level)},
             "warnings": [_for_role(row, principal, hub) for row in rows],
             "next": rows[-1]["alert_id"] if len(rows) == limit else None}
     return Response(dumps(body), media_type=JSON)
@@ -116,10 +119,12 @@ async def acknowledge(
 
 
 def _for_role(row: dict, principal: Principal, hub: Hub) -> dict:
-    """Viewers see no small grid counts and no escalation findings (places, parties)."""
+    """Viewers see no small grid counts and no escalation findings (places, parties); the
+    level is named as the profile names it."""
+    stored, row["area_level"] = row["area_level"], level_name(hub.settings.profile, row["area_level"])
     if principal.role is not Role.VIEWER:
         return row
-    _hide_small_observed(row, threshold(principal.role, row["area_level"], hub.api.k_threshold))
+    _hide_small_observed(row, threshold(principal.role, stored, hub.api.k_threshold))
     if row["signal"].startswith("escalation:"):
         row["details"] = {}
     return row
@@ -161,5 +166,6 @@ async def hotspots(
         return Response(feature_collection(rows), media_type=GEOJSON)
     for r in rows:
         r.pop("geometry")
-    body = {"area": {"code": target.code, "level": target.level.value}, "day": day, "hotspots": rows}
+    body = {"area": {"code": target.code, "level": level_name(hub.settings.profile, target.level)},
+            "day": day, "hotspots": rows}
     return Response(dumps(body), media_type=JSON)

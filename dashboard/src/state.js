@@ -47,24 +47,31 @@ export function levels() {
   return state.ctx?.city?.levels ?? [];
 }
 
+// The API names levels as the city's profile does; the stored slot is accepted too.
+function levelSpec(level) {
+  return levels().find((l) => l.name === level || l.slot === level);
+}
+
 // A level as the city names it in its own language, or from the messages in another.
 export function levelLabel(slot) {
-  const spec = levels().find((l) => l.slot === slot);
+  const spec = levelSpec(slot);
   const cityLanguage = state.ctx?.city?.languages?.[0];
   if (spec && cityLanguage === language()) return spec.label;
   const text = label('level', slot);
   return text === slot && spec ? spec.name : text;
 }
 
+// The level below, by the name the API takes in `level=`.
 export function childSlot(slot) {
   const all = levels();
-  const i = all.findIndex((l) => l.slot === slot);
-  return i >= 0 && i + 1 < all.length ? all[i + 1].slot : null;
+  const i = all.indexOf(levelSpec(slot));
+  return i >= 0 && i + 1 < all.length ? all[i + 1].name : null;
 }
 
 // The zoom range at which the areas tiles draw a level (from GET /session).
 export function zoomsOf(slot) {
-  return state.ctx?.tile_levels?.find((l) => l.level === slot) ?? null;
+  const spec = levelSpec(slot);
+  return state.ctx?.tile_levels?.find((l) => l.level === slot || l.level === spec?.name) ?? null;
 }
 
 export function levelAtZoom(zoom) {
