@@ -40,7 +40,7 @@ from pipeline.run import SourceRun, WatermarkWindow
 from pipeline.settle import settle_batch, settle_run
 from quality.suite import CityExtent
 from quality.verdicts import Verdict, judge
-from store import quality_runs, rollups, runs, taxonomy_counts
+from store import quality_runs, rollups, runs
 from store.db import connect
 from store.geocoding import load_geocoder
 from store.loading import (
@@ -325,7 +325,7 @@ def _load_chunk(conn: psycopg.Connection, run: SourceRun, settings: GridHubSetti
     counts.records_read += chunk.records
     # May stop the run (GateFailed).
     settle_batch(conn, run.spec, run.run_id, chunk.verdict, settings.data_dir, judge_gates=judge_gates)
-    taxonomy_counts.add_defaulted(conn, run.run_id, chunk.defaulted)
+    quality_runs.add_counts(conn, run.run_id, chunk.defaulted, tally="defaulted")
     quality_runs.add_counts(conn, run.run_id, chunk.counts)
     merged = merge_cases(conn, run.run_id, chunk.located, track_touched=not bulk)
     newly_quarantined = quarantine(conn, run.source, run.run_id, chunk.failed)

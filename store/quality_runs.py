@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -42,22 +43,32 @@ def save_record(conn: psycopg.Connection, r: QualityRecord) -> None:
          "expectations": Jsonb(r.expectations), "success": r.success})
 
 
-def add_counts(conn: psycopg.Connection, run_id: int, counts: dict[str, int]) -> None:
-    """Add a chunk's counts ("what: detail" -> records: placeholder points, clock changes) to
-    its run's quality record, summed key by key."""
+# The run's tallies kept as {"what: detail": records}: `counts` (placeholder points, clock
+# changes) and `defaulted` (source values that took the city taxonomy's default).
+TALLIES = frozenset({"counts", "defaulted"})
+
+
+def add_counts(conn: psycopg.Connection, run_id: int, counts: dict[str, int],
+               tally: str = "counts") -> None:
+    """Add a chunk's counts to its run's quality record in `tally` (TALLIES), key by key."""
+    if tally not in TALLIES:
+        raise ValueError(f"no tally {tally!r} in a quality record")
     if not counts:
         return
-    conn.execute(
-        "UPDATE quality_runs q SET counts = (SELECT jsonb_object_agg(k, n) FROM ("
+    conn.execute(sql.SQL(
+        "UPDATE quality_runs q SET {tally} = (SELECT jsonb_object_agg(k, n) FROM ("
         " SELECT k, sum(n)::bigint AS n FROM ("
-        "  SELECT key AS k, value::bigint AS n FROM jsonb_each_text(q.counts)"
+        "  SELECT key AS k, value::bigint AS n FROM jsonb_each_text(q.{tally})"
         "  UNION ALL SELECT key, value::bigint FROM jsonb_each_text(%s::jsonb)) u GROUP BY k) s)"
-        " WHERE run_id = %s", (Jsonb(counts), run_id))
+        " WHERE run_id = %s").format(tally=sql.Identifier(tally)), (Jsonb(counts), run_id))
 
 
-def read_counts(conn: psycopg.Connection, run_id: int) -> dict[str, int]:
-    """The run's counts (add_counts), empty when it has none or no record."""
-    row = conn.execute("SELECT counts FROM quality_runs WHERE run_id = %s", (run_id,)).fetchone()
+def read_counts(conn: psycopg.Connection, run_id: int, tally: str = "counts") -> dict[str, int]:
+    """The run's counts in `tally` (add_counts), empty when it has none or no record."""
+    if tally not in TALLIES:
+        raise ValueError(f"no tally {tally!r} in a quality record")
+    row = conn.execute(sql.SQL("SELECT {} FROM quality_runs WHERE run_id = %s").format(
+        sql.Identifier(tally)), (run_id,)).fetchone()
     return {k: int(v) for k, v in (row[0] if row else {}).items()}
 
 
