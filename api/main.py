@@ -19,6 +19,7 @@ from api.routers import (
     cases,
     dashboard,
     health,
+    ogc,
     quality,
     session,
     sources,
@@ -92,6 +93,7 @@ def create_app(settings: GridHubSettings | None = None, api_settings: ApiSetting
     app.include_router(sources.router, dependencies=KEYED)
     app.include_router(quality.router, dependencies=KEYED)
     app.include_router(warnings.router, dependencies=KEYED)
+    app.include_router(ogc.router, dependencies=KEYED)  # OGC API Features and Tiles for GIS clients
     app.include_router(session.router)  # its own gates: logging in needs no key yet
     app.include_router(dashboard.make_router(hub.api.dashboard_dir))  # the page and its scripts: no data, no key
     return app
