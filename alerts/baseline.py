@@ -40,6 +40,9 @@ class BaselineSettings:
     share_window: int = 365  # trailing days that set each area's share
     area_prior: float = 3.0  # kappa: pseudo-cases pulling a sparse area towards its siblings
     signal_prior: float = 2.0  # alpha: pseudo-cases pulling a signal's share towards the mix
+    dispersion_window: int = 91  # trailing days that set each series' own over-dispersion
+    dispersion_prior: float = 10.0  # expected cases of pseudo-data at dispersion 1 (sparse series)
+    min_own_days: int = 7  # days of a series' own past against its baseline before a verdict
 
 
 @dataclass
@@ -195,3 +198,34 @@ def _smoothed_volume(panel: CountPanel, area_total: np.ndarray, prior: float) ->
     split[has_parent] = area_total[parent[has_parent]] / siblings[parent[has_parent]][:, None]
     smoothed = split * (area_total + prior) / (split + prior)
     return np.where(has_parent[:, None], smoothed, area_total)
+
+
+def own_history(baseline: Baseline, counts: np.ndarray, cfg: BaselineSettings) -> tuple[Baseline, np.ndarray]:
+    """The baseline corrected by each series' own recent past: its level and its spread.
+
+    Over the dispersion window that stops guard_days before each day, a series' level is
+    r = (sum x + m0) / (sum mu + m0) and its over-dispersion around r mu is
+    phi = (sum (x - r mu)^2 / r + m0) / (sum mu + m0), at least 1. Real series drift from
+    their share of the city (an area policed differently this season) and vary more than
+    Poisson, each by its own amount; m0 pulls a sparse series, whose few cases say little,
+    towards its share and Poisson. Days with fewer than min_own_days of that past get no
+    verdict. Returns the corrected baseline and phi (areas x days).
+    """
+    valid = baseline.valid[None, :]
+    mu = np.where(valid, np.nan_to_num(baseline.expected), 0.0)
+    x = np.where(valid, counts, 0.0)
+    window = BaselineSettings(guard_days=cfg.guard_days, share_window=cfg.dispersion_window)
+    mass = _trailing_window(mu, window)
+    seen = _trailing_window(x, window)
+    level = (seen + cfg.dispersion_prior) / (mass + cfg.dispersion_prior)
+    # sum (x - r mu)^2 = sum x^2 - 2 r sum x mu + r^2 sum mu^2, with r fixed per day.
+    squares = _trailing_window(x * x, window)
+    cross = _trailing_window(x * mu, window)
+    mu_squares = _trailing_window(mu * mu, window)
+    spread = np.maximum(squares - 2 * level * cross + level**2 * mu_squares, 0.0) / level
+    dispersion = np.maximum((spread + cfg.dispersion_prior) / (mass + cfg.dispersion_prior), 1.0)
+    days = _trailing_window(baseline.valid[None, :].astype(float), window)[0]
+    corrected = Baseline(expected=baseline.expected * level, shape=baseline.shape,
+                         dispersion=baseline.dispersion, valid=baseline.valid & (days >= cfg.min_own_days),
+                         model=baseline.model)
+    return corrected, dispersion

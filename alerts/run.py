@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     import psycopg  # the run's connection, handed to store
 
 
+# The key of an alert's details that holds the expected false-alert rate of its threshold.
+FALSE_RATE = "expected_false_per_100_area_weeks"
+
+
 @dataclass(frozen=True)
 class WarnSettings:
     detectors: DetectorSettings = field(default_factory=DetectorSettings)
@@ -62,23 +66,30 @@ class WarnRunResult:
 
 def run_warnings(url: str, as_of: date | None = None, cfg: WarnSettings = WarnSettings()) -> WarnRunResult:
     """Judge `as_of` (default: the last day with rollups) and update alerts and hotspots."""
-    started = time.perf_counter()
     with connect(url) as conn:
         panel = load_panel(conn, end=as_of, history_days=cfg.history_days)
-        day = panel.days[-1].date()
-        recent, episodes, hotspots = detect_day(panel, cfg, warning_inputs.read_grid_shapes(conn))
-        escalations = _escalations(conn, panel, cfg)
-        rows = pd.concat([_alert_rows(episodes, recent, cfg), escalations], ignore_index=True)
-        counts = lifecycle.sync(conn, rows, day, cfg.detectors.episodes.gap_days, panel.areas)
-        stored.replace_hotspots(conn, day, hotspots)
-        result = WarnRunResult(as_of=day, method=cfg.detectors.configured.value,
-                               episodes=len(rows), opened=counts.opened, updated=counts.updated,
-                               closed=counts.closed, hotspots=len(hotspots),
-                               escalations=len(escalations), seconds=time.perf_counter() - started)
-        stored.record_run(conn, result.as_of, result.method, result.opened, result.updated,
-                          result.closed, result.hotspots, result.escalations,
-                          params={"lookback_days": cfg.lookback_days, "detectors": asdict(cfg.detectors)})
-        rollups.announce(conn)  # summaries carry open warnings: cached ones are stale now
+        return judge_panel(conn, panel, cfg, warning_inputs.read_grid_shapes(conn))
+
+
+def judge_panel(conn: psycopg.Connection, panel: CountPanel, cfg: WarnSettings = WarnSettings(),
+                grid_shapes: gpd.GeoDataFrame | None = None) -> WarnRunResult:
+    """Judge the panel's last day and update alerts and hotspots, in the caller's transaction
+    (a panel from rollups, or one counted from an incident extract: alerts.incident_panel)."""
+    started = time.perf_counter()
+    day = panel.days[-1].date()
+    recent, episodes, hotspots = detect_day(panel, cfg, grid_shapes)
+    escalations = _escalations(conn, panel, cfg)
+    rows = pd.concat([_alert_rows(episodes, recent, cfg), escalations], ignore_index=True)
+    counts = lifecycle.sync(conn, rows, day, cfg.detectors.episodes.gap_days, panel.areas)
+    stored.replace_hotspots(conn, day, hotspots)
+    result = WarnRunResult(as_of=day, method=cfg.detectors.configured.value,
+                           episodes=len(rows), opened=counts.opened, updated=counts.updated,
+                           closed=counts.closed, hotspots=len(hotspots),
+                           escalations=len(escalations), seconds=time.perf_counter() - started)
+    stored.record_run(conn, result.as_of, result.method, result.opened, result.updated,
+                      result.closed, result.hotspots, result.escalations,
+                      params={"lookback_days": cfg.lookback_days, "detectors": asdict(cfg.detectors)})
+    rollups.announce(conn)  # summaries carry open warnings: cached ones are stale now
     return result
 
 
@@ -138,8 +149,14 @@ def _alert_rows(episodes: pd.DataFrame, panel: CountPanel, cfg: WarnSettings) ->
         "expected": recent["expected"].to_numpy(),
         "score": recent["statistic"].to_numpy(),
         "p_value": recent["p_value"].to_numpy(),
-        "details": [{"linked_parent_days": int(n)} for n in recent["linked_days"]],
+        "details": [{"linked_parent_days": int(n), FALSE_RATE: _rate(r)}
+                    for n, r in zip(recent["linked_days"], recent["false_rate"], strict=True)],
     }, columns=list(lifecycle.ALERT_COLUMNS))
+
+
+def _rate(value) -> float | None:
+    """A threshold's expected false alerts per 100 area-weeks, None where it had no past."""
+    return None if pd.isna(value) else round(float(value), 4)
 
 
 def _escalations(conn: psycopg.Connection, panel: CountPanel, cfg: WarnSettings) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from rich.table import Table
 from alerts.backtest import backtest_database, report_rows
 from alerts.methods import Method
 from alerts.run import run_warnings
+from alerts.settings import AlertSettings
 from cli.context import console, database_url, friendly_errors, settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -32,7 +33,7 @@ def run(day: str = typer.Option(None, "--date", help="day to judge (default: the
     as_of = _day(day)
     with friendly_errors():
         cfg = settings()
-        result = run_warnings(database_url(cfg), as_of)
+        result = run_warnings(database_url(cfg), as_of, AlertSettings.from_env().warn_settings())
     table = Table("", "", title=f"warnings as of {result.as_of}", title_justify="left",
                   show_header=False)
     for label, value in (("method", result.method), ("episodes judged", result.episodes),

@@ -46,9 +46,10 @@ def rollups_and_warnings():
     def run_early_warning(rollup_rows: int) -> dict:
         """Judge the last day with rollups: open, continue and close alerts; map hotspots."""
         from alerts.run import run_warnings
+        from alerts.settings import AlertSettings
 
         cfg = settings()
-        result = run_warnings(database_url(cfg))
+        result = run_warnings(database_url(cfg), cfg=AlertSettings.from_env().warn_settings())
         return {**vars(result), "as_of": result.as_of.isoformat()}
 
     run_early_warning(refresh_rollups())

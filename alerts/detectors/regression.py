@@ -30,8 +30,12 @@ def nb_upper_tail(observed: np.ndarray, expected: np.ndarray, shape: np.ndarray,
 
 
 def regression_test(counts: np.ndarray, baseline: Baseline, min_count: int = 3,
-                    windows: tuple[int, ...] = WINDOWS) -> Scores:
+                    windows: tuple[int, ...] = WINDOWS,
+                    dispersion: np.ndarray | None = None) -> Scores:
     """Scores of the windowed count test for every area and day.
+
+    dispersion, (areas x days), is each series' own over-dispersion (baseline.own_history);
+    without it every area takes the city-wide fit's.
 
     Windows are nested, so a cell can alarm only if its widest window holds min_count cases:
     those few cells are found with one dense pass and tested one by one; every other cell
@@ -54,8 +58,10 @@ def regression_test(counts: np.ndarray, baseline: Baseline, min_count: int = 3,
         # A window is judged once the baseline covers all of its days.
         judged = _trailing_at(valid_sums, np.zeros_like(cols), cols, width) >= width
         tested = np.flatnonzero(judged & (observed >= min_count) & (observed > expected))
+        extra = (baseline.dispersion[cols[tested]] if dispersion is None
+                 else dispersion[rows[tested], cols[tested]])
         p = nb_upper_tail(observed[tested], expected[tested], baseline.shape[rows[tested], cols[tested]],
-                          baseline.dispersion[cols[tested]])
+                          extra)
         better = tested[p < best_p[tested]]
         best_p[better] = p[p < best_p[tested]]
         best_observed[better] = observed[better]

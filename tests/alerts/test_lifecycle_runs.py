@@ -19,9 +19,13 @@ import psycopg
 import pytest
 
 from alerts.baseline import BaselineSettings
+from alerts.budget import BudgetSettings
 from alerts.episodes import EpisodeSettings
+from alerts.incident_panel import SF_2026, IncidentCounts, read_incidents
 from alerts.methods import DetectorSettings
-from alerts.run import WarnSettings, run_warnings
+from alerts.run import FALSE_RATE, WarnSettings, judge_panel, run_warnings
+from core.settings import PROJECT_ROOT
+from store.db import connect
 
 pytestmark = pytest.mark.slow  # every demo feed ingested, then 140 warning runs
 
@@ -125,14 +129,15 @@ def _acknowledge_one(url: str) -> None:
             "SELECT min(alert_id) FROM alerts WHERE status IN ('new', 'ongoing'))")
 
 
-def _run_all(url: str, days: list[date], acknowledge_every: int = 0) -> dict[str, int]:
-    """Run the days in the given order, checking after each run; a day run before must leave
-    the alerts and their links exactly as they were."""
+def _run_all(url: str, days: list[date], acknowledge_every: int = 0, run=None) -> dict[str, int]:
+    """Run the days in the given order (run(day), default: warn run on the store's rollups),
+    checking after each run; a day run before must leave the alerts and their links exactly
+    as they were."""
     done: set[date] = set()
     seen = {"opened": 0, "closed": 0, "reruns": 0}
     for i, day in enumerate(days):
         before = _snapshot(url) if day in done else None
-        result = run_warnings(url, day, FAST)
+        result = run(day) if run else run_warnings(url, day, FAST)
         _check(url, day)
         if before is not None:
             assert _snapshot(url) == before, f"re-running {day} changed the alerts"
@@ -183,3 +188,58 @@ def test_warn_run_with_days_skipped_rerun_and_out_of_order(warn_db):
             (START + timedelta(days=20), START + timedelta(days=89))).fetchall()
     # Day 30 ran after day 70: its alarm is history by then, closed as soon as it was opened.
     assert (START + timedelta(days=30), START + timedelta(days=30), "expired") in place
+
+
+SF_EXTRACT = PROJECT_ROOT.parent / "shared" / "data" / "real" / "sf" / "sf_police_incidents_2026-01-01_to_04-16.csv"
+# A budget far above the default, so that real alerts open, continue and close on 106 days.
+SF_LOOSE = WarnSettings(detectors=DetectorSettings(
+    budget=BudgetSettings(false_per_100_area_weeks={"city": 40.0, "district": 40.0})))
+
+
+@pytest.fixture(scope="module")
+def sf() -> IncidentCounts:
+    counts = read_incidents(SF_EXTRACT, SF_2026)  # fails loudly when the shared data is missing
+    panel = counts.panel()
+    assert panel.shape == (42, 106) and counts.unplaced == 0  # the city and 41 neighbourhoods
+    return counts
+
+
+def _judge(url: str, counts: IncidentCounts, cfg: WarnSettings):
+    def run(day: date):
+        with connect(url) as conn:
+            return judge_panel(conn, counts.panel(end=day), cfg)
+    return run
+
+
+SF_DAYS = [date(2026, 1, 1) + timedelta(days=i) for i in range(106)]
+
+
+def test_sf_every_day_then_weekly(empty_db, sf):
+    seen = _run_all(empty_db, SF_DAYS + [SF_DAYS[60], SF_DAYS[105]], acknowledge_every=11,
+                    run=_judge(empty_db, sf, SF_LOOSE))
+    assert seen["reruns"] == 2 and seen["opened"] >= 3 and seen["closed"] >= 1
+    with psycopg.connect(empty_db) as conn:
+        rates = [r for r, in conn.execute("SELECT details ->> %s FROM alerts", (FALSE_RATE,))]
+        conn.execute("TRUNCATE alerts, alert_areas, warning_runs")
+    # Every alert carries the expected false-alert rate of its threshold, within its budget.
+    assert rates and all(r is not None and 0.0 <= float(r) <= 40.0 for r in rates), rates
+    seen = _run_all(empty_db, SF_DAYS[::7] + [SF_DAYS[14]], acknowledge_every=3,
+                    run=_judge(empty_db, sf, SF_LOOSE))
+    assert seen["reruns"] == 1
+
+
+def test_sf_days_skipped_rerun_and_out_of_order(empty_db, sf):
+    offsets = [70, 45, 45, 46, 50, 70, 57, 90, 60, 60, 100, 101, 105, 75, 40, 105, 65, 52, 97, 46]
+    seen = _run_all(empty_db, [SF_DAYS[i] for i in offsets], acknowledge_every=4,
+                    run=_judge(empty_db, sf, SF_LOOSE))
+    assert seen["reruns"] == len(offsets) - len(set(offsets)) and seen["opened"] >= 1
+
+
+def test_sf_default_budget_holds_every_day(empty_db, sf):
+    """With the default budget (1 false alert per 100 area-weeks), daily runs over the real
+    panel, which has no known outbreak, raise at most that many alerts."""
+    _run_all(empty_db, SF_DAYS, run=_judge(empty_db, sf, WarnSettings()))
+    with psycopg.connect(empty_db) as conn:
+        alerts = conn.execute("SELECT count(*) FROM alerts WHERE method <> 'escalation'").fetchone()[0]
+    area_weeks = 42 * 106 / 7
+    assert 100 * alerts / area_weeks <= 1.0, alerts
