@@ -19,6 +19,7 @@ from api.routers import (
     cases,
     dashboard,
     health,
+    links,
     ogc,
     quality,
     session,
@@ -89,6 +90,7 @@ def create_app(settings: GridHubSettings | None = None, api_settings: ApiSetting
     app.include_router(summary.router, dependencies=KEYED)
     app.include_router(stats.router, dependencies=KEYED)
     app.include_router(cases.router, dependencies=KEYED)
+    app.include_router(links.router, dependencies=KEYED)
     app.include_router(tiles.router, dependencies=KEYED)
     app.include_router(sources.router, dependencies=KEYED)
     app.include_router(quality.router, dependencies=KEYED)

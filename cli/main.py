@@ -28,6 +28,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "quarantine": ("cli.quarantine_cmd", "Rows that failed validation: list them, replay them after a fix."),
     "quality": ("cli.quality_cmd", "Validation: the suite, the record of every run, Data Docs."),
     "warn": ("cli.warn_cmd", "Early warning: detectors, alerts, hotspots, backtest."),
+    "link": ("cli.link_cmd", "Cross-agency linking: records of one dispute, accuracy on the demo."),
 }
 
 

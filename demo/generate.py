@@ -6,7 +6,10 @@ Layout under the output folder:
     truth/     records/part-*.parquet (true grid of every record, with feed, source_record_id
                and address_ambiguous: the address the feed wrote does not single out the true
                community), defects.csv (every injected fault: feed, source_record_id, fault,
-               field, expected handling), outbreaks.json
+               field, expected handling), outbreaks.json, disputes/part-*.csv (the true
+               dispute of each record under disputes/)
+    disputes/  part-*.parquet: every case as its feed recorded it plus the later agencies'
+               records of the same dispute (demo/disputes.py), for linking
     manifest.json
 Streams in time-ordered chunks, so ten million records need no more memory than one chunk.
 """
@@ -25,6 +28,7 @@ import pyarrow.parquet as pq
 
 from core.errors import ConfigError
 from demo.city import build_city, write_city
+from demo.disputes import write_disputes
 from demo.feeds.address_noise import AddressReadings
 from demo.feeds.base import FeedContext
 from demo.feeds.court import CourtWriter
@@ -66,7 +70,7 @@ def generate(out_dir: Path, seed: int = DEFAULT_SEED, records: int = DEFAULT_REC
              chunk_records: int = 500_000,
              progress: Callable[[int], None] | None = None) -> DemoManifest:
     """Write the demo city, feeds and truth; progress(n) is called after each chunk of n rows."""
-    for part in ("feeds", "truth"):
+    for part in ("feeds", "truth", "disputes"):
         shutil.rmtree(out_dir / part, ignore_errors=True)
     (out_dir / "truth" / "records").mkdir(parents=True)
     (out_dir / "manifest.json").unlink(missing_ok=True)
@@ -97,6 +101,7 @@ def generate(out_dir: Path, seed: int = DEFAULT_SEED, records: int = DEFAULT_REC
                 n_defects += len(found)
                 per_feed[writer.name] = per_feed.get(writer.name, 0) + int(mine.sum())
             truth.to_parquet(out_dir / "truth" / "records" / f"part-{part:04d}.parquet", index=False)
+            write_disputes(out_dir, truth, seed, part)
             if progress:
                 progress(len(truth))
     finally:

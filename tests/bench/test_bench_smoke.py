@@ -156,3 +156,63 @@ def test_bench_rollup_counts():
         assert as_number(line(out, rf"{contender}\s+{NUMBER} s\s+({NUMBER}) cases/s").group(1)) > 0
     line(out, r"numpy saves -?\d+% of the counting time against Arrow group_by \(kept while >= 15%: (?:yes|NO)\)")
     assert "count different rows" not in out
+
+
+def test_bench_warn_real():
+    # Needs Rscript with r-cran-surveillance (Makefile OS_PACKAGES): without it the script exits
+    # 1 and this test fails, it never skips.
+    out = run_bench("bench_warn_real.py", "--starts", "1", "--ks", "10", "--areas", "3")
+    line(out, r"SF 2026 by neighbourhood: 41 areas \+ the city, 106 days \(2026-01-01 \.\. 2026-04-16\), 23,552 cases$")
+    line(out, rf"3 injected outbreaks \(1 start days x 3 areas x k in \[10\.0\]\), scored from day 42;"
+              rf" GridHub {NUMBER} s, R references {NUMBER} s$")
+    line(out, r"method\s+threshold\s+false/100aw\s+POD k=10\s+median delay\s+delay k>=5$")
+    rows = [r"GridHub default \(glm\+cusum, budget\)\s+budget",
+            *(rf"{m}\s+(?:{NUMBER}|inf)" for m in ("farringtonFlexible", "ears_c1", "ears_c2", "ears_c3",
+                                                   "quasipoisson_glm"))]
+    for row in rows:
+        line(out, rf"{row}\s+{NUMBER}\s+{NUMBER}\s+(?:{NUMBER}|-)\s+(?:{NUMBER}|-)$")
+    line(out, rf"SF 2026 by neighbourhood: GridHub default {NUMBER} false alerts per 100 area-weeks"
+              rf" \(target <= 1\): {VERDICT}$")
+    line(out, rf"SF 2026 by neighbourhood: mean POD over k at matched false-alert rate: GridHub {NUMBER},"
+              rf" best reference {NUMBER} \(\w+\): {VERDICT}$")
+    line(out, r"Chicago 2024 by community area: 77 areas, 10,000 cases; 2024-05 holds 8,332")
+    line(out, r"Chicago 2024: not benchmarked: \d+ usable days")
+
+
+def test_bench_real_feed(server_url, tmp_path):
+    # A bulk load from 1,000 records, so that the tiny run takes the bulk path (rollups
+    # recounted) as the 500,000-row run does: the SF feed has no closures at all.
+    import os
+
+    done = subprocess.run([sys.executable, str(BENCH / "bench_real_feed.py"), "--rows", "3000",
+                           "--server", server_url, "--bench-dir", str(tmp_path)],
+                          capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=900,
+                          env={**os.environ, "GRIDHUB_BULK_LOAD_MIN_RECORDS": "1000"})
+    assert done.returncode == 0, f"exited {done.returncode}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    out = done.stdout
+    assert list(tmp_path.glob("sf_*.csv")) == []  # the repeated SF CSV lives in a temporary folder
+    line(out, r"SF 2026 police incidents: 23,552 rows repeated 1 times \(years 2026 back to 2026\) to 3,000 rows;"
+              r" demo hotline CSV: 3,000 rows$")
+    line(out, r"feed\s+records\s+seconds\s+rec/s\s+peak MB$")
+    for label in ("SF 2026 incidents (examples/cities/sf)", "demo hotline_12345"):
+        row = line(out, rf"{re.escape(label)}\s+({NUMBER})\s+{NUMBER}\s+({NUMBER})\s+{NUMBER}$")
+        assert as_number(row.group(1)) >= 3000 and as_number(row.group(2)) > 0, row.group(0)
+    for feed in ("sf", "hotline"):
+        line(out, rf"{feed} ingest, seconds by step")
+    line(out, rf"SF / hotline = {NUMBER}x records per second \(target >= 0.8x\): {VERDICT}$")
+
+
+def test_bench_link():
+    done = subprocess.run([sys.executable, str(BENCH / "bench_link.py"), "--records", "20000", "--new", "500",
+                           "--baseline-blocks", "20"],
+                          capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600)
+    assert done.returncode == 0, f"exited {done.returncode}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    out = done.stdout
+    for label in ("link all at once (GridHub)", "baseline: all pairs in area x category family, scaled",
+                  "link new into the linked (GridHub)", "baseline: link all again from scratch (scaled from above)"):
+        row = line(out, rf"{re.escape(label)}\s+({NUMBER})\s+({NUMBER})$")
+        assert as_number(row.group(1)) >= 500 and as_number(row.group(2)) >= 0, row.group(0)
+    score = line(out, rf"links: {NUMBER}; pairwise precision ({NUMBER}), recall ({NUMBER}), F1 ({NUMBER})")
+    assert min(as_number(score.group(i)) for i in (1, 2, 3)) >= 0.9, score.group(0)
+    line(out, rf"link 20,000 records in {NUMBER} s \(target <= 60 s at 1,000,000\): {VERDICT}$")
+    line(out, rf"link 500 new into 20,000 in {NUMBER} s \(target <= 2 s at 10,000 into 1,000,000\): {VERDICT}$")
