@@ -49,6 +49,7 @@ def show(run: int = typer.Argument(..., help="a run id")) -> None:
     table = Table("expectation", "action", "evaluated", "unexpected", "missing", "message",
                   title=f"run {run} of {record.source}: {record.rows_passed:,} passed,"
                         f" {record.rows_failed:,} failed", title_justify="left")
+    _keys_whole(table, [e["key"] for e in record.expectations])
     for e in record.expectations:
         table.add_row(e["key"], e["action"], f"{e['evaluated']:,}", f"{e['unexpected']:,}",
                       f"{e['missing']:,}", e["message"])
@@ -72,6 +73,7 @@ def suite(source: str | None = typer.Option(None, help="include this source's ow
         rules = suite_rules(quality_config(spec), pd.Timestamp.now(tz="UTC").to_pydatetime(),
                             spec.timezone if spec else cfg.timezone)
     table = Table("key", "GX expectation", "columns", "action", "message")
+    _keys_whole(table, [rule.key for rule in rules])
     for rule in rules:
         table.add_row(rule.key, rule.expectation, ", ".join(rule.columns), rule.action.value,
                       rule.message)
@@ -92,3 +94,10 @@ def docs(limit: int = typer.Option(200, min=1, help="latest runs to render")) ->
         console.print("no validation runs yet")
         raise typer.Exit(1)
     print(index)
+
+
+def _keys_whole(table: Table, keys: list[str]) -> None:
+    """Never cut the first column's keys, however narrow the terminal: a key is what the spec,
+    the suite and the run's record name, and a cut one matches none of them."""
+    table.columns[0].no_wrap = True
+    table.columns[0].min_width = max(map(len, keys), default=0) or None

@@ -11,7 +11,6 @@ from core.case import AreaLevel
 from store import locks
 from store.copy import copy_frame
 
-LINKS_LOCK = "links"  # one linking run at a time: two would both see the same cases as new
 _READ = sql.SQL("""
     SELECT c.case_id AS record_id, c.source, c.reported_at, c.occurred_at, c.category,
            ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.{area} AS area, c.person_key, c.address,
@@ -24,7 +23,7 @@ _EVIDENCE = ["distance_m", "gap_hours", "same_occurrence", "category", "person",
 
 def read_link_cases(conn: psycopg.Connection, area_level: AreaLevel) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(cases already linked, with group_id; cases not yet linked), locked against another run."""
-    locks.hold_for_transaction(conn, LINKS_LOCK)
+    locks.hold_for_transaction(conn, locks.LINKS)
     with conn.cursor() as cur:
         cur.execute(_READ.format(area=sql.Identifier(area_level.code_column)))
         names = [d.name for d in cur.description]

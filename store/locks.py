@@ -9,6 +9,7 @@ application's on a shared server, and a lock is read in `pg_locks` as (7160, has
 | `cases-writer` | the scheduler's loads, rollup refreshes, boundary loads (session, on a connection of its own) | one writer of cases and rollups among the tasks that may run in parallel: two refreshes of one rollup row would end in a unique violation |
 | `rollups` | every rollup refresh and rebuild (transaction) | a refresh recounts with the previous refresh's cases visible, so two ingests never write the same rollup rows at once |
 | `alerts` | the alert lifecycle of a warning run (transaction) | at most one open alert per area and signal |
+| `links` | a linking run (transaction) | two runs never give one dispute two groups: each sees the groups the last one committed |
 | `migrations` | schema migrations (session) | two processes never migrate at once |
 
 Transaction locks end with the transaction; a session lock goes with its connection, so a
@@ -27,6 +28,7 @@ NAMESPACE = 7160
 CASES_WRITER = "cases-writer"
 ROLLUPS = "rollups"
 ALERTS = "alerts"
+LINKS = "links"
 MIGRATIONS = "migrations"
 
 
