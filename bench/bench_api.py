@@ -168,7 +168,7 @@ def setup(url: str, records: int, seed: int, workdir: Path) -> None:
     plan = TruthPlan(city.addresses, plan_outbreaks(city.areas, rng, START_DAY, DAYS, records),
                      records, seed)
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE cases RESTART IDENTITY")
+        conn.execute("TRUNCATE cases, case_groups, case_links RESTART IDENTITY")
         _drop_case_indexes(conn)
         t1, loaded = time.perf_counter(), 0
         for chunk in iter_truth(plan, 500_000):
