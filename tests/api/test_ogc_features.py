@@ -79,6 +79,7 @@ def test_reading_every_page_of_cases_gives_the_sql_recount_and_exports_to_geopac
     assert re.search(r"n \(Integer\) = 0", digits.stdout), digits.stdout
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_the_grid_collection_pages_through_every_grid_with_its_figures(api, tmp_path):
     admin = api.client(Role.ADMIN)
     out = tmp_path / "grid.gpkg"

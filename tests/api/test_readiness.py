@@ -40,6 +40,7 @@ def _assert_away(client: httpx.Client, data_paths: list[str], reason: str) -> No
         assert reason in detail and "\n" not in detail, detail
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_started_with_the_database_away_it_serves_once_it_is_back(hotline_db, demo_dir):
     district = busiest(hotline_db, "district")
     want = recount(hotline_db, "district", district)["total"]

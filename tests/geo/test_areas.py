@@ -34,6 +34,7 @@ def _feature(code, parent, coords, name=None):
             "geometry": {"type": "Polygon", "coordinates": [coords]}}
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_the_demo_city_diffs_clean_against_itself(cli, demo_dir):
     result = cli("areas", "diff", str(demo_dir / "demo" / "city" / "areas_grid.geojson"), "--level", "grid")
     assert result.exit_code == 0, result.output

@@ -9,6 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import psycopg
+import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -92,6 +93,7 @@ def test_nyc_311_addresses_are_found_written_otherwise_and_near_doors_on_their_s
     assert near_agree >= 0.7
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_gazetteer_load_command_then_grids_by_households(tmp_path, empty_db, settings):
     env = {"DATABASE_URL": empty_db, "GRIDHUB_DATA_DIR": str(settings.data_dir)}
     records = points_of(SF_2018)

@@ -8,6 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import psycopg
+import pytest
 import shapely
 
 from connectors.spec import load_specs
@@ -48,6 +49,7 @@ def _split_version(conn, grid: str, effective):
     return plan_version(current, incoming, "grid", effective), codes, (west, east)
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_splitting_a_grid_reassigns_exactly_its_later_cases(settings, db_url):
     ingest(load_specs(settings.resolved_sources_dir)["hotline_12345"], settings, db_url)
     with psycopg.connect(db_url) as conn:
@@ -125,6 +127,7 @@ def test_new_cases_are_placed_in_the_boundaries_of_their_report_day(db_url):
     assert np.isfinite(out["lon"]).all()
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_a_boundary_change_refreshes_rollups_on_the_citys_clock(settings, db_url):
     # Chicago is 13-14 hours behind Shanghai: most closures fall on another local day.
     city_tz = "America/Chicago"

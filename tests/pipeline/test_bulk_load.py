@@ -4,6 +4,7 @@ incremental one: same cases, every index back, rollups equal to a rebuild from c
 from __future__ import annotations
 
 import psycopg
+import pytest
 from psycopg import sql
 
 from connectors.spec import load_specs
@@ -17,6 +18,7 @@ def _indexes(conn) -> set[tuple[str, str]]:
                             " WHERE tablename = 'cases'").fetchall())
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_bulk_load_keeps_indexes_and_rollups_equal_a_rebuild(settings, db_url):
     spec = load_specs(settings.resolved_sources_dir)["hotline_12345"]
     bulk = settings.model_copy(update={"bulk_load_min_records": 1})
@@ -45,6 +47,7 @@ def test_bulk_load_keeps_indexes_and_rollups_equal_a_rebuild(settings, db_url):
         assert rollup_rows(conn) == loaded
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_small_loads_into_a_large_table_keep_indexes_in_place(settings, db_url):
     from store.loading import is_bulk_load
 
@@ -59,6 +62,7 @@ def test_small_loads_into_a_large_table_keep_indexes_in_place(settings, db_url):
         assert not is_bulk_load(conn, "cases", stored // 10, min_records=1)
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_cases_located_above_grid_level_count_at_their_levels(settings, db_url):
     """Petitions are located to a district only: they count in their district's and the
     city's rows, after a bulk load and after an incremental one alike."""

@@ -14,6 +14,7 @@ def _hotline(settings):
     return load_specs(settings.resolved_sources_dir)["hotline_12345"]
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_hotline_counts_add_up_and_rerun_changes_nothing(settings, db_url):
     first = ingest(_hotline(settings), settings, db_url)
     c = first.counts
@@ -37,6 +38,7 @@ def test_hotline_counts_add_up_and_rerun_changes_nothing(settings, db_url):
         assert conn.execute("SELECT count(*) FROM raw_records").fetchone()[0] <= first.counts.records_read
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_a_run_that_fails_to_load_still_lands_every_record(settings, db_url):
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS"
@@ -61,6 +63,7 @@ def test_a_run_that_fails_to_load_still_lands_every_record(settings, db_url):
     assert rerun.counts.adds_up()
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_located_cases_are_in_their_true_grid(settings, db_url, demo_dir):
     ingest(_hotline(settings), settings, db_url)
     truth = pd.concat(pd.read_parquet(p, columns=["feed", "source_record_id", "grid_code"])
@@ -75,6 +78,7 @@ def test_located_cases_are_in_their_true_grid(settings, db_url, demo_dir):
     assert agree > 0.999
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_personal_data_is_not_stored_in_clear(settings, db_url, demo_dir):
     ingest(_hotline(settings), settings, db_url)
     feed = pd.read_csv(demo_dir / "demo" / "feeds" / "hotline_12345.csv", encoding="gbk", dtype=str)
@@ -92,6 +96,7 @@ def test_personal_data_is_not_stored_in_clear(settings, db_url, demo_dir):
     assert repeat_callers > 0  # the keyed hash still links repeat callers
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_summary_endpoint_equals_a_recount(settings, db_url, live_api):
     ingest(_hotline(settings), settings, db_url)
     with psycopg.connect(db_url) as conn:

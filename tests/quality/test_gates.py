@@ -64,6 +64,7 @@ def test_rate_and_freshness_gates():
 
 # -- gates in the pipeline -----------------------------------------------------------------
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_a_run_whose_volume_collapses_to_5_percent_stops_and_loads_nothing(
         settings, db_url, fixture_feed, clean_hotline_rows):
     feed = fixture_feed()

@@ -46,6 +46,7 @@ def test_db_up_with_database_url_creates_database_and_postgis(server_url):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_db_up_without_database_url_runs_a_durable_private_cluster(tmp_path):
     # The data directory sits in a folder only its owner may enter, as a clone in /root does.
     private = tmp_path / "private"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import psycopg
+import pytest
 from psycopg import sql
 
 from core.case import AreaLevel, Status
@@ -154,6 +155,7 @@ def _changed_cases(conn, n: int) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_incremental_refresh_equals_a_rebuild(hotline_db):
     with psycopg.connect(hotline_db) as conn:
         total_rows = conn.execute("SELECT count(*) FROM rollup_daily").fetchone()[0]
@@ -171,6 +173,7 @@ def test_incremental_refresh_equals_a_rebuild(hotline_db):
         assert incremental[table] == rebuilt[table], table
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_two_ingests_refreshing_at_once_end_like_a_rebuild(hotline_db):
     import threading
 
@@ -202,6 +205,7 @@ def test_two_ingests_refreshing_at_once_end_like_a_rebuild(hotline_db):
         assert incremental[table] == rebuilt[table], table
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_a_rebuild_in_many_slices_equals_one_in_a_single_slice(hotline_db, monkeypatch):
     with psycopg.connect(hotline_db) as conn:
         per_day = conn.execute("SELECT count(*) / count(DISTINCT report_day) FROM cases").fetchone()[0]
