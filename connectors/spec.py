@@ -14,13 +14,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.case import CASE_COLUMNS, CaseKind
 from core.crs import parse_crs
 from core.errors import ConfigError
 from core.timezones import TimeZoneName
+from core.yaml_files import load_model
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -238,21 +238,7 @@ def expand(text: str, variables: Mapping[str, str] | None, where: str) -> str:
 
 def load_spec(path: Path) -> SourceSpec:
     """Parse and validate one spec file."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise SpecError(f"{path}: cannot read YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise SpecError(f"{path}: expected a mapping of spec fields, got {type(raw).__name__}")
-    try:
-        return SourceSpec.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
-            + (f" (got {e['input']!r})" if not isinstance(e.get("input"), dict | list) else "")
-            for e in exc.errors()
-        )
-        raise SpecError(f"{path}: {problems}") from exc
+    return load_model(path, SourceSpec, SpecError, "spec")
 
 
 @dataclass(frozen=True)

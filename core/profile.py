@@ -22,13 +22,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.case import AreaLevel, CaseKind, Category, Status
 from core.crs import parse_crs
 from core.errors import ConfigError
 from core.timezones import TimeZoneName
+from core.yaml_files import load_model
 
 # Slots the intermediate levels take, top first.
 _MIDDLE_SLOTS = (AreaLevel.DISTRICT, AreaLevel.STREET, AreaLevel.COMMUNITY)
@@ -212,15 +212,4 @@ def load_profile(path: Path) -> CityProfile:
 
 @lru_cache(maxsize=16)
 def _load(path: Path, stamp: int) -> CityProfile:  # stamp: a changed file is read again
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ProfileError(f"{path}: cannot read YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ProfileError(f"{path}: expected a mapping of profile fields")
-    try:
-        return CityProfile.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
-                             for e in exc.errors())
-        raise ProfileError(f"{path}: {problems}") from exc
+    return load_model(path, CityProfile, ProfileError, "profile")
