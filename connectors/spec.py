@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.case import CASE_COLUMNS, CaseKind
-from core.crs import parse_crs
+from core.crs import CrsName
 from core.errors import ConfigError
 from core.timezones import TimeZoneName
 from core.yaml_files import load_model
@@ -148,7 +148,7 @@ class SourceSpec(BaseModel):
     primary_key: str
     watermark: str | None = Field(None, description="source field that grows when a record changes")
     schedule: str | None = "@daily"
-    crs: str = "WGS84"
+    crs: CrsName = "WGS84"
     timezone: TimeZoneName = "Asia/Shanghai"
     chunk_rows: int = Field(200_000, gt=0)
     placeholder_points: list[tuple[float, float]] = Field(
@@ -157,11 +157,6 @@ class SourceSpec(BaseModel):
     fields: dict[str, FieldMap]
     options: dict[str, Any] = Field(default_factory=dict, description="reader-specific settings")
     quality: dict[str, Any] = Field(default_factory=dict, description="expectations and gates, read by quality/config.py")
-
-    @field_validator("crs")
-    @classmethod
-    def _crs(cls, value: str) -> str:
-        return parse_crs(value)
 
     @field_validator("encoding")
     @classmethod

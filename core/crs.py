@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
+from pydantic import AfterValidator
 from pyproj import CRS as PyprojCRS
 from pyproj.exceptions import CRSError
 
@@ -33,3 +35,7 @@ def parse_crs(name: str) -> str:
             raise ValueError(f"unknown coordinate system {name!r}: {exc}") from exc
         return key
     raise ValueError(f"unknown coordinate system {name!r}: use WGS84, CGCS2000, GCJ-02, BD-09 or EPSG:<code>")
+
+
+# A CRS name as a setting, a profile or a spec takes it: normalised on validation.
+CrsName = Annotated[str, AfterValidator(parse_crs)]

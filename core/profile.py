@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.case import AreaLevel, CaseKind, Category, Status
-from core.crs import parse_crs
+from core.crs import CrsName
 from core.errors import ConfigError
 from core.timezones import TimeZoneName
 from core.yaml_files import load_model
@@ -117,15 +117,10 @@ class CityProfile(BaseModel):
     code: str = Field(description="code of the whole city (its top-level area)")
     name: str
     timezone: TimeZoneName = Field(description="the city's clock: decides what a day is")
-    crs: str = Field("WGS84", description="CRS of boundary files that do not declare one")
+    crs: CrsName = Field("WGS84", description="CRS of boundary files that do not declare one")
     languages: list[str] = Field(default_factory=lambda: ["en"])
     levels: list[LevelSpec] = Field(min_length=2)
     taxonomy: Taxonomy = Field(default_factory=Taxonomy)
-
-    @field_validator("crs")
-    @classmethod
-    def _crs(cls, value: str) -> str:
-        return parse_crs(value)
 
     @field_validator("levels")
     @classmethod
