@@ -78,6 +78,7 @@ def test_started_with_the_database_away_it_serves_once_it_is_back(hotline_db, de
     assert refused == 2
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_ready_says_what_the_database_lacks_until_it_has_it(databases, demo_dir):
     with databases.clone("template0") as url:  # a bare database: no PostGIS, no schema
         with serve(GridHubSettings(data_dir=demo_dir, database_url=url)) as api, httpx.Client(

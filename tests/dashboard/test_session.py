@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from api.auth import SESSION_COOKIE
 from api.keys import Role
+
+# A live server over a database with the hotline ingested and warnings run.
+pytestmark = pytest.mark.slow
 
 
 def test_a_key_becomes_a_cookie_the_api_accepts_and_logout_forgets_it(hub):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from demo.feeds.police_api import PoliceStore
 from demo.generate import generate, read_truth
 from demo.truth import FEEDS
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_generate_in_many_chunks_writes_every_feed_and_its_truth(tmp_path):
     out = tmp_path / "demo"
     manifest = generate(out, seed=11, records=3000, chunk_records=1000)

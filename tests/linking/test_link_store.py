@@ -4,6 +4,7 @@ later cases are linked to the earlier ones on their own run."""
 from __future__ import annotations
 
 import psycopg
+import pytest
 
 from connectors.spec import load_specs
 from core.settings import GridHubSettings
@@ -17,6 +18,7 @@ def _counts(url: str) -> tuple[int, int, int]:
                             " (SELECT count(DISTINCT group_id) FROM case_groups)").fetchone()
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_link_run_links_every_case_once_and_again_changes_nothing(hotline_db, demo_dir) -> None:
     with psycopg.connect(hotline_db) as conn:
         cases = conn.execute("SELECT count(*) FROM cases").fetchone()[0]

@@ -98,6 +98,7 @@ def test_a_run_whose_volume_collapses_to_5_percent_stops_and_loads_nothing(
     assert ingest(feed.spec, settings, db_url).counts.records_read == usual
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_schema_drift_and_quarantine_rate_stop_a_run(settings, db_url, fixture_feed,
                                                     clean_hotline_rows, hotline_rows, hotline_defects):
     feed = fixture_feed()

@@ -38,6 +38,7 @@ def _all(url: str, query: str, params: tuple = ()) -> list[tuple]:
         return conn.execute(query, params).fetchall()
 
 
+@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_fix_the_suite_then_replay(settings, db_url, fixture_feed, gridhub, clean_hotline_rows,
                                    hotline_rows, hotline_defects):
     feed = fixture_feed()
