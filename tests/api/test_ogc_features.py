@@ -16,6 +16,9 @@ from psycopg import sql
 from api.keys import Role
 from tests.api.helpers import busiest, read_mvt, tile_of
 
+# Live servers read by GDAL's own clients (ogrinfo, ogr2ogr): end to end.
+pytestmark = pytest.mark.slow
+
 CITY = "339900000000"
 LEVELS = ["city", "district", "street", "community", "grid"]
 
@@ -79,7 +82,6 @@ def test_reading_every_page_of_cases_gives_the_sql_recount_and_exports_to_geopac
     assert re.search(r"n \(Integer\) = 0", digits.stdout), digits.stdout
 
 
-@pytest.mark.slow  # an end-to-end ingest, cluster or client run
 def test_the_grid_collection_pages_through_every_grid_with_its_figures(api, tmp_path):
     admin = api.client(Role.ADMIN)
     out = tmp_path / "grid.gpkg"
