@@ -184,7 +184,7 @@ class _Cascade:
     def _placeholders(self, lon, lat, usable) -> np.ndarray:
         """Rows whose point stands for "unknown": explained, noted, and not used as a place."""
         kind = find_placeholders(np.where(usable, lon, np.nan), np.where(usable, lat, np.nan),
-                                 self.context.areas, self.placeholder_points)
+                                 self.context.outline_centroids, self.placeholder_points)
         found = kind != None  # noqa: E711 (elementwise over an object array)
         for row in np.flatnonzero(found):
             self.reasons[row].append(f"coordinates are a placeholder point ({kind[row]})")

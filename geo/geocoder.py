@@ -19,6 +19,7 @@ from core.case import AreaLevel
 from geo.area_names import AreaNames
 from geo.gazetteer import GAZETTEER_COLUMNS, Gazetteer
 from geo.grids import GridIndex
+from geo.placeholders import outline_centroids
 
 FAR_PAST = date(1900, 1, 1)
 SNAP_METRES = 30.0  # a point this close outside the city edge is taken as inside it
@@ -42,6 +43,11 @@ class GeoContext:
     @cached_property
     def gazetteer(self) -> Gazetteer:
         return Gazetteer(self.addresses, self.names)
+
+    @cached_property
+    def outline_centroids(self) -> np.ndarray:
+        """Where a geocoder's "centre of the city" placeholder points sit, merged once an epoch."""
+        return outline_centroids(self.areas)
 
     @cached_property
     def grid_codes(self) -> pd.Index:

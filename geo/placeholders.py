@@ -48,11 +48,11 @@ class PlaceholderKind(StrEnum):
     DOMINANT = "dominant"
 
 
-def find_placeholders(lon: np.ndarray, lat: np.ndarray, areas: pd.DataFrame | None = None,
+def find_placeholders(lon: np.ndarray, lat: np.ndarray, centroids: np.ndarray | None = None,
                       declared: Sequence[Sequence[float]] = ()) -> np.ndarray:
     """Per point (WGS84), the PlaceholderKind value it is, or None; NaN points are None.
 
-    areas: code, parent_code, geometry (WGS84) of the areas valid together, for the centroids.
+    centroids: (lon, lat) rows of the outline and top-level areas (outline_centroids).
     """
     lon, lat = np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64")
     kind = np.full(len(lon), None, dtype=object)
@@ -60,8 +60,8 @@ def find_placeholders(lon: np.ndarray, lat: np.ndarray, areas: pd.DataFrame | No
     if not valid.any():
         return kind
     kind[valid & dominant_points(lon, lat)] = PlaceholderKind.DOMINANT.value
-    if areas is not None and len(areas):
-        kind[valid & _near_any(lon, lat, outline_centroids(areas))] = PlaceholderKind.CENTROID.value
+    if centroids is not None and len(centroids):
+        kind[valid & _near_any(lon, lat, centroids)] = PlaceholderKind.CENTROID.value
     if len(declared):
         points = np.asarray(declared, dtype="float64").reshape(-1, 2)
         kind[valid & _near_any(lon, lat, points)] = PlaceholderKind.DECLARED.value
@@ -90,23 +90,9 @@ def dominant_points(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return out
 
 
-_CENTROIDS: dict[int, tuple[pd.DataFrame, np.ndarray]] = {}  # id(areas) -> (areas, centroids)
-
-
 def outline_centroids(areas: pd.DataFrame) -> np.ndarray:
-    """Centroids (lon, lat) of the city outline, of each root area and of each root's children."""
-    # A geocoder's areas of one epoch are one frame for the whole run: merged once, not per chunk.
-    cached = _CENTROIDS.get(id(areas))
-    if cached is not None and cached[0] is areas:
-        return cached[1]
-    if len(_CENTROIDS) > 16:
-        _CENTROIDS.clear()
-    found = _centroids(areas)
-    _CENTROIDS[id(areas)] = (areas, found)
-    return found
-
-
-def _centroids(areas: pd.DataFrame) -> np.ndarray:
+    """Centroids (lon, lat) of the city outline, of each root area and of each root's children
+    (areas: code, parent_code, geometry in WGS84, valid together)."""
     codes = set(areas["code"])
     parent = areas["parent_code"]
     root = parent.isna().to_numpy() | ~parent.isin(codes).to_numpy()

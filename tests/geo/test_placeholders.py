@@ -34,7 +34,7 @@ def test_real_feeds_have_no_placeholder_point(feed, boundaries):
     # Their busiest points are real street corners (16th & Mission holds 1.3% of SF 2026).
     records = points_of(feed)
     kinds = find_placeholders(records["lon"].to_numpy(), records["lat"].to_numpy(),
-                              city_areas(boundaries, "C"))
+                              outline_centroids(city_areas(boundaries, "C")))
     assert (kinds == None).all(), pd.Series(kinds).value_counts()  # noqa: E711
 
 
