@@ -18,6 +18,7 @@ from api.routers import (
     areas,
     cases,
     dashboard,
+    disputes,
     health,
     links,
     ogc,
@@ -91,6 +92,7 @@ def create_app(settings: GridHubSettings | None = None, api_settings: ApiSetting
     app.include_router(stats.router, dependencies=KEYED)
     app.include_router(cases.router, dependencies=KEYED)
     app.include_router(links.router, dependencies=KEYED)
+    app.include_router(disputes.router, dependencies=KEYED)
     app.include_router(tiles.router, dependencies=KEYED)
     app.include_router(sources.router, dependencies=KEYED)
     app.include_router(quality.router, dependencies=KEYED)

@@ -20,7 +20,8 @@ def run(area_level: AreaLevel = typer.Option(AreaLevel.COMMUNITY, help="level wh
     with friendly_errors():
         done = link_cases(database_url(settings()), area_level)
     console.print(f"linked {done.new_records:,} new cases: {done.links:,} links, "
-                  f"{done.regrouped:,} older cases regrouped")
+                  f"{done.regrouped:,} older cases regrouped, {done.relinked:,} linked again"
+                  " (their group held a changed record)")
 
 
 @app.command()

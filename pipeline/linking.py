@@ -26,9 +26,10 @@ _LEGAL_FORM = re.compile(r"(?:有限责任公司|股份有限公司|有限公司
 
 @dataclass(frozen=True)
 class LinkRun:
-    new_records: int
+    new_records: int  # never linked before
     links: int
     regrouped: int  # older records whose group merged into another
+    relinked: int = 0  # records linked again: one record of their group had changed
 
 
 def place_text(address: pd.Series) -> pd.Series:
@@ -65,14 +66,16 @@ def link_cases(url: str, area_level: AreaLevel = AreaLevel.COMMUNITY,
                settings: LinkSettings | None = None) -> LinkRun:
     """Link the cases not yet linked to those that are, in one transaction; re-running adds nothing."""
     with connect(url) as conn, conn.transaction():
-        linked, new = read_link_cases(conn, area_level)
+        found = read_link_cases(conn, area_level)
+        linked, new = found.linked, found.new
         if new.empty:
             return LinkRun(0, 0, 0)
         state = state_from(link_frame_of(linked), linked["group_id"].to_numpy(dtype=np.int64),
                            reference=pd.concat([linked["lat"], new["lat"]]))
         result = link_new(state, link_frame_of(new), settings)
-        write_links(conn, result.links, result.groups)
-    return LinkRun(len(new), len(result.links), len(result.groups) - len(new))
+        write_links(conn, result.links, result.groups, found.relinked)
+    relinked = len(found.relinked)
+    return LinkRun(len(new) - relinked, len(result.links), len(result.groups) - len(new), relinked)
 
 
 def demo_accuracy(demo_dir: Path, settings: LinkSettings | None = None) -> LinkAccuracy:
