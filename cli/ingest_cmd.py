@@ -83,6 +83,35 @@ def check(name: str = typer.Argument(..., help="a source name, or the path of a 
         raise typer.Exit(1)
 
 
+@app.command("runs")
+def list_runs(source: str | None = typer.Option(None, help="only this source"),
+              limit: int = typer.Option(20, min=1, help="runs to show")) -> None:
+    """Recent ingest runs, newest first: status, counts and error. A run still marked running
+    whose process is gone (killed) is marked failed first."""
+    from store.db import connect
+    from store.runs import reap_orphans, recent_runs
+
+    with friendly_errors():
+        cfg = settings()
+        with connect(database_url(cfg)) as conn:
+            reaped = reap_orphans(conn)
+            found = recent_runs(conn, source, limit)
+    table = Table("run", "source", "status", "started", "finished", "read", "loaded", "quarantined", "error")
+    for run in found:
+        table.add_row(str(run["run_id"]), run["source"], run["status"], f"{run['started_at']:%Y-%m-%d %H:%M:%S}",
+                      f"{run['finished_at']:%Y-%m-%d %H:%M:%S}" if run["finished_at"] else "",
+                      _count(run["records_read"]), _count(run["loaded"]), _count(run["quarantined"]),
+                      escape(run["error"] or ""))
+    console.print(table)
+    for run_id, name in reaped:
+        console.print(f"[yellow]run {run_id} of {escape(name)} was still marked running but its"
+                      " process is gone: marked failed[/yellow]", soft_wrap=True)
+
+
+def _count(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
 def ingest(names: list[str] = typer.Argument(None, help="source names"),
            all_: bool = typer.Option(False, "--all", help="ingest every source")) -> None:
     """Ingest sources: read, land raw, validate, geocode, load, refresh rollups. A spec file

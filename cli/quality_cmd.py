@@ -14,6 +14,7 @@ from quality.docs import publish
 from quality.suite import suite_rules
 from store.db import connect
 from store.quality_runs import read_record, recent_records
+from store.runs import reap_orphans
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -25,6 +26,7 @@ def runs(source: str | None = typer.Option(None, help="only this source"),
     with friendly_errors():
         cfg = settings()
         with connect(database_url(cfg)) as conn:
+            reap_orphans(conn)  # a killed run shows as failed, not running
             found = recent_records(conn, source, limit)
     table = Table("run", "source", "status", "rows", "passed", "failed", "failing expectations", "gates")
     for record, run in found:

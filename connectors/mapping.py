@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.readers import POSITION
+from connectors.readers.base import READ_PROBLEM
 from connectors.spec import FieldMap, PiiHandling, SourceSpec
 from core.case import CASE_COLUMNS, conform
 from core.hashing import row_hashes
@@ -42,6 +43,8 @@ _NUMBER = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(\D*)$")
 _HAS_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 # Suffixes understood in every number field; a spec's `units` add to or override them.
 DEFAULT_UNITS = {"": 1.0, "元": 1.0, "万元": 1e4, "万": 1e4, "亿元": 1e8, "人": 1.0, "个": 1.0}
+# The field a reader's problem is filed under ("record: line 7 of a.jsonl is not JSON: ...").
+UNREADABLE = "record"
 _HASHED_FIELDS = [c for c in CASE_COLUMNS if c not in ("record_hash", "raw_id", "attributes")]
 
 
@@ -63,6 +66,8 @@ def map_chunk(spec: SourceSpec, raw: pd.DataFrame, hash_key: bytes, city_tz: str
     (or none at all) becomes the default category and is counted, instead of a problem.
     """
     problems = pd.Series([[] for _ in range(len(raw))], index=raw.index, dtype=object)
+    _note_unreadable(raw, problems)
+    raw = _without_oversized(raw, spec, problems)
     defaulted: dict[str, int] = {}
     clock: dict[Hashable, dict[str, str]] = {}  # row -> field -> how its local time was resolved
     out: dict[str, pd.Series] = {}
@@ -110,6 +115,38 @@ def record_hash(cases: pd.DataFrame) -> pd.Series:
             # text is what made hashing slow.
             values[column] = values[column].array.asi8
     return row_hashes(values, "record")
+
+
+def _note_unreadable(raw: pd.DataFrame, problems: pd.Series) -> None:
+    """A record its reader could not read fails with the reader's reason (quality files it
+    under the check "unreadable")."""
+    if READ_PROBLEM not in raw:
+        return
+    reasons = raw[READ_PROBLEM]
+    for i in np.flatnonzero(reasons.notna().to_numpy()):
+        problems.iat[i] = [*problems.iat[i], f"{UNREADABLE}: {reasons.iat[i]}"]
+
+
+def _without_oversized(raw: pd.DataFrame, spec: SourceSpec, problems: pd.Series) -> pd.DataFrame:
+    """The records with every mapped value longer than spec.max_field_bytes taken out (each
+    such record fails with the field and its size): no step after this one handles it, and
+    the raw landing keeps it whole."""
+    limit = spec.max_field_bytes
+    out = raw
+    for name in spec.source_fields:
+        if name not in raw:
+            continue
+        sizes = pc.binary_length(pa.array(raw[name], pa.string(), from_pandas=True))
+        over = pc.fill_null(pc.greater(sizes, limit), False).to_numpy(zero_copy_only=False)
+        if not over.any():
+            continue
+        if out is raw:
+            out = raw.copy()
+        for i in np.flatnonzero(over):
+            problems.iat[i] = [*problems.iat[i], f"{name}: {sizes[int(i)].as_py():,} bytes, over the"
+                                                 f" spec's max_field_bytes ({limit:,})"]
+        out.loc[out.index[over], name] = None
+    return out
 
 
 def _source_values(fmap: FieldMap, raw: pd.DataFrame) -> pd.Series:

@@ -115,6 +115,10 @@ class RestOptions(BaseModel):
     timeout_s: float = Field(30.0, gt=0)
     retries: int = Field(5, ge=0, description="retries of one request on 429, 5xx and timeouts")
     backoff_s: float = Field(0.5, ge=0, description="first wait; doubles per retry")
+    # Bounds of one read of the source: a server whose paging never ends stops with one line.
+    max_pages: int = Field(100_000, gt=0, description="pages one run may read")
+    max_bytes: int = Field(4 * 1024**3, gt=0, description="bytes (decoded) one run may read, all pages together")
+    max_seconds: float = Field(6 * 3600, gt=0, description="seconds one run may spend reading")
 
 
 class SqlOptions(BaseModel):
@@ -151,6 +155,9 @@ class SourceSpec(BaseModel):
     crs: CrsName = "WGS84"
     timezone: TimeZoneName = "Asia/Shanghai"
     chunk_rows: int = Field(200_000, gt=0)
+    max_field_bytes: int = Field(
+        64 * 1024, gt=0, description="bytes a mapped source value may hold; a record with a"
+        " longer one is quarantined with the reason (its raw payload keeps the value)")
     placeholder_points: list[tuple[float, float]] = Field(
         default_factory=list,
         description="WGS84 [lon, lat] points the source uses for 'location unknown' (geo.placeholders)")

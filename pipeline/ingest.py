@@ -80,8 +80,8 @@ def ingest(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Prog
     `land` would; the gates are then judged over the whole run and the load commits, as
     `process` would. A run that fails to load still lands the rest of its records.
     """
-    run = SourceRun.start(spec, url)
-    with run.failures_recorded(), connect(url) as conn, connect(url) as lander:
+    with (connect(url) as conn, SourceRun.started(spec, url, conn, **{runs.SINGLE_PROCESS: True}) as run,
+          connect(url) as lander):
         run.lock(conn)  # held until the load commits, after the landing's commit
         geocoder, extent = _areas_to_place_on(conn, settings)
         counts = runs.RunCounts()
@@ -124,8 +124,8 @@ def land(spec: SourceSpec, settings: GridHubSettings, url: str, progress: Progre
     whose watermark lies in it: older running runs are then left alone (this run does not
     re-read what they would load) and the source's watermark does not move.
     """
-    run = SourceRun.start(spec, url, **({"window": window.bounds()} if window else {}))
-    with run.failures_recorded(), connect(url) as conn:
+    with (connect(url) as conn,
+          SourceRun.started(spec, url, conn, **({"window": window.bounds()} if window else {})) as run):
         run.lock(conn)
         for _ in _landed_chunks(conn, run, settings, variables, progress, window=window):
             pass

@@ -32,13 +32,16 @@ def replay_quarantine(spec: SourceSpec, settings: GridHubSettings, url: str,
     with connect(url) as conn:
         if not quarantine.open_rows(conn, spec.name, of_run):
             return None
-    run = SourceRun.start(spec, url, replay_of=of_run)
-    with run.failures_recorded(), connect(url) as conn:
-        run.lock(conn)
-        plan = quarantine.link_replay(conn, spec.name, run.run_id, of_run)
-        watermark = runs.get_watermark(conn, spec.name)
-        runs.mark_landed(conn, run.run_id, plan.records, plan.fields, watermark, watermark)
-    loaded = process(spec, settings, url, run.run_id)
+    # The holder keeps the run's lock through linking and processing: a replay killed at any
+    # step is reaped as failed (store.runs.reap_orphans).
+    with (connect(url) as holder,
+          SourceRun.started(spec, url, holder, replay_of=of_run, **{runs.SINGLE_PROCESS: True}) as run):
+        with connect(url) as conn:
+            run.lock(conn)
+            plan = quarantine.link_replay(conn, spec.name, run.run_id, of_run)
+            watermark = runs.get_watermark(conn, spec.name)
+            runs.mark_landed(conn, run.run_id, plan.records, plan.fields, watermark, watermark)
+        loaded = process(spec, settings, url, run.run_id)
     with connect(url) as conn:
         released = quarantine.released_by(conn, run.run_id)
     return ReplayResult(plan, loaded, released)

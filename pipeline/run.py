@@ -16,8 +16,22 @@ import pandas as pd
 import psycopg
 
 from connectors.spec import SourceSpec
-from core.errors import ConfigError, SourceError
+from core.errors import ConfigError, GridHubError, SourceError
 from store import locks, runs
+from store.db import one_line
+
+
+class ConnectionLostError(GridHubError):
+    """A run's database connection broke (server restarted, backend terminated)."""
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether a database error says the connection itself is gone: no SQLSTATE (libpq lost
+    the socket), a connection exception (08...) or an operator intervention (57P0...)."""
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = exc.sqlstate
+    return state is None or state.startswith(("08", "57P0"))
 
 
 @dataclass(frozen=True)
@@ -27,9 +41,18 @@ class SourceRun:
     run_id: int
 
     @classmethod
-    def start(cls, spec: SourceSpec, url: str, **params) -> SourceRun:
-        """A new run of the source, recorded as running."""
-        return cls(spec, url, runs.start_run(url, spec.name, {"format": spec.format.value, **params}))
+    @contextmanager
+    def started(cls, spec: SourceSpec, url: str, holder: psycopg.Connection,
+                **params) -> Iterator[SourceRun]:
+        """A new run of the source, recorded as running, for the block; its failures recorded.
+
+        The holder connection holds the run's lock until it closes: open it around everything
+        the process does for the run. Runs whose process is gone are reaped first.
+        """
+        runs.reap_orphans(holder)
+        run = cls(spec, url, runs.start_run(holder, spec.name, {"format": spec.format.value, **params}))
+        with run.failures_recorded():
+            yield run
 
     @property
     def source(self) -> str:
@@ -48,6 +71,11 @@ class SourceRun:
         except BaseException as exc:
             status = getattr(exc, "run_status", "failed")
             runs.fail_run(self.url, self.run_id, status, f"{type(exc).__name__}: {exc}")
+            if connection_lost(exc):
+                raise ConnectionLostError(
+                    f"{self.source}: the database connection was lost during run {self.run_id}"
+                    f" ({one_line(exc)}); the run is marked failed and nothing of it was loaded:"
+                    " run the source again") from exc
             raise
 
 

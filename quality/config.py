@@ -2,6 +2,7 @@
 
     quality:
       start: 2024-11-01            # reported_at may not be earlier
+      future_horizon: P1D          # reported / occurred / closed later than the run + 1 day are refused
       required: [address]          # canonical fields this source must always fill
       max_quarantine_rate: 0.05    # stop the run when more of its rows fail
       volume: {min_ratio: 0.2, max_ratio: 5.0, history_runs: 7, min_history: 3}
@@ -18,7 +19,7 @@ Every part is optional; a source without the section gets the canonical suite an
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -78,6 +79,10 @@ class QualityConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     start: date | None = Field(None, description="first day the source can report")
+    future_horizon: timedelta = Field(
+        timedelta(minutes=10), ge=timedelta(0),
+        description="how far past the run's clock a reported, occurred or closed time may lie"
+                    " (ISO 8601: PT10M, P1D; or seconds); later ones are quarantined")
     required: list[str] = Field(default_factory=list)
     max_quarantine_rate: float = Field(0.10, ge=0, le=1)
     volume: VolumeGate = Field(default_factory=VolumeGate)

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from connectors.readers.base import READER_COLUMNS
 from core.errors import GridHubError
 from quality.config import FreshnessGate, SchemaGate, VolumeGate
 
@@ -63,8 +64,14 @@ def volume_gate(records: int, history: list[int], cfg: VolumeGate) -> GateResult
 
 def schema_gate(columns: list[str], baseline: list[str] | None, mapped: list[str],
                 cfg: SchemaGate) -> GateResult:
-    """New or missing source columns; a column the mapping reads is never allowed to go missing."""
+    """New or missing source columns; a column the mapping reads is never allowed to go missing.
+
+    The columns a reader adds for records it could not read are no source columns.
+    """
+    columns = [c for c in columns if c not in READER_COLUMNS]
     expected = cfg.columns if cfg.columns is not None else baseline
+    if expected is not None:
+        expected = [c for c in expected if c not in READER_COLUMNS]
     have = set(columns)
     missing_mapped = [c for c in mapped if c not in have]
     if expected is None:

@@ -18,7 +18,10 @@ from core.case import CaseKind, Category, Outcome, Status
 from quality.config import QualityConfig
 
 REQUIRED = ("source_record_id", "reported_at", "kind", "category", "status")
+# How far past the run's clock a time may lie (the agencies' clocks drift); quality.future_horizon.
 MAX_CLOCK_SKEW = timedelta(minutes=10)
+# The canonical times that cannot lie in the future: each gets a `<name>_not_future` check.
+NOT_FUTURE = ("reported_at", "occurred_at", "closed_at")
 DEFAULT_START = datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))
 READABLE_TEXT = ("address", "area_name")
 
@@ -78,7 +81,8 @@ def suite_rules(config: QualityConfig, now: datetime, tz: str = "Asia/Shanghai",
     """The canonical rules for this moment and source, then the source's own."""
     start = (datetime.combine(config.start, datetime.min.time(), ZoneInfo(tz))
              if config.start else DEFAULT_START)
-    rules = canonical_rules(now, start, extent, tuple(config.required), categories)
+    rules = canonical_rules(now, start, extent, tuple(config.required), categories,
+                            horizon=config.future_horizon)
     taken = {r.key for r in rules}
     for i, declared in enumerate(config.expectations):
         kwargs = declared.kwargs
@@ -93,11 +97,13 @@ def suite_rules(config: QualityConfig, now: datetime, tz: str = "Asia/Shanghai",
 
 def canonical_rules(now: datetime, start: datetime = DEFAULT_START,
                     extent: CityExtent | None = None, required: tuple[str, ...] = (),
-                    categories: tuple[str, ...] | None = None) -> list[Rule]:
+                    categories: tuple[str, ...] | None = None,
+                    horizon: timedelta = MAX_CLOCK_SKEW) -> list[Rule]:
     """What every canonical case must satisfy, whatever its source.
 
     `categories`: the city profile's category codes (None: the canonical Category; empty:
-    the sources' own values are the categories, so any is known).
+    the sources' own values are the categories, so any is known). `horizon`: how far past
+    `now` a reported, occurred or closed time may lie.
     """
     rules = [
         Rule(f"{column}_present", "expect_column_values_to_not_be_null", {"column": column},
@@ -114,11 +120,14 @@ def canonical_rules(now: datetime, start: datetime = DEFAULT_START,
         rules.append(Rule(f"{column}_known", "expect_column_values_to_be_in_set",
                           {"column": column, "value_set": codes},
                           f"{column} is not one of {', '.join(codes)}"))
-    latest = now + MAX_CLOCK_SKEW
+    latest = now + horizon
     rules += [
-        Rule("reported_not_future", "expect_column_values_to_be_between",
-             {"column": "reported_at", "max_value": latest},
-             f"reported_at is in the future (after {latest:%Y-%m-%d %H:%M} UTC)"),
+        Rule(f"{column.removesuffix('_at')}_not_future", "expect_column_values_to_be_between",
+             {"column": column, "max_value": latest},
+             f"{column} is in the future (after {latest:%Y-%m-%d %H:%M} UTC)")
+        for column in NOT_FUTURE
+    ]
+    rules += [
         Rule("reported_after_start", "expect_column_values_to_be_between",
              {"column": "reported_at", "min_value": start},
              f"reported_at is before the source's start ({start:%Y-%m-%d})"),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from connectors.mapping import UNREADABLE
 from connectors.spec import SourceSpec
 from quality.config import quality_config
 from quality.suite import Action, CityExtent, suite_rules
@@ -100,7 +101,9 @@ def _with_wgs84(cases: pd.DataFrame, extent: CityExtent | None) -> pd.DataFrame:
 
 
 def _mapping_reason(problem: str) -> dict:
-    field_name, _, _ = problem.partition(":")
+    field_name, _, rest = problem.partition(":")
+    if field_name == UNREADABLE:  # the reader could not read the record at all
+        return {"check": "unreadable", "message": rest.strip()}
     return {"check": "mapping", "field": field_name.strip(), "message": problem}
 
 

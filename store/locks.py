@@ -5,6 +5,7 @@ application's on a shared server, and a lock is read in `pg_locks` as (7160, has
 
 | lock | held by | protects |
 |---|---|---|
+| `run:<run_id>` | the connection that started the run, for its whole life (session; taken in the statement that records the run) | a `running` run whose lock nobody holds lost its process: the reaper (`store.runs.reap_orphans`) marks it failed |
 | `ingest:<source>` | landing, processing, backfill windows, replays, reopening a failed run of that source (transaction) | one run of a source moves at a time: its watermark advances in run order and no two runs land or load the same records at once |
 | `cases-writer` | the scheduler's loads, rollup refreshes, boundary loads (session, on a connection of its own) | one writer of cases and rollups among the tasks that may run in parallel: two refreshes of one rollup row would end in a unique violation |
 | `rollups` | every rollup refresh and rebuild (transaction) | a refresh recounts with the previous refresh's cases visible, so two ingests never write the same rollup rows at once |
@@ -35,6 +36,11 @@ MIGRATIONS = "migrations"
 def source_lock(source: str) -> str:
     """The name of the lock that one run of `source` holds at a time."""
     return f"ingest:{source}"
+
+
+def run_lock(run_id: int | str) -> str:
+    """The name of the lock that the process of a run holds while the run lives."""
+    return f"run:{run_id}"
 
 
 def hold_for_transaction(conn: psycopg.Connection, name: str) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from store import locks
 from store.db import connect
 
 
@@ -27,13 +28,40 @@ class RunCounts:
         return self.records_read == self.loaded + self.quarantined + self.duplicates
 
 
-def start_run(url: str, source: str, params: dict | None = None) -> int:
-    """Record a run as running, committed at once so a crash still leaves a trace."""
-    with connect(url, autocommit=True) as conn:
-        return conn.execute(
-            "INSERT INTO ingest_runs (source, params) VALUES (%s, %s) RETURNING run_id",
-            (source, json.dumps(params or {})),
-        ).fetchone()[0]
+# Marks a run whose landing and load one process does at once (the CLI's ingest, a replay):
+# once that process is gone, nothing will finish it.
+SINGLE_PROCESS = "single_process"
+ORPHANED = ("interrupted: the process running it ended before it finished (killed, or its"
+            " database connection was lost); run the source again")
+
+
+def start_run(conn: psycopg.Connection, source: str, params: dict | None = None) -> int:
+    """Record a run as running, committed at once so a crash still leaves a trace; conn holds
+    the run's lock (store.locks.run_lock) from that statement on until it closes."""
+    run_id = conn.execute(
+        "WITH run AS (INSERT INTO ingest_runs (source, params) VALUES (%s, %s) RETURNING run_id)"
+        " SELECT run_id, pg_advisory_lock(%s, hashtext(%s || run_id)) FROM run",
+        (source, json.dumps(params or {}), locks.NAMESPACE, locks.run_lock("")),
+    ).fetchone()[0]
+    conn.commit()
+    return run_id
+
+
+def reap_orphans(conn: psycopg.Connection) -> list[tuple[int, str]]:
+    """Mark failed every running run whose process is gone (no session holds its run lock):
+    a landing, or a single-process run at any step. A landed run waiting for a separate
+    process step (Airflow's) is left to it. Returns (run_id, source) of each run reaped."""
+    return conn.execute(
+        "UPDATE ingest_runs r SET status = 'failed', finished_at = now(), error = %(error)s"
+        " WHERE status = 'running'"
+        " AND (landed_at IS NULL OR coalesce((params->>%(single)s)::boolean, false))"
+        " AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted"
+        "  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        "  AND l.classid = %(namespace)s::oid AND l.objsubid = 2"
+        "  AND l.objid = hashtext(%(prefix)s || r.run_id)::oid)"
+        " RETURNING run_id, source",
+        {"error": ORPHANED, "single": SINGLE_PROCESS, "namespace": locks.NAMESPACE,
+         "prefix": locks.run_lock("")}).fetchall()
 
 
 def mark_landed(conn: psycopg.Connection, run_id: int, records_read: int, fields: list[str],
@@ -141,3 +169,13 @@ def run_record(url: str, run_id: int) -> dict:
     with connect(url) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
         return cur.execute("SELECT * FROM ingest_runs WHERE run_id = %s", (run_id,)).fetchone()
 
+
+
+def recent_runs(conn: psycopg.Connection, source: str | None = None, limit: int = 20) -> list[dict]:
+    """The newest ingest runs (of one source, if given): status, times, counts and error."""
+    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        return cur.execute(
+            "SELECT run_id, source, status, started_at, finished_at, records_read, loaded,"
+            " quarantined, duplicates, error FROM ingest_runs"
+            " WHERE %(source)s::text IS NULL OR source = %(source)s"
+            " ORDER BY run_id DESC LIMIT %(limit)s", {"source": source, "limit": limit}).fetchall()

@@ -3,7 +3,10 @@
 Every chunk is a DataFrame of the source's own fields as text (nothing parsed yet; nested
 objects flattened to dotted names), with a `_position` column numbering records from 0
 across the whole input, so raw landing and quarantine can point back at exactly one record.
-Memory stays flat: no reader holds more than one chunk (or one file of a multi-file glob).
+Memory stays flat: no reader holds more than one chunk (or one file of a multi-file glob),
+and a sample (ReadContext.limit) reads no further than the rows it asks for. A record a
+reader cannot read (a line that is not JSON, ...) comes as an unreadable record (base.READ_PROBLEM):
+it is quarantined with its reason while the rest of the input loads.
 """
 
 from __future__ import annotations

@@ -14,6 +14,19 @@ import pandas as pd
 
 from core.errors import SourceError
 
+# Columns a reader fills for a record it could not read (a line that is not JSON, text not in
+# the spec's encoding, nesting too deep): why, and the record's text as read. Such a record is
+# landed and quarantined with that reason; the rest of its file loads.
+READ_PROBLEM = "_read_problem"
+RAW_TEXT = "_raw_text"
+READER_COLUMNS = (READ_PROBLEM, RAW_TEXT)
+# Deeper objects are no case's fields; refusing them keeps flatten's recursion bounded.
+MAX_NESTING = 32
+
+
+class NestingError(ValueError):
+    """A record nests objects deeper than MAX_NESTING."""
+
 
 @dataclass(frozen=True)
 class ReadContext:
@@ -26,6 +39,19 @@ class ReadContext:
 
 
 Reader = Callable[..., Iterator[pd.DataFrame]]
+
+
+def batch_rows(spec, context: ReadContext) -> int:
+    """Records per chunk: the spec's chunk_rows, or fewer when a sample asks for fewer (so a
+    sample never parses more of its input than the rows it shows)."""
+    if context.limit is None:
+        return spec.chunk_rows
+    return max(1, min(spec.chunk_rows, context.limit))
+
+
+def unreadable(problem: str, text: str | None) -> dict[str, str | None]:
+    """The record of a reader that could not read one: its problem and its text as read."""
+    return {READ_PROBLEM: problem, RAW_TEXT: text}
 
 
 def input_files(spec, context: ReadContext) -> list[Path]:
@@ -65,16 +91,43 @@ def text_value(value: Any) -> str | None:
     return str(value)
 
 
-def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, str | None]:
-    """Nested objects become dotted names ({"a": {"b": 1}} -> {"a.b": "1"}); values as text."""
+def flatten(record: Mapping[str, Any], prefix: str = "", depth: int = 1) -> dict[str, str | None]:
+    """Nested objects become dotted names ({"a": {"b": 1}} -> {"a.b": "1"}); values as text.
+
+    Raises NestingError for objects nested deeper than MAX_NESTING.
+    """
+    if depth > MAX_NESTING:
+        raise NestingError(f"objects nested deeper than {MAX_NESTING} levels (at {prefix.rstrip('.')!r})")
     out: dict[str, str | None] = {}
     for key, value in record.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
-            out.update(flatten(value, name + "."))
+            out.update(flatten(value, name + ".", depth + 1))
         else:
             out[name] = text_value(value)
     return out
+
+
+def record_fields(record: Any, where: str, text: str | None = None) -> dict[str, str | None]:
+    """A parsed record (a JSON object) flattened; else an unreadable record saying why, with
+    its text (given, or the record dumped as JSON)."""
+    if not isinstance(record, Mapping):
+        return unreadable(f"{where} is a JSON {type(record).__name__}, not an object",
+                          text or _dumped(record))
+    try:
+        return flatten(record)
+    except (NestingError, RecursionError) as exc:  # RecursionError: lists nested too deep
+        reason = exc if isinstance(exc, NestingError) else "arrays nested too deep"
+        return unreadable(f"{where}: {reason}", text or _dumped(record))
+
+
+def _dumped(record: Any) -> str | None:
+    import json
+
+    try:
+        return json.dumps(record, ensure_ascii=False)
+    except (RecursionError, TypeError, ValueError):
+        return None
 
 
 def frame_of(records: list[dict[str, str | None]]) -> pd.DataFrame:

@@ -13,7 +13,7 @@ import pyogrio
 import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 
-from connectors.readers.base import ReadContext, input_files, text_value
+from connectors.readers.base import ReadContext, batch_rows, input_files, text_value
 from connectors.spec import GeofileOptions
 from core.errors import SourceError
 
@@ -25,7 +25,7 @@ def read_geofile(spec, context: ReadContext) -> Iterator[pd.DataFrame]:
         # GeoJSON: keep date-like properties as the text the file holds (GDAL would type them).
         open_options = {"DATE_AS_STRING": "YES"} if path.suffix.lower() in (".geojson", ".json") else {}
         try:
-            with pyogrio.open_arrow(path, layer=options.layer, batch_size=spec.chunk_rows,
+            with pyogrio.open_arrow(path, layer=options.layer, batch_size=batch_rows(spec, context),
                                     use_pyarrow=True, datetime_as_string=True,
                                     **open_options) as (meta, reader):
                 geometry = meta["geometry_name"] or "wkb_geometry"

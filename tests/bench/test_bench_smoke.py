@@ -216,3 +216,27 @@ def test_bench_link():
     assert min(as_number(score.group(i)) for i in (1, 2, 3)) >= 0.9, score.group(0)
     line(out, rf"link 20,000 records in {NUMBER} s \(target <= 60 s at 1,000,000\): {VERDICT}$")
     line(out, rf"link 500 new into 20,000 in {NUMBER} s \(target <= 2 s at 10,000 into 1,000,000\): {VERDICT}$")
+
+
+def test_bench_reliability(server_url, tmp_path):
+    out = run_bench("bench_reliability.py", "--size", "tiny", "--server", server_url, "--bench-dir", str(tmp_path))
+    line(out, r"demo city, 2,000 records; source hotline_12345; size tiny$")
+    line(out, r"point\s+mode\s+exit\s+rerun\s+lost\s+dup\s+running\s+output$")
+    for point, mode in (("landing", "kill"), ("loading", "terminate"), ("finishing", "kill"),
+                        ("committing", "terminate")):
+        row = line(out, rf"{point} \(\w+ #\d\)\s+{mode}\s+(-?\d+)\s+(\w+)\s+(\d+)\s+(\d+)\s+(\d+)  (.*)$")
+        exit_code, rerun, lost, duplicated, running, output = row.groups()
+        assert int(exit_code) == (-9 if mode == "kill" else 1), row.group(0)
+        assert (rerun, lost, duplicated, running) == ("ok", "0", "0", "0"), row.group(0)
+        if mode == "terminate":
+            assert output.startswith("error: hotline_12345: the database connection was lost"), row.group(0)
+    line(out, r"bad inputs: \d+; hotline_12345 loaded first, [\d,]+ cases$")
+    for what, expected in (("empty CSV", "error"), ("JSON Lines with one line cut short", "quarantine"),
+                           ("xlsx with an XML entity bomb", "error"), ("CSV with a case closed in 2100", "quarantine"),
+                           ("REST feed that never stops paging", "error"), ("xlsx sheet of 20 MB unpacked (sample)", "sample")):
+        line(out, rf"{re.escape(what)}\s+{expected}\s+{expected}\s+")
+    assert "note:" not in out, out  # every input as expected, every kill point reached
+    line(out, r"API under backend terminations: not measured yet")
+    for figure in ("lost", "duplicated", "tracebacks"):
+        assert line(out, rf"{figure} (\d+)$").group(1) == "0"
+    assert as_number(line(out, rf"peak memory MB ({NUMBER})$").group(1)) > 0
