@@ -216,31 +216,56 @@ BACKFILL_DAG = "ingest_district_system"
 BACKFILL_HOURS = 3
 
 
+def gridhub_server() -> str:
+    """The GridHub PostgreSQL server: DATABASE_URL's, else the one `gridhub db up` runs."""
+    from store import provision
+
+    return provision.up(ROOT / "var", os.environ.get("DATABASE_URL")).url
+
+
+@contextmanager
+def scratch_database(name: str) -> Iterator[str]:
+    """A new empty database `name` on the GridHub server; dropped (with its sessions) after."""
+    from store import provision
+    from store.db import with_dbname
+
+    url = with_dbname(gridhub_server(), name)
+    provision.ensure_database(url)
+    try:
+        yield url
+    finally:
+        with psycopg.connect(with_dbname(url, "postgres"), autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+
+
+@contextmanager
+def demo_database(home: Path, name: str = "check", records: int = 20_000,
+                  ) -> Iterator[tuple[str, GridHubSettings]]:
+    """A scratch GridHub database holding a small demo city's areas, its feeds generated under
+    home/data; yields its URL and the settings that find the feeds. Dropped afterwards."""
+    from demo.generate import generate
+    from pipeline.demo import load_demo_areas
+
+    cfg = GridHubSettings(data_dir=home / "data")
+    with scratch_database(f"gridhub_airflow_{name}_{os.getpid()}") as url:
+        if not (cfg.demo_dir / "manifest.json").exists():
+            generate(cfg.demo_dir, records=records)
+        load_demo_areas(cfg, url)
+        yield url, cfg
+
+
 @contextmanager
 def backfill_database(home: Path) -> Iterator[dict[str, str]]:
     """A scratch GridHub database with a small demo, and the demo's district database beside
     it; yields the environment the DAG tasks need. Both databases are dropped afterwards."""
     from demo.feeds.services import demo_services
-    from demo.generate import generate
-    from pipeline.demo import load_demo_areas
-    from store import provision
-    from store.db import dbname_of, with_dbname
 
-    cfg = GridHubSettings(data_dir=home / "data")
-    server = provision.up(ROOT / "var", os.environ.get("DATABASE_URL")).url
-    url = with_dbname(server, f"gridhub_airflow_check_{os.getpid()}")
-    provision.ensure_database(url)
-    try:
-        generate(cfg.demo_dir, records=20_000)
-        load_demo_areas(cfg, url)
-        with demo_services(cfg.demo_dir, url, keep=False) as variables:
-            # Retries after seconds, not minutes: a backfill run may wait for an older run.
-            yield {**variables, "AIRFLOW_CONN_GRIDHUB": url, "GRIDHUB_DATA_DIR": str(cfg.data_dir),
-                   "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "5"}
-    finally:
-        with psycopg.connect(with_dbname(url, "postgres"), autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(dbname_of(url))))
+    with demo_database(home) as (url, cfg), \
+            demo_services(cfg.demo_dir, url, keep=False) as variables:
+        # Retries after seconds, not minutes: a backfill run may wait for an older run.
+        yield {**variables, "AIRFLOW_CONN_GRIDHUB": url, "GRIDHUB_DATA_DIR": str(cfg.data_dir),
+               "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "5"}
 
 
 def _with_sqlite_patience(request) -> httpx.Response:

@@ -116,9 +116,11 @@ def volume_history(conn: psycopg.Connection, source: str, run_id: int, runs: int
 
 
 def baseline_fields(conn: psycopg.Connection, source: str, run_id: int) -> list[str] | None:
-    """The columns of the source's last successful run before this one, if any."""
+    """The columns of the source's last successful run before this one, if any. A run that
+    read nothing (a quiet interval, an empty backfill window) saw no columns: it is no baseline."""
     row = conn.execute(
         "SELECT source_fields FROM ingest_runs WHERE source = %s AND run_id < %s"
-        " AND status = 'succeeded' AND source_fields IS NOT NULL AND NOT params ? 'replay_of'"
+        " AND status = 'succeeded' AND source_fields IS NOT NULL AND records_read > 0"
+        " AND NOT params ? 'replay_of'"
         " ORDER BY run_id DESC LIMIT 1", (source, run_id)).fetchone()
     return list(row[0]) if row else None

@@ -30,9 +30,13 @@ AIRFLOW_SERVICES = {
     "airflow-apiserver",
     "airflow-scheduler",
     "airflow-dag-processor",
+    "airflow-worker",
+    "airflow-flower",
 }
 GRIDHUB_SERVICES = {"gridhub-migrate", "api"}
-EXPECTED_SERVICES = {"postgis", *GRIDHUB_SERVICES, *AIRFLOW_SERVICES}
+EXPECTED_SERVICES = {"postgis", "redis", *GRIDHUB_SERVICES, *AIRFLOW_SERVICES}
+# Services that run Airflow tasks: they need GridHub's schema, the execution API and the broker.
+TASK_RUNNERS = {"airflow-scheduler", "airflow-worker"}
 ONE_SHOT_SERVICES = {"gridhub-migrate", "airflow-init", "gridhub-demo"}
 DAGS_TARGET = "/opt/airflow/dags"
 # Every development default of a secret carries this; docker/check-secrets.sh looks for it.
@@ -163,10 +167,14 @@ def test_startup_order(services):
     assert _condition(services["airflow-init"], "postgis") == "service_healthy"
     for name in AIRFLOW_SERVICES - {"airflow-init"}:
         assert _condition(services[name], "airflow-init") == "service_completed_successfully", name
-    # Tasks run in the scheduler: they need GridHub's schema and the execution API.
-    scheduler = services["airflow-scheduler"]
-    assert _condition(scheduler, "gridhub-migrate") == "service_completed_successfully"
-    assert _condition(scheduler, "airflow-apiserver") == "service_healthy"
+    # Tasks run in the scheduler (LocalExecutor) or a worker (CeleryExecutor): they need
+    # GridHub's schema, the execution API and (to queue or take a task) the broker.
+    for name in TASK_RUNNERS:
+        runner = services[name]
+        assert _condition(runner, "gridhub-migrate") == "service_completed_successfully", name
+        assert _condition(runner, "airflow-apiserver") == "service_healthy", name
+        assert _condition(runner, "redis") == "service_healthy", name
+    assert _condition(services["airflow-flower"], "redis") == "service_healthy"
 
 
 def test_gridhub_services_share_one_image(services):
@@ -192,6 +200,8 @@ def test_airflow_services_share_image_and_mount_dags(services):
         "airflow-apiserver": ["airflow", "api-server"],
         "airflow-scheduler": ["airflow", "scheduler"],
         "airflow-dag-processor": ["airflow", "dag-processor"],
+        "airflow-worker": ["airflow", "celery", "worker"],
+        "airflow-flower": ["airflow", "celery", "flower"],
     }
 
 
@@ -205,9 +215,10 @@ def test_gridhub_code_sees_the_repo_sources(services):
 def test_ports_8000_and_8080_are_published_on_loopback_only(services):
     assert _published(services["api"]).get(8000) == 8000
     assert _published(services["airflow-apiserver"]).get(8080) == 8080
+    assert _published(services["airflow-flower"]).get(5555) == 5555
     # Every published port is reachable from the host's loopback only, unless configured.
-    for name in ("postgis", "api", "airflow-apiserver"):
-        for port in services[name].get("ports", []):
+    for name, service in services.items():
+        for port in service.get("ports", []):
             host_ip = port.get("host_ip") if isinstance(port, dict) else str(port)
             assert str(host_ip).startswith("127.0.0.1"), name
 
@@ -215,7 +226,8 @@ def test_ports_8000_and_8080_are_published_on_loopback_only(services):
 def test_airflow_settings(services):
     envs = {name: _env(services[name]) for name in AIRFLOW_SERVICES}
     env = envs["airflow-apiserver"]
-    assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] == "2"
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
     assert env["AIRFLOW__CORE__PARALLELISM"] == "4"
     assert (
@@ -229,10 +241,41 @@ def test_airflow_settings(services):
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE",
+        # The scheduler and the workers must agree on the executor and the broker.
+        "AIRFLOW__CORE__EXECUTOR",
+        "AIRFLOW__CELERY__BROKER_URL",
     ]
     for key in shared:
         assert len({e.get(key) for e in envs.values()}) == 1, f"{key} differs between services"
     assert len(env["AIRFLOW__API_AUTH__JWT_SECRET"]) >= 64, "JWTs use HS512: 64+ bytes"
+
+
+def test_celery_workers_use_the_redis_broker_and_scale(services):
+    broker = urlsplit(_env(services["airflow-worker"])["AIRFLOW__CELERY__BROKER_URL"])
+    assert (broker.scheme, broker.hostname, broker.port) == ("redis", "redis", 6379)
+    assert services["redis"]["image"].startswith("redis:")
+    assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    # Only the Airflow containers reach the broker.
+    assert not services["redis"].get("ports"), "redis must not be published"
+    # `up --scale airflow-worker=N` starts N replicas only if none needs a fixed name or port.
+    worker = services["airflow-worker"]
+    assert "container_name" not in worker and not worker.get("ports")
+    assert "$${HOSTNAME}" in COMPOSE_FILE.read_text(), "the worker healthcheck pings itself"
+    assert "HOSTNAME" in " ".join(worker["healthcheck"]["test"])
+    # A worker stopped by compose finishes its tasks (warm shutdown) before it is killed.
+    assert _env(worker)["DUMB_INIT_SETSID"] == "0"
+    assert "profiles" not in worker and services["airflow-flower"]["profiles"] == ["flower"]
+
+
+def test_the_local_executor_stays_one_setting_away(tmp_path):
+    """A small site sets AIRFLOW_EXECUTOR=LocalExecutor: every Airflow service then agrees."""
+    env_file = tmp_path / "local.env"
+    env_file.write_text("AIRFLOW_EXECUTOR=LocalExecutor\n")
+    local, stderr = _docker_compose_config(env_file)
+    assert "WARNING" not in stderr, stderr
+    executors = {_env(local["services"][name])["AIRFLOW__CORE__EXECUTOR"]
+                 for name in AIRFLOW_SERVICES}
+    assert executors == {"LocalExecutor"}
 
 
 def test_databases(services):
@@ -261,9 +304,13 @@ def test_airflow_options_exist_in_the_installed_airflow(services):
     spec = importlib.util.find_spec("airflow")  # finds the package without importing it
     assert spec and spec.submodule_search_locations, "apache-airflow is not installed"
     config_yml = Path(spec.submodule_search_locations[0]) / "config_templates" / "config.yml"
+    from airflow.providers.celery.get_provider_info import get_provider_info
+
+    # Core options, and the [celery] ones the Celery provider declares.
+    sections = {**yaml.safe_load(config_yml.read_text()), **get_provider_info()["config"]}
     known = {
         (section, option)
-        for section, body in yaml.safe_load(config_yml.read_text()).items()
+        for section, body in sections.items()
         for option in (body.get("options") or {})
     }
     for name in AIRFLOW_SERVICES:
