@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from api.areaindex import AreaInfo
+from api.database import read_retrying
 from api.errors import CodeFormatError, UnauthorizedError
 from api.hub import Hub, hub_of
 from api.keys import Role, hash_key
@@ -27,6 +29,7 @@ SESSION_COOKIE = "gridhub_session"
 # a change made with the cookie must carry it, so no other site can make it.
 SESSION_HEADER = ("x-requested-with", "gridhub")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_TRUSTED_KEYS = 10_000  # key look-ups (and unknown keys) a worker remembers at most
 
 
 @dataclass(frozen=True)
@@ -35,11 +38,16 @@ class Principal:
     role: Role
     scope_code: str
     scope_level: AreaLevel
+    expires_at: datetime | None = None  # None: until revoked
 
     @property
     def scope_column(self) -> str:
         """The column of cases holding the code of the scope's level."""
         return self.scope_level.code_column
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= datetime.now(UTC)
 
 
 def check_auth_mode(hub: Hub) -> None:
@@ -77,7 +85,8 @@ def known_principal(hub: Hub, key: str | None) -> Principal | None:
     if key is None:
         return _development_principal(hub) if hub.api.auth == "off" else None
     cached = hub.keys.get(hash_key(key))
-    if cached is not None and time.monotonic() - cached[0] < hub.api.key_cache_seconds:
+    if cached is not None and time.monotonic() - cached[0] < hub.api.key_cache_seconds \
+            and cached[1] is not None and not cached[1].expired:
         return cached[1]
     return None
 
@@ -91,17 +100,32 @@ async def principal_for_key(hub: Hub, key: str) -> Principal:
         principal = cached[1]
     else:
         hub.check_database()  # /metrics has no router-level gate: no waiting on the pool
-        async with hub.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT key_id, role, scope_code FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL",
-                (digest,))
-            row = await cur.fetchone()
+
+        async def look_up(conn):
+            return await (await conn.execute(
+                "SELECT key_id, role, scope_code, expires_at FROM api_keys"
+                " WHERE key_hash = %s AND revoked_at IS NULL", (digest,))).fetchone()
+        row = await read_retrying(hub.pool, look_up)
         scope = hub.areas.get(row["scope_code"]) if row else None
-        principal = Principal(row["key_id"], Role(row["role"]), row["scope_code"], scope.level) if scope else None
+        principal = Principal(row["key_id"], Role(row["role"]), row["scope_code"], scope.level,
+                              row["expires_at"]) if scope else None
+        if len(hub.keys) >= MAX_TRUSTED_KEYS:
+            _forget_stale_keys(hub, now)
         hub.keys[digest] = (now, principal)
     if principal is None:
         raise UnauthorizedError("unknown or revoked API key")
+    if principal.expired:
+        raise UnauthorizedError("key expired")
     return principal
+
+
+def _forget_stale_keys(hub: Hub, now: float) -> None:
+    """Drop look-ups past their trust; all of them if that is not enough (random keys sent by
+    the thousand must not grow the worker: each is one more row in this dict)."""
+    for digest in [d for d, (at, _) in hub.keys.items() if now - at >= hub.api.key_cache_seconds]:
+        del hub.keys[digest]
+    if len(hub.keys) >= MAX_TRUSTED_KEYS:
+        hub.keys.clear()
 
 
 async def current_principal(request: Request) -> Principal:
@@ -138,16 +162,37 @@ AnalystPrincipal = Annotated[Principal, Depends(require_analyst)]
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 
 
+def in_scope(hub: Hub, principal: Principal, code: str) -> bool:
+    """Whether the area with this code is current and inside the key's scope."""
+    return hub.areas.get(code) is not None and hub.areas.within(code, principal.scope_code)
+
+
 def area_in_scope(hub: Hub, principal: Principal, code: str, parameter: str = "code") -> AreaInfo:
     """The current area with this code, if the key may see it (422 a code the city's profile
-    cannot have, naming its patterns; 404 unknown; 403 outside)."""
-    area = hub.areas.get(code)
-    if area is None:
+    cannot have, naming its patterns; 404 unknown or outside the scope, alike: a key learns
+    nothing of what lies beyond it, not even that an area exists)."""
+    if not in_scope(hub, principal, code):
         profile = hub.settings.profile
         if not profile.code_fits(code):
             raise CodeFormatError(parameter, f"{code!r} is no area code of {profile.name}: codes"
                                   f" match {profile.code_patterns}")
         raise NotFoundError(f"no current area with code {code}")
-    if not hub.areas.within(code, principal.scope_code):
-        raise ForbiddenError(f"area {code} is outside this key's scope ({principal.scope_code})")
-    return area
+    return hub.areas.get(code)
+
+
+async def require_city_wide(request: Request, principal: CurrentPrincipal) -> Principal:
+    """Refuse (403) a key confined to part of the city where what is asked for is recorded per
+    feed, not per area (sources, quality runs, Data Docs): its figures and failing examples
+    are the whole city's, so only keys of the whole city see them."""
+    if principal.scope_code != hub_of(request).settings.city_code:
+        raise ForbiddenError("sources and quality records cover the whole city: they need a key"
+                             " scoped to the whole city")
+    return principal
+
+
+async def require_city_wide_analyst(request: Request, principal: AnalystPrincipal) -> Principal:
+    return await require_city_wide(request, principal)
+
+
+CityWidePrincipal = Annotated[Principal, Depends(require_city_wide)]
+CityWideAnalyst = Annotated[Principal, Depends(require_city_wide_analyst)]

@@ -14,7 +14,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from api.areaindex import AreaIndex
-from api.database import CONNECT_TIMEOUT_SECONDS, describe
+from api.database import CONNECT_TIMEOUT_SECONDS, WATCHER_APPLICATION_NAME, describe
 from api.settings import ApiSettings
 from core.errors import DatabaseUnavailableError
 from core.settings import GridHubSettings
@@ -117,25 +117,36 @@ class Hub:
                                            f" {missing[0]} (run `gridhub db migrate`)")
 
     async def _watch(self) -> None:
-        """Hold a connection to the database, and get it back after losing it."""
+        """Hold a connection to the database, and get it back after losing it.
+
+        A connection lost while serving (its backend terminated, say) is replaced at once,
+        requests going on meanwhile; only when that fails too is the database away (503)."""
+        at_once = False  # the next attempt follows the loss of a serving connection
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
                         self.settings.database_url, autocommit=True, row_factory=dict_row,
-                        connect_timeout=CONNECT_TIMEOUT_SECONDS) as conn:
+                        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                        application_name=WATCHER_APPLICATION_NAME) as conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(NOTIFY_CHANNEL)))
                     await self._check_schema(conn)
                     await self._load(conn)  # anything missed while not listening
                     await self.pool.check()  # drop pooled connections broken while it was away
                     self._available()
+                    at_once = True
                     async for _ in conn.notifies():
                         await self.reload()
             except psycopg.OperationalError as exc:
+                if at_once and self.unavailable is None:
+                    at_once = False
+                    log.info("the database watcher lost its connection (%s); reconnecting", describe(exc))
+                    continue
                 self._unavailable(f"database unreachable: {describe(exc)}", exc)
             except psycopg.Error as exc:  # reachable, but not as this code expects (schema, rights)
                 self._unavailable(f"database not usable: {describe(exc)}", exc)
             except DatabaseUnavailableError as exc:
                 self._unavailable(str(exc))
+            at_once = False
             await asyncio.sleep(RETRY_SECONDS)
 
     def _available(self) -> None:

@@ -6,19 +6,23 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from pydantic import ValidationError
+from starlette.middleware.cors import CORSMiddleware
 
 from api import errors
 from api.audit import AuditMiddleware, AuditWriter
 from api.auth import check_auth_mode, current_principal
 from api.cache import AnswerCache, CachedAnswerMiddleware
+from api.compression import CompressionMiddleware
 from api.database import database_ready, make_pool
 from api.hub import Hub
+from api.observability import REQUEST_ID_HEADER, RequestContextMiddleware, configure_logging
 from api.rendering import OrjsonResponse
 from api.routers import (
     areas,
     cases,
     dashboard,
     disputes,
+    docs,
     health,
     links,
     ogc,
@@ -47,15 +51,17 @@ def create_app(settings: GridHubSettings | None = None, api_settings: ApiSetting
     wrong; with settings given, it raises."""
     from_environment = settings is None
     try:
-        settings = settings or GridHubSettings()
+        settings = (settings or GridHubSettings()).for_api()  # its own database role, if set
         api_settings = api_settings or ApiSettings()
         settings.check_secrets()
         if not settings.database_url:
             raise ConfigError("the API needs DATABASE_URL (or run it with `gridhub serve`)")
         url = checked_url(settings.database_url)  # malformed: a ConfigError saying how
         hub = Hub(settings, api_settings, make_pool(url, api_settings),
-                  AnswerCache(api_settings.cache_entries))
+                  AnswerCache(api_settings.cache_entries, api_settings.cache_bytes))
         check_auth_mode(hub)
+        if from_environment:  # a server's logs; tests and embedders keep their own logging
+            configure_logging(api_settings.log_format, api_settings.access_log)
     except (GridHubError, ValueError) as exc:  # ValueError: pydantic's, and check_secrets'
         if not from_environment:
             raise
@@ -76,7 +82,7 @@ def create_app(settings: GridHubSettings | None = None, api_settings: ApiSetting
         await hub.close()
 
     app = FastAPI(title="GridHub", version="0.1.0", lifespan=lifespan,
-                  default_response_class=OrjsonResponse,
+                  default_response_class=OrjsonResponse, docs_url=None, redoc_url=None,  # api.routers.docs
                   description="Area-level dispute and incident views for governance grids. "
                               "Send an API key as `Authorization: Bearer <key>`.")
     app.state.hub = hub
@@ -86,6 +92,16 @@ def create_app(settings: GridHubSettings | None = None, api_settings: ApiSetting
     errors.install(app)
     app.add_middleware(CachedAnswerMiddleware, hub=hub)  # inside the audit: hits are audited too
     app.add_middleware(AuditMiddleware, hub=hub, writer=audit)
+    # Outside the cache: answers it sends already gzipped pass through untouched.
+    app.add_middleware(CompressionMiddleware)
+    if hub.api.cors_origins:  # none by default: no CORS header at all
+        app.add_middleware(CORSMiddleware, allow_origins=hub.api.cors_origins,
+                           allow_methods=["GET", "HEAD"],
+                           allow_headers=["Authorization", "X-API-Key", "If-None-Match", "X-Request-ID"],
+                           expose_headers=["ETag", "Link", "Content-Disposition", "Retry-After",
+                                           REQUEST_ID_HEADER.decode()],
+                           max_age=600)  # no credentials: the session cookie stays same-site
+    app.add_middleware(RequestContextMiddleware)  # outermost: every log line of a request has its id
     app.include_router(health.router)
     app.include_router(areas.router, dependencies=KEYED)
     app.include_router(summary.router, dependencies=KEYED)
@@ -99,6 +115,7 @@ def create_app(settings: GridHubSettings | None = None, api_settings: ApiSetting
     app.include_router(warnings.router, dependencies=KEYED)
     app.include_router(ogc.router, dependencies=KEYED)  # OGC API Features and Tiles for GIS clients
     app.include_router(session.router)  # its own gates: logging in needs no key yet
+    app.include_router(docs.make_router(hub.api.dashboard_dir / "docs", app.openapi_url, app.title))
     app.include_router(dashboard.make_router(hub.api.dashboard_dir))  # the page and its scripts: no data, no key
     return app
 

@@ -10,7 +10,13 @@ from fastapi import Query
 
 from api.errors import BadParameterError
 
-EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
+# Days a period may name: wide enough for any record a city holds, narrow enough that no
+# request can ask for centuries of empty days.
+EARLIEST, LATEST = date(1970, 1, 1), date(2099, 12, 31)
+# The most points a time series may hold (about ten years of days): each point costs its
+# answer ~100 bytes, and an answer is built whole in memory before it is sent or cached.
+MAX_SERIES_POINTS = 3_700
+DAYS_PER_POINT = {"day": 1, "week": 7, "month": 28}  # a month's shortest, so never undercounted
 
 
 @dataclass(frozen=True)
@@ -105,3 +111,20 @@ async def period_params(
     if start is not None and end is not None and start > end:
         raise BadParameterError("from", f"{start} is after to={end}")
     return Period(start, end)
+
+
+def check_series_length(period: Period, interval: str, today: date | None = None) -> None:
+    """400 when a series over the period, one point per interval, would hold more than
+    MAX_SERIES_POINTS. An open end runs to today (no case is reported later); an open start
+    runs from the area's first case, which the data bounds (counted here from today, so that
+    only the days after it count against a `to` far ahead)."""
+    today = today or date.today()
+    last = period.end or today
+    first = period.start or min(last, today)
+    points = (last - first).days // DAYS_PER_POINT[interval] + 1
+    if points > MAX_SERIES_POINTS:
+        name = "from" if period.start is not None else "to"
+        raise BadParameterError(name, f"{first}..{last} by {interval} is {points:,} points;"
+                                        f" at most {MAX_SERIES_POINTS:,} per series (about"
+                                        f" {MAX_SERIES_POINTS * DAYS_PER_POINT[interval] // 365} years"
+                                        f" by {interval}): narrow the period or take a longer interval")

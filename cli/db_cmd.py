@@ -1,4 +1,5 @@
-"""`gridhub db`: find or start PostGIS, migrate, report status, stop, remove."""
+"""`gridhub db`: find or start PostGIS, migrate, report status, purge old raw payloads, stop,
+remove."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import typer
 
 from cli.context import console, database_url, friendly_errors, settings
+from core.errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -51,6 +53,29 @@ def status() -> None:
     print(json.dumps(state, indent=1))
     if not state.get("running"):
         raise typer.Exit(1)
+
+
+@app.command("purge-raw")
+def purge_raw(older_than: str = typer.Option(
+        None, "--older-than", help="age in days, e.g. 90d (default: GRIDHUB_RAW_RETENTION_DAYS)")) -> None:
+    """Purge raw payloads (and released quarantine payloads) older than the retention, keeping
+    record ids, content hashes and run lineage (docs/privacy.md)."""
+    from datetime import timedelta
+
+    from store import retention
+
+    with friendly_errors():
+        cfg = settings()
+        if older_than is not None:
+            age = retention.parse_age(older_than)
+        elif cfg.raw_retention_days is not None:
+            age = timedelta(days=cfg.raw_retention_days)
+        else:
+            raise ConfigError("give --older-than (e.g. 90d) or set GRIDHUB_RAW_RETENTION_DAYS")
+        done = retention.purge_raw(database_url(cfg), age)
+    console.print(f"purged the payloads of {done.raw_records} raw record(s) and {done.quarantine}"
+                  f" released quarantine row(s) older than {age.days} days; kept"
+                  f" {done.kept_in_quarantine} waiting in quarantine (replay or release them)", soft_wrap=True)
 
 
 @app.command()

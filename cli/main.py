@@ -79,11 +79,13 @@ def serve(host: str = typer.Option("127.0.0.1", help="interface to listen on"),
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # /metrics then adds up every worker's counters.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gridhub-metrics-")
+    if access_log:  # the API's own access line (JSON, with the request id) replaces uvicorn's
+        os.environ["GRIDHUB_API_ACCESS_LOG"] = "true"
     console.print(f"GridHub API on http://{host}:{port} (docs at /docs)")
     # Each spawned worker re-imports this CLI (and all it imports) before it can answer the
     # supervisor's health check: give it time on a busy machine rather than uvicorn's 5 s.
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info", access_log=access_log, timeout_worker_healthcheck=120)
+                log_level="info", access_log=False, timeout_worker_healthcheck=120)
 
 
 @app.command()

@@ -12,15 +12,12 @@ from zoneinfo import ZoneInfo
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.errors import DefaultSecretError
+from core.person_key import DEV_HASH_KEY, DEV_SECRET_MARKER, check_person_key
 from core.profile import CityProfile, load_profile
 from core.timezones import TimeZoneName
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEV_HASH_KEY = "gridhub-development-key"
-# Every development default shipped in docker-compose.yml and .env.example holds this marker
-# (docker/check-secrets.sh refuses the same values).
-DEV_SECRET_MARKER = "dev-insecure"
+__all__ = ["DEV_HASH_KEY", "DEV_SECRET_MARKER", "PROJECT_ROOT", "GridHubSettings"]
 
 
 class GridHubSettings(BaseSettings):
@@ -47,6 +44,12 @@ class GridHubSettings(BaseSettings):
     database_url: str | None = Field(
         None, validation_alias=AliasChoices("DATABASE_URL", "GRIDHUB_DATABASE_URL")
     )
+    raw_retention_days: int | None = Field(
+        None, ge=1, description="raw payloads older than this are purged by `gridhub db purge-raw`"
+        " (store.retention); unset: kept until purged with --older-than")
+    api_database_role: str | None = Field(
+        None, pattern=r"^[a-z_][a-z0-9_]*$", description="database role the API takes on connecting"
+        " (gridhub_api: no raw payloads, docs/privacy.md); unset: DATABASE_URL's own user")
 
     @model_validator(mode="after")
     def _profile_values(self) -> GridHubSettings:
@@ -82,13 +85,27 @@ class GridHubSettings(BaseSettings):
     def resolved_sources_dir(self) -> Path:
         return self.sources_dir or PROJECT_ROOT / "sources"
 
+    def for_api(self) -> GridHubSettings:
+        """These settings as the API uses them: DATABASE_URL taking `api_database_role` on
+        connecting (as SET ROLE would), so that every connection of the API holds only its
+        rights."""
+        if not self.api_database_role or not self.database_url:
+            return self
+        # Here, not at the top: settings are read where psycopg is not needed (DAG parsing).
+        from psycopg import ProgrammingError
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        try:
+            info = conninfo_to_dict(self.database_url)
+        except ProgrammingError:  # malformed: left for the caller's check to say how
+            return self
+        options = f"{info.get('options') or ''} -c role={self.api_database_role}".strip()
+        return self.model_copy(update={"database_url": make_conninfo(self.database_url, options=options)})
+
     def check_secrets(self) -> None:
-        """Refuse to run in production with a development (or empty) hash key.
+        """Refuse to run outside development with a development (or empty) hash key
+        (core.person_key.check_person_key): ingest, serve and the DAGs all build settings.
 
         Construction already checks; this is for settings changed after (model_copy).
         """
-        key = self.hash_key.get_secret_value()
-        if self.env == "production" and (key in ("", DEV_HASH_KEY) or DEV_SECRET_MARKER in key):
-            raise DefaultSecretError(
-                "GRIDHUB_ENV=production but GRIDHUB_HASH_KEY is unset or a development default:"
-                " set it to a secret value (e.g. `openssl rand -hex 32`) before running GridHub")
+        check_person_key(self.hash_key.get_secret_value(), self.env)

@@ -3,11 +3,15 @@
 Validation itself runs in an ephemeral context; here a file context under
 <data_dir>/quality/gx keeps a SUMMARY-sized result per run (the counts of its quality record,
 not millions of row indexes) and renders it, so the docs grow run by run, across processes.
+
+GX's pages load jQuery, Bootstrap and their kin from CDNs; `offline_page` points them at local
+copies instead, for sites served on a network with no internet (the API serves them so).
 """
 
 from __future__ import annotations
 
 import fcntl
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,10 +23,68 @@ from quality.records import QualityRecord
 SITE = "gridhub"
 INDEX_LIMIT = 500  # the index lists this many latest validations; older pages stay reachable
 
+# What GX 1.24's pages load from the internet, by the local file that replaces it (the names
+# of the dashboard build's dist/docs/gx/, copied from the same packages on npm), or None: dropped.
+# Vega draws charts only on profiling pages, which GridHub does not build.
+CDN_COPIES: dict[str, str | None] = {
+    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": "popper.min.js",
+    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": "bootstrap.min.js",
+    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": "bootstrap.min.css",
+    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css":
+        "bootstrap-prefers-dark.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js":
+        "bootstrap-datepicker.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css":
+        "bootstrap-datepicker.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": "bootstrap-table.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": "bootstrap-table.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js":
+        "bootstrap-table-filter-control.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css":
+        "bootstrap-table-filter-control.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css":
+        "bootstrap-table-filter-control.min.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": "fontawesome/css/all.min.css",
+    "https://cdn.jsdelivr.net/npm/vega@5": None,
+    "https://cdn.jsdelivr.net/npm/vega-lite@5": None,
+    "https://cdn.jsdelivr.net/npm/vega-embed@6": None,
+}
+# The GX logo, fetched from GX's servers with the data context's id in the query string.
+LOGO = "static/images/logo-long.png"
+_EXTERNAL_TAG = re.compile(
+    r"""<(script|link|img)\b[^>]*?\b(?:src|href)\s*=\s*["'](https?:)?//[^"']*["'][^>]*>(\s*</script>)?""",
+    re.IGNORECASE)
+_URL = re.compile(r"""\b(src|href)\s*=\s*["']((?:https?:)?//[^"']*)["']""", re.IGNORECASE)
+_CSS_URL = re.compile(r"""url\(\s*["']?(?:https?:)?//[^"')]*["']?\s*\)""", re.IGNORECASE)
+# The site's own static files, named relative to the page (validation pages miss one `../`).
+_SITE_STATIC = re.compile(r"""(\b(?:src|href)\s*=\s*["'])(?:\./|(?:\.\./)+)?static/""", re.IGNORECASE)
+
 
 def docs_dir(data_dir: Path) -> Path:
     """Where the site is built (index.html at its top)."""
     return data_dir / "quality" / "docs"
+
+
+def offline_page(html: str, vendor_url: str, site_url: str) -> str:
+    """A Data Docs page that loads nothing from the internet: scripts and styles from
+    `vendor_url` (CDN_COPIES' files), the logo and the site's own static files from under
+    `site_url`; any other outside script, style or image is left out."""
+    def local(tag: re.Match) -> str:
+        kind = tag.group(1).lower()
+        attribute, url = _URL.search(tag.group(0)).groups()
+        if kind == "img":
+            return tag.group(0).replace(url, site_url + LOGO)
+        copy = CDN_COPIES.get(url)
+        if copy is None:
+            return ""
+        if kind == "script":
+            return f'<script src="{vendor_url}{copy}"></script>'
+        return f'<link rel="stylesheet" href="{vendor_url}{copy}">'
+
+    html = _EXTERNAL_TAG.sub(local, html)
+    html = _SITE_STATIC.sub(lambda m: f"{m.group(1)}{site_url}static/", html)
+    return _CSS_URL.sub(f"url('{site_url}{LOGO}')", html)  # the logo again, as a CSS background
 
 
 def publish(record: QualityRecord, data_dir: Path, run_time: datetime | None = None) -> Path:

@@ -64,9 +64,12 @@ def land_raw(conn: psycopg.Connection, source: str, run_id: int, raw: pd.DataFra
     cur = conn.execute("""
         WITH landed AS (
             INSERT INTO raw_records (source, run_id, position, record_key, content_hash, payload)
-            SELECT %(source)s, %(run)s, position, record_key, content_hash, payload::json
-            FROM stage_raw ORDER BY content_hash
-            ON CONFLICT (source, content_hash) DO NOTHING
+            SELECT DISTINCT ON (content_hash) %(source)s, %(run)s, position, record_key, content_hash,
+                   payload::json
+            FROM stage_raw ORDER BY content_hash, position
+            -- a payload purged by retention (store/retention.py) comes back with its content
+            ON CONFLICT (source, content_hash) DO UPDATE SET payload = EXCLUDED.payload, purged_at = NULL
+                WHERE raw_records.payload IS NULL
             RETURNING raw_id, content_hash
         )
         INSERT INTO run_records (run_id, position, raw_id)

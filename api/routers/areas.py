@@ -10,14 +10,24 @@ from fastapi import APIRouter, Query, Request, Response
 from api.areaindex import AreaInfo
 from api.auth import CurrentPrincipal, area_in_scope
 from api.cache import cached
-from api.errors import BadParameterError
 from api.hub import hub_of
 from api.levels import level_name
-from api.params import AreaCode, LevelParam, ParentParam, SimplifyParam
-from api.rendering import GEOJSON, JSON, Format, dumps, feature_collection
+from api.params import PLAIN_TEXT, AreaCode, FormatParam, LevelParam, ParentParam, SimplifyParam
+from api.rendering import GEOJSON, JSON, Format, csv_response, dumps, feature_collection
+from api.schemas import (
+    CSV_CONTENT,
+    GEOJSON_CONTENT,
+    KEY_SCHEMES,
+    KEYED_ERRORS,
+    AreaDetail,
+    AreaList,
+    errors,
+    with_alternatives,
+)
 from core.profile import CityProfile
 
-router = APIRouter(prefix="/areas", tags=["areas"])
+router = APIRouter(prefix="/areas", tags=["areas"], dependencies=KEY_SCHEMES, responses=KEYED_ERRORS)
+BRIEF_COLUMNS = ["code", "name", "level", "parent_code"]
 
 
 def _brief(a: AreaInfo, profile: CityProfile) -> dict:
@@ -34,20 +44,20 @@ async def geometries(request: Request, codes: list[str], simplify: float) -> dic
         return {r["code"]: r["geometry"] for r in await cur.fetchall()}
 
 
-@router.get("", summary="List areas", responses={200: {"content": {GEOJSON: {}}}})
+@router.get("", summary="List areas", response_model=AreaList,
+            responses=with_alternatives(GEOJSON_CONTENT, CSV_CONTENT) | errors(404))
 async def list_areas(
     request: Request,
     principal: CurrentPrincipal,
     level: LevelParam = None,
     parent: ParentParam = None,
-    q: Annotated[str | None, Query(max_length=100, description="name contains (case-insensitive)",
+    q: Annotated[str | None, Query(max_length=100, pattern=PLAIN_TEXT,
+                                   description="name contains (case-insensitive)",
                                    examples=["社区"])] = None,
-    format: Annotated[Format, Query(description="json or geojson")] = Format.JSON,
+    format: FormatParam = Format.JSON,
     simplify: SimplifyParam = 0.0,
 ) -> Response:
     """Areas inside the key's scope, by level, parent and name; GeoJSON with geometry on request."""
-    if format is Format.CSV:
-        raise BadParameterError("format", "areas come as json or geojson")
     hub = hub_of(request)
     root = area_in_scope(hub, principal, parent or principal.scope_code, "parent")
     codes = hub.areas.descendants(root.code, level)
@@ -57,6 +67,8 @@ async def list_areas(
     if q:
         needle = q.casefold()
         areas = [a for a in areas if needle in a.name.casefold()]
+    if format is Format.CSV:
+        return csv_response([_brief(a, hub.settings.profile) for a in areas], BRIEF_COLUMNS, "areas")
 
     async def build():
         rows = [_brief(a, hub.settings.profile) for a in areas]
@@ -70,7 +82,8 @@ async def list_areas(
     return await cached(request, principal, build)
 
 
-@router.get("/{code}", summary="One area, its ancestors and children")
+@router.get("/{code}", summary="One area, its ancestors and children", response_model=AreaDetail,
+            responses=errors(404))
 async def area_detail(
     request: Request,
     principal: CurrentPrincipal,

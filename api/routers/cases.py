@@ -11,11 +11,30 @@ from psycopg import sql
 from api.auth import AnalystPrincipal, area_in_scope
 from api.errors import BadParameterError
 from api.hub import hub_of
-from api.params import CODE_PATTERN, CategoryParam, FormatParam, KindParam, StatusParam
+from api.params import (
+    CODE_PATTERN,
+    PLAIN_TEXT,
+    CategoryParam,
+    FormatParam,
+    KindParam,
+    StatusParam,
+    cursor,
+)
 from api.periods import Period, period_params
-from api.rendering import CSV, GEOJSON, JSON, Format, csv_bytes, dumps, feature_collection
+from api.rendering import GEOJSON, JSON, Format, csv_response, dumps, feature_collection
+from api.schemas import (
+    CSV_CONTENT,
+    GEOJSON_CONTENT,
+    KEY_SCHEMES,
+    KEYED_ERRORS,
+    CasePage,
+    errors,
+    with_alternatives,
+)
 
-router = APIRouter(tags=["cases"])
+router = APIRouter(tags=["cases"], dependencies=KEY_SCHEMES, responses=KEYED_ERRORS)
+# The most rows a page holds; a server may set a lower cap (GRIDHUB_API_MAX_PAGE_SIZE).
+MAX_LIMIT = 1000
 PeriodDep = Annotated[Period, Depends(period_params)]
 CASE_COLUMNS = ["case_id", "source", "source_record_id", "kind", "category", "raw_category",
                 "status", "outcome", "reported_at", "occurred_at", "closed_at", "report_day",
@@ -41,31 +60,33 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     return west, south, east, north
 
 
-@router.get("/cases", summary="Case rows (analysts): masked, keyset-paginated",
-            responses={200: {"content": {GEOJSON: {}, CSV: {}}}})
+@router.get("/cases", summary="Case rows (analysts): masked, keyset-paginated", response_model=CasePage,
+            responses=with_alternatives(GEOJSON_CONTENT, CSV_CONTENT) | errors(400, 404))
 async def cases(
     request: Request, principal: AnalystPrincipal, period: PeriodDep,
     area: Annotated[str | None, Query(pattern=CODE_PATTERN,
                                       description="cases inside this area (default: the key's scope)")] = None,
-    bbox: Annotated[str | None, Query(description="west,south,east,north in WGS84 degrees",
+    bbox: Annotated[str | None, Query(max_length=200, pattern=PLAIN_TEXT,
+                                      description="west,south,east,north in WGS84 degrees",
                                       examples=["120.1,30.2,120.2,30.3"])] = None,
     kind: KindParam = None, category: CategoryParam = None, status: StatusParam = None,
-    after: Annotated[int | None, Query(ge=0, description="cursor: the `next` of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    after: Annotated[int | None, cursor("next")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"rows per page, 1 to {MAX_LIMIT}")] = 100,
     format: FormatParam = Format.JSON,
 ) -> Response:
     """Cases in case_id order, `limit` at a time; follow `next` (JSON) or the `Link` header."""
     hub = hub_of(request)
     target = area_in_scope(hub, principal, area or principal.scope_code, "area")
-    limit = min(limit, hub.api.max_page_size)
+    if limit > hub.api.max_page_size:  # a cap set lower on this server: said, never applied silently
+        raise BadParameterError("limit", f"at most {hub.api.max_page_size} rows per page on this server")
     box = _bbox(bbox)
     where = [sql.SQL("{} = %(scope)s").format(sql.Identifier(principal.scope_column)),
              sql.SQL("{} = %(area)s").format(sql.Identifier(target.level.code_column))]
     params: dict = {"scope": principal.scope_code, "area": target.code, "limit": limit}
-    for column, value in (("kind", kind), ("category", category), ("status", status)):
+    for column, value in (("kind", kind and kind.value), ("category", category), ("status", status and status.value)):
         if value is not None:
             where.append(sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column)))
-            params[column] = value.value
+            params[column] = value
     if period.start is not None:
         where.append(sql.SQL("report_day >= %(from)s"))
         params["from"] = period.start
@@ -93,7 +114,7 @@ async def cases(
     if next_cursor is not None:
         headers["Link"] = f'<{request.url.include_query_params(after=next_cursor)}>; rel="next"'
     if format is Format.CSV:
-        return Response(csv_bytes(rows, CASE_COLUMNS), media_type=CSV, headers=headers)
+        return csv_response(rows, CASE_COLUMNS, "cases", headers)
     if format is Format.GEOJSON:
         for r in rows:
             r["geometry"] = (dumps({"type": "Point", "coordinates": [r["lon"], r["lat"]]}).decode()

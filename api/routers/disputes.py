@@ -19,11 +19,12 @@ from api.levels import level_name
 from api.params import AreaCode, FiltersDep
 from api.periods import Period, period_params
 from api.rendering import JSON, dumps
+from api.schemas import KEY_SCHEMES, KEYED_ERRORS, AreaDisputes, DisputeTimeline, errors
 from api.suppression import suppress, threshold
 from core.case import Outcome
 from core.errors import NotFoundError
 
-router = APIRouter(tags=["disputes"])
+router = APIRouter(tags=["disputes"], dependencies=KEY_SCHEMES, responses=KEYED_ERRORS)
 PeriodDep = Annotated[Period, Depends(period_params)]
 
 # The area's cases of the period, each with its dispute; then, over the whole of each of their
@@ -83,7 +84,8 @@ def _hide_small(rows: list[dict], field: str, k: int) -> list[dict]:
     return [{**r, field: suppress(r[field], k) if id(r) not in hidden else None} for r in rows]
 
 
-@router.get("/areas/{code}/disputes", summary="Disputes and records counted apart, with referrals between agencies")
+@router.get("/areas/{code}/disputes", summary="Disputes and records counted apart, with referrals between agencies",
+            response_model=AreaDisputes, responses=errors(400, 404))
 async def area_disputes(request: Request, principal: CurrentPrincipal, code: AreaCode, period: PeriodDep,
                         filters: FiltersDep) -> Response:
     """The area's records of a period (by day reported), the disputes they are records of
@@ -138,7 +140,8 @@ def _events(members: list[dict]) -> list[dict]:
     return sorted(events, key=lambda e: (e["at"], e["event"] != "first_report"))
 
 
-@router.get("/cases/{case_id}/timeline", summary="One dispute's way across agencies (analysts)")
+@router.get("/cases/{case_id}/timeline", summary="One dispute's way across agencies (analysts)",
+            response_model=DisputeTimeline, responses=errors(404))
 async def dispute_timeline(request: Request, principal: AnalystPrincipal,
                            case_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="a case_id from /cases")]
                            ) -> Response:

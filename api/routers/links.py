@@ -4,24 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from psycopg import sql
 
 from api.auth import AnalystPrincipal
 from api.hub import hub_of
+from api.params import object_id
 from api.rendering import JSON, dumps
 from api.routers.cases import mask_address
+from api.schemas import KEY_SCHEMES, KEYED_ERRORS, CaseGroup, errors
 from core.errors import NotFoundError
 
-router = APIRouter(tags=["cases"])
+router = APIRouter(tags=["cases"], dependencies=KEY_SCHEMES, responses=KEYED_ERRORS)
 MEMBER_COLUMNS = ["case_id", "source", "source_record_id", "kind", "category", "raw_category", "status",
                   "outcome", "reported_at", "closed_at", "grid_code", "community_code", "street_code",
                   "district_code", "address"]
 
 
-@router.get("/cases/{case_id}/links", summary="The dispute a case belongs to, across agencies (analysts)")
+@router.get("/cases/{case_id}/links", summary="The dispute a case belongs to, across agencies (analysts)",
+            response_model=CaseGroup, responses=errors(404))
 async def case_links(request: Request, principal: AnalystPrincipal,
-                     case_id: Annotated[int, Path(ge=1, description="a case_id from /cases")]) -> Response:
+                     case_id: Annotated[int, object_id("a case_id from /cases")]) -> Response:
     """The case's group: members in the key's scope in report order, and each link's evidence."""
     hub = hub_of(request)
     scope = sql.SQL("{} = %(scope)s").format(sql.Identifier(principal.scope_column))

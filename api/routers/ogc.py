@@ -8,7 +8,7 @@ api.routers.tiles, with the level fixed by the collection instead of by the zoom
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -42,15 +42,16 @@ from api.ogc_documents import (
     queryables,
     tile_matrix_set,
 )
-from api.params import CategoryParam, KindParam
+from api.params import BIGINT_MAX, NO_NUL, PLAIN_TEXT, CategoryParam, KindParam
 from api.queries import Filters
-from api.rendering import GEOJSON, JSON, MVT, dumps
+from api.rendering import GEOJSON, JSON, MVT, OrjsonResponse, dumps
 from api.routers.cases import mask_address
 from api.routers.tiles import MAX_ZOOM, _cases_tile, _check_tile, _scope_codes, areas_tile_statement
+from api.schemas import KEY_SCHEMES, KEYED_ERRORS, components, errors
 from api.suppression import threshold
 from core.errors import ForbiddenError, NotFoundError
 
-router = APIRouter(prefix="/ogc", tags=["ogc"])
+router = APIRouter(prefix="/ogc", tags=["ogc"], dependencies=KEY_SCHEMES, responses=KEYED_ERRORS)
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 SCHEMA_JSON = "application/schema+json"
@@ -59,7 +60,9 @@ ITEM_PARAMETERS = {"bbox", "datetime", "limit", "offset", "filter", "filter-lang
 
 # OGC's own parameter names: clients (GDAL) look paths up as /collections/{collectionId}/items.
 CollectionId = Annotated[str, Path(alias="collectionId", pattern=r"^[A-Za-z0-9_.-]{1,64}$",
-                                   description="a collection's id")]
+                                   description="a collection's id: a level's name, cases, warnings or hotspots",
+                                   examples=["district"])]
+TmsParam = Annotated[str, Path(description=f"the tile matrix set ({TMS_ID}, the only one)", examples=[TMS_ID])]
 BboxParam = Annotated[str | None, Query(description="west,south,east,north in WGS84 degrees",
                                         examples=["120.1,30.2,120.2,30.3"])]
 DatetimeParam = Annotated[str | None, Query(
@@ -69,8 +72,8 @@ DatetimeParam = Annotated[str | None, Query(
 LimitParam = Annotated[int, Query(description=f"features per page, 1 to {MAX_LIMIT}",
                                   json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT})]
 OffsetParam = Annotated[int, Query(description="features to skip (follow the `next` link)",
-                                   json_schema_extra={"minimum": 0})]
-FilterParam = Annotated[str | None, Query(description="a CQL2 text filter over the queryables",
+                                   json_schema_extra={"minimum": 0, "maximum": BIGINT_MAX})]
+FilterParam = Annotated[str | None, Query(pattern=NO_NUL, description="a CQL2 text filter over the queryables",
                                           examples=["kind = 'dispute' AND S_INTERSECTS(geometry,"
                                                     " BBOX(120.1,30.2,120.2,30.3))"])]
 # cql-text: the draft's name for the same text, which GDAL up to 3.6 sends.
@@ -79,6 +82,20 @@ FilterLangParam = Annotated[str | None, Query(alias="filter-lang", description="
                                               json_schema_extra={"enum": list(FILTER_LANGS)})]
 FilterCrsParam = Annotated[str | None, Query(alias="filter-crs", description=f"{CRS84} only")]
 FormatParam = Annotated[str | None, Query(alias="f", description="json (the only encoding)")]
+# OGC documents are declared as JSON objects: their own schemas are the OGC standards'.
+Document = dict[str, Any]
+
+
+class GeoJsonResponse(OrjsonResponse):
+    media_type = GEOJSON
+
+
+class SchemaJsonResponse(OrjsonResponse):
+    media_type = SCHEMA_JSON
+
+
+class OpenApi30Response(OrjsonResponse):
+    media_type = OPENAPI_30
 
 
 def _base(request: Request) -> str:
@@ -136,7 +153,7 @@ def _describe(request: Request, collection: Collection, bbox: list[float]) -> di
 
 # -- Features: landing page, conformance, collections ------------------------------------------
 
-@router.get("", summary="OGC API landing page")
+@router.get("", summary="OGC API landing page", response_model=Document)
 async def landing(request: Request, principal: CurrentPrincipal) -> Response:
     """Links to the API definition, the conformance declaration and the collections."""
     base = _base(request)
@@ -151,22 +168,23 @@ async def landing(request: Request, principal: CurrentPrincipal) -> Response:
               "tile matrix sets")]})
 
 
-@router.get("/api", summary="OpenAPI 3.0 definition of the OGC API",
-            responses={200: {"content": {OPENAPI_30: {}}}})
+@router.get("/api", summary="OpenAPI 3.0 definition of the OGC API", response_model=Document,
+            response_class=OpenApi30Response)
 async def api_definition(request: Request, principal: CurrentPrincipal) -> Response:
     """This API's OGC routes as OpenAPI 3.0."""
     document = openapi_30(router.routes, "GridHub OGC API", request.app.version, router.prefix)
+    document.setdefault("components", {}).setdefault("schemas", {}).update(components())  # the problem body
     document["servers"] = [{"url": _base(request)}]
     return _json(document, OPENAPI_30)
 
 
-@router.get("/conformance", summary="Conformance classes declared")
+@router.get("/conformance", summary="Conformance classes declared", response_model=Document)
 async def conformance(principal: CurrentPrincipal) -> Response:
     """The OGC conformance classes this API implements."""
     return _json({"conformsTo": CONFORMANCE})
 
 
-@router.get("/collections", summary="The feature collections")
+@router.get("/collections", summary="The feature collections", response_model=Document)
 async def collections(request: Request, principal: CurrentPrincipal) -> Response:
     """One collection per area level (named as the city names it), cases (analysts), warnings, hotspots."""
     hub = hub_of(request)
@@ -175,7 +193,8 @@ async def collections(request: Request, principal: CurrentPrincipal) -> Response
                   "collections": [_describe(request, c, bbox) for c in _visible(hub, principal)]})
 
 
-@router.get("/collections/{collectionId}", summary="One collection")
+@router.get("/collections/{collectionId}", summary="One collection", response_model=Document,
+            responses=errors(404))
 async def collection(request: Request, principal: CurrentPrincipal, collection_id: CollectionId) -> Response:
     """A collection's description, extent and links."""
     hub = hub_of(request)
@@ -184,7 +203,7 @@ async def collection(request: Request, principal: CurrentPrincipal, collection_i
 
 
 @router.get("/collections/{collectionId}/queryables", summary="What a filter may name",
-            responses={200: {"content": {SCHEMA_JSON: {}}}})
+            response_model=Document, response_class=SchemaJsonResponse, responses=errors(404))
 async def collection_queryables(request: Request, principal: CurrentPrincipal,
                                 collection_id: CollectionId) -> Response:
     """The JSON schema of the collection's queryable properties."""
@@ -193,7 +212,7 @@ async def collection_queryables(request: Request, principal: CurrentPrincipal,
 
 
 @router.get("/collections/{collectionId}/schema", summary="The features' properties and their types",
-            responses={200: {"content": {SCHEMA_JSON: {}}}})
+            response_model=Document, response_class=SchemaJsonResponse, responses=errors(404))
 async def collection_schema(request: Request, principal: CurrentPrincipal, collection_id: CollectionId) -> Response:
     """The JSON schema of every property of the collection's features."""
     found = _collection(hub_of(request), principal, collection_id)
@@ -253,7 +272,7 @@ def _features(rows: list[dict], collection: Collection) -> list[dict]:
 
 
 @router.get("/collections/{collectionId}/items", summary="Features of a collection, a page at a time",
-            responses={200: {"content": {GEOJSON: {}}}})
+            response_model=Document, response_class=GeoJsonResponse, responses=errors(400, 404))
 async def items(request: Request, principal: CurrentPrincipal, collection_id: CollectionId,
                 bbox: BboxParam = None, datetime: DatetimeParam = None, limit: LimitParam = DEFAULT_LIMIT,
                 offset: OffsetParam = 0, filter: FilterParam = None, filter_lang: FilterLangParam = None,
@@ -267,8 +286,8 @@ async def items(request: Request, principal: CurrentPrincipal, collection_id: Co
         raise BadParameterError(unknown[0], f"unknown parameter (known: {', '.join(sorted(ITEM_PARAMETERS))})")
     if not 1 <= limit <= MAX_LIMIT:
         raise BadParameterError("limit", f"must be 1 to {MAX_LIMIT}")
-    if offset < 0:
-        raise BadParameterError("offset", "must be 0 or more")
+    if not 0 <= offset <= BIGINT_MAX:
+        raise BadParameterError("offset", f"must be 0 to {BIGINT_MAX}")
     if f not in (None, "json", "geojson"):
         raise BadParameterError("f", "only json")
     period = parse_datetime(datetime, hub.settings.timezone)
@@ -305,9 +324,10 @@ async def items(request: Request, principal: CurrentPrincipal, collection_id: Co
 
 
 @router.get("/collections/{collectionId}/items/{featureId}", summary="One feature",
-            responses={200: {"content": {GEOJSON: {}}}})
+            response_model=Document, response_class=GeoJsonResponse, responses=errors(400, 404))
 async def item(request: Request, principal: CurrentPrincipal, collection_id: CollectionId,
-               feature_id: Annotated[str, Path(alias="featureId", max_length=200)], datetime: DatetimeParam = None,
+               feature_id: Annotated[str, Path(alias="featureId", max_length=200, pattern=PLAIN_TEXT)],
+               datetime: DatetimeParam = None,
                kind: KindParam = None, category: CategoryParam = None) -> Response:
     """One feature by its id (404 when unknown or outside the key's scope)."""
     hub = hub_of(request)
@@ -315,7 +335,8 @@ async def item(request: Request, principal: CurrentPrincipal, collection_id: Col
     period = parse_datetime(datetime, hub.settings.timezone)
     value: object = feature_id
     if found.id_column in ("case_id", "alert_id"):
-        if not feature_id.isdigit():
+        # ASCII digits only (str.isdigit takes '²' too), and no id beyond bigint exists
+        if not (feature_id.isascii() and feature_id.isdigit()) or int(feature_id) > BIGINT_MAX:
             raise NotFoundError(f"no feature {feature_id!r} in {found.id}")
         value = int(feature_id)
     base, params = await base_statement(hub, principal, found, period,
@@ -337,7 +358,7 @@ async def item(request: Request, principal: CurrentPrincipal, collection_id: Col
 
 # -- Tiles ------------------------------------------------------------------------------------
 
-@router.get("/tileMatrixSets", summary="Tile matrix sets")
+@router.get("/tileMatrixSets", summary="Tile matrix sets", response_model=Document)
 async def tile_matrix_sets(request: Request, principal: CurrentPrincipal) -> Response:
     """WebMercatorQuad, the one tiling scheme served."""
     href = f"{_base(request)}/tileMatrixSets/{TMS_ID}"
@@ -345,8 +366,9 @@ async def tile_matrix_sets(request: Request, principal: CurrentPrincipal) -> Res
                                       "links": [_link(href, "self", JSON, TMS_ID)]}]})
 
 
-@router.get("/tileMatrixSets/{tms}", summary="One tile matrix set")
-async def one_tile_matrix_set(principal: CurrentPrincipal, tms: str) -> Response:
+@router.get("/tileMatrixSets/{tms}", summary="One tile matrix set", response_model=Document,
+            responses=errors(404))
+async def one_tile_matrix_set(principal: CurrentPrincipal, tms: TmsParam) -> Response:
     """The definition of WebMercatorQuad."""
     if tms != TMS_ID:
         raise NotFoundError(f"no tile matrix set {tms!r} (only {TMS_ID})")
@@ -382,7 +404,8 @@ def _tileset(request: Request, collection: Collection) -> dict:
                             name: {"type": kind} for name, kind in fields.items()}}}]}
 
 
-@router.get("/collections/{collectionId}/tiles", summary="A collection's vector tilesets")
+@router.get("/collections/{collectionId}/tiles", summary="A collection's vector tilesets",
+            response_model=Document, responses=errors(404))
 async def tilesets(request: Request, principal: CurrentPrincipal, collection_id: CollectionId) -> Response:
     """The tilesets of a collection (WebMercatorQuad)."""
     found = _tiled(hub_of(request), principal, collection_id)
@@ -393,8 +416,9 @@ async def tilesets(request: Request, principal: CurrentPrincipal, collection_id:
                                | {"links": tileset["links"][:2]}]})
 
 
-@router.get("/collections/{collectionId}/tiles/{tms}", summary="A collection's tileset")
-async def tileset(request: Request, principal: CurrentPrincipal, collection_id: CollectionId, tms: str) -> Response:
+@router.get("/collections/{collectionId}/tiles/{tms}", summary="A collection's tileset",
+            response_model=Document, responses=errors(404))
+async def tileset(request: Request, principal: CurrentPrincipal, collection_id: CollectionId, tms: TmsParam) -> Response:
     """Tileset metadata with the URL template of its tiles."""
     found = _tiled(hub_of(request), principal, collection_id)
     if tms != TMS_ID:
@@ -403,8 +427,10 @@ async def tileset(request: Request, principal: CurrentPrincipal, collection_id: 
 
 
 @router.get("/collections/{collectionId}/tiles/{tms}/{tileMatrix}/{tileRow}/{tileCol}",
-            summary="A vector tile", responses={200: {"content": {MVT: {}}}}, response_class=Response)
-async def collection_tile(request: Request, principal: CurrentPrincipal, collection_id: CollectionId, tms: str,
+            summary="A vector tile", response_class=Response,
+            responses={200: {"content": {MVT: {"schema": {"type": "string", "format": "binary"}}},
+                             "description": "the tile (empty where nothing is drawn)"}} | errors(400, 404))
+async def collection_tile(request: Request, principal: CurrentPrincipal, collection_id: CollectionId, tms: TmsParam,
                           tile_matrix: Annotated[int, Path(alias="tileMatrix", ge=0, le=MAX_ZOOM)],
                           tile_row: Annotated[int, Path(alias="tileRow", ge=0)],
                           tile_col: Annotated[int, Path(alias="tileCol", ge=0)],

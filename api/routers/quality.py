@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import os
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse, Response
-from starlette.staticfiles import StaticFiles
 
-from api.auth import AnalystPrincipal, CurrentPrincipal
+from api.auth import CityWideAnalyst, CityWidePrincipal
 from api.database import ConnDep
 from api.hub import hub_of
+from api.params import PLAIN_TEXT, cursor, object_id
+from api.routers.cases import mask_address
+from api.routers.docs import data_docs_file
+from api.schemas import KEY_SCHEMES, KEYED_ERRORS, QualityRun, QualityRuns, errors
 from core.errors import NotFoundError
 
-router = APIRouter(prefix="/quality", tags=["quality"])
+router = APIRouter(prefix="/quality", tags=["quality"], dependencies=KEY_SCHEMES, responses=KEYED_ERRORS)
 SourceName = Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*$",
                                          description="only runs of this source",
                                          examples=["hotline_12345"])]
@@ -42,16 +45,18 @@ ORDER BY r.run_id DESC LIMIT %(limit)s
 """
 
 
-@router.get("/runs", summary="Validation runs, newest first")
+@router.get("/runs", summary="Validation runs, newest first", response_model=None,
+            responses={200: {"model": QualityRuns}} | errors(404))
 async def runs(
-    conn: ConnDep, principal: CurrentPrincipal, source: SourceName = None,
+    conn: ConnDep, principal: CityWidePrincipal, source: SourceName = None,
     status: Annotated[RunStatus | None, Query(description="only runs in this status")] = None,
-    before: Annotated[int | None, Query(ge=1, description="cursor: the `next_before` of the previous page")] = None,
+    before: Annotated[int | None, cursor("next_before", least=1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict:
     """Every run with its counts, and its validation: rows passed and failed, each expectation
     with GX's counts, each batch gate; a stopped run's `error` says which gate stopped it.
-    Example failing values are shown to analyst and admin keys only."""
+    Only keys of the whole city see them (a run is a feed's, not an area's); example failing
+    values are shown to analyst and admin keys only, masked as case rows are."""
     if source is not None:
         known = await (await conn.execute(
             "SELECT EXISTS (SELECT 1 FROM ingest_runs WHERE source = %s)", (source,))).fetchone()
@@ -64,8 +69,10 @@ async def runs(
     return {"runs": found, "next_before": found[-1]["run_id"] if len(found) == limit else None}
 
 
-@router.get("/runs/{run_id}", summary="One validation run")
-async def run(conn: ConnDep, principal: CurrentPrincipal, run_id: Annotated[int, Path(ge=1)]) -> dict:
+@router.get("/runs/{run_id}", summary="One validation run", response_model=None,
+            responses={200: {"model": QualityRun}} | errors(404))
+async def run(conn: ConnDep, principal: CityWidePrincipal,
+              run_id: Annotated[int, object_id("a run_id from /quality/runs")]) -> dict:
     """A run with its validation, as in /quality/runs."""
     row = await (await conn.execute(RUNS_SQL, {
         "source": None, "status": None, "before": None, "run_id": run_id, "limit": 1})).fetchone()
@@ -79,22 +86,40 @@ async def docs_root() -> RedirectResponse:
     return RedirectResponse("/quality/docs/")
 
 
-@router.get("/docs/{path:path}", summary="GX Data Docs (HTML)", response_class=Response)
-async def docs(request: Request, principal: AnalystPrincipal, path: str) -> Response:
+@router.get("/docs/{path:path}", summary="GX Data Docs (HTML)", response_class=Response,
+            responses={200: {"content": {"text/html": {"schema": {"type": "string"}},
+                                         "*/*": {"schema": {"type": "string", "format": "binary"}}},
+                             "description": "a page, or an asset of the site"}} | errors(404))
+async def docs(request: Request, principal: CityWideAnalyst,
+               path: Annotated[str, PathParam(max_length=500, pattern=PLAIN_TEXT)]) -> Response:
     """The Data Docs site built from the validation runs (index at /quality/docs/); it shows
-    example failing values, so it needs an analyst or admin key."""
+    example failing values, so it needs an analyst or admin key of the whole city."""
     site = hub_of(request).settings.data_dir / "quality" / "docs"
     if not (site / "index.html").exists():
         raise NotFoundError("no Data Docs yet: they are built when a run is validated"
                             " (or with `gridhub quality docs`)")
-    files = StaticFiles(directory=site, html=True)
-    return await files.get_response(os.path.normpath(path or "."), request.scope)
+    return await data_docs_file(site, path, request)  # pages pointed at local scripts, no CDN
+
+
+# Columns whose failing values say nothing about a person (codes, times, numbers): their
+# examples are shown as they are. Any other column's (addresses, record ids, a source's own
+# fields) are masked as case rows mask addresses.
+CLEAR_COLUMNS = frozenset({"kind", "category", "status", "outcome", "reported_at", "occurred_at",
+                           "closed_at", "severity", "parties", "amount"})
+
+
+def _examples(expectation: dict) -> list:
+    """The expectation's failing examples, masked unless every column it reads is in the clear."""
+    examples = expectation.get("examples") or []
+    if set(expectation.get("columns") or ["?"]) <= CLEAR_COLUMNS:
+        return examples
+    return [mask_address(str(v)) if v is not None else None for v in examples]
 
 
 def _run(r: dict, with_examples: bool) -> dict:
     validation = None
     if r["suite"] is not None:
-        expectations = r["expectations"] if with_examples else [
+        expectations = [{**e, "examples": _examples(e)} for e in r["expectations"]] if with_examples else [
             {k: v for k, v in e.items() if k != "examples"} for e in r["expectations"]]
         validation = {
             "suite": r["suite"], "validated_at": r["validated_at"],

@@ -14,6 +14,7 @@ from api.keys import Role
 from api.levels import level_name
 from api.rendering import JSON, dumps
 from api.routers.tiles import MAX_ZOOM, level_for_zoom
+from api.schemas import KEY_SCHEMES, SessionContext, errors
 from api.suppression import threshold
 
 router = APIRouter(tags=["session"])
@@ -61,7 +62,8 @@ async def context(hub: Hub, principal: Principal) -> dict:
 
 
 @router.post("/session", summary="Log in: exchange an API key for a session cookie",
-             dependencies=[Depends(database_ready)])
+             dependencies=[Depends(database_ready)], response_model=SessionContext,
+             responses=errors(401, 422, 503))
 async def open_session(request: Request,
                        key: Annotated[str, Body(embed=True, min_length=1, max_length=200)]) -> Response:
     """Checks the key and keeps it in an HttpOnly, SameSite=Strict cookie for this browser
@@ -77,7 +79,8 @@ async def open_session(request: Request,
 
 
 @router.get("/session", summary="The caller and the city, for the dashboard",
-            dependencies=[Depends(database_ready)])
+            dependencies=[Depends(database_ready), *KEY_SCHEMES], response_model=SessionContext,
+            responses=errors(401, 403, 503))
 async def session(request: Request, principal: CurrentPrincipal) -> Response:
     """The key's role and scope, the city's levels (slot, name, label) and taxonomy, the zooms
     of each level in the areas tiles, and the days the rollups cover."""

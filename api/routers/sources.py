@@ -6,11 +6,13 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 
+from api.auth import CityWidePrincipal
 from api.database import ConnDep
 from api.hub import hub_of
+from api.schemas import KEY_SCHEMES, KEYED_ERRORS, Sources
 from connectors.spec import SourceSpec, SpecError, load_specs
 
-router = APIRouter(tags=["quality"])
+router = APIRouter(tags=["quality"], dependencies=KEY_SCHEMES, responses=KEYED_ERRORS)
 
 # One row per source that has run or holds quarantine rows. A replay's run is not "the last
 # run" of its source: its size says nothing about the feed.
@@ -42,11 +44,13 @@ ORDER BY k.source
 """
 
 
-@router.get("/sources", summary="Every source: last run, counts, quarantine rate, freshness")
-async def sources(request: Request, conn: ConnDep) -> dict:
+@router.get("/sources", summary="Every source: last run, counts, quarantine rate, freshness",
+            response_model=None, responses={200: {"model": Sources}})
+async def sources(request: Request, conn: ConnDep, principal: CityWidePrincipal) -> dict:
     """Each source spec (and any source that has run): its last run's status and counts
     (read = loaded + quarantined + duplicates), its quarantine rate, the rows still waiting
-    in quarantine, and the freshness of what it delivered."""
+    in quarantine, and the freshness of what it delivered. A feed's figures are the whole
+    city's: only keys of the whole city see them."""
     specs = _specs(hub_of(request).settings.resolved_sources_dir)
     rows = {r["source"]: r for r in await (await conn.execute(SOURCES_SQL)).fetchall()}
     now = datetime.now(UTC)

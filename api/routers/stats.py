@@ -9,27 +9,47 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.auth import CurrentPrincipal, Principal, area_in_scope
 from api.cache import cached
-from api.database import fetch_together
+from api.disclosure import area_figures
 from api.errors import BadParameterError
-from api.figures import figures
 from api.hub import Hub, hub_of
 from api.levels import level_name
-from api.params import FiltersDep, FormatParam, LevelParam, ParentParam, SimplifyParam
+from api.params import FiltersDep, FormatParam, LevelParam, ParentParam, SimplifyParam, TableFormat
 from api.periods import Period, period_params
-from api.queries import Filters, Wrapper, open_at_end, period_rows, summed
-from api.rendering import CSV, GEOJSON, JSON, Format, csv_bytes, dumps, feature_collection
+from api.queries import Filters
+from api.rendering import (
+    GEOJSON,
+    JSON,
+    Format,
+    TableFormats,
+    csv_response,
+    dumps,
+    feature_collection,
+)
 from api.routers.areas import geometries
+from api.schemas import (
+    CSV_CONTENT,
+    GEOJSON_CONTENT,
+    KEY_SCHEMES,
+    KEYED_ERRORS,
+    Rankings,
+    Stats,
+    errors,
+    with_alternatives,
+)
 from api.suppression import threshold
 from core.case import AreaLevel
 from core.errors import NotFoundError
 
-router = APIRouter(tags=["statistics"])
+router = APIRouter(tags=["statistics"], dependencies=KEY_SCHEMES, responses=KEYED_ERRORS)
 PeriodDep = Annotated[Period, Depends(period_params)]
 FIGURE_COLUMNS = ["reported", "resolved", "resolution_rate", "in_mediation", "settled", "not_settled",
                   "mediation_success_rate", "closed", "mean_hours_to_close", "median_hours_to_close",
                   "open_at_end", "previous_reported", "change_ratio"]
 STAT_COLUMNS = ["code", "name", "level", "parent_code", *FIGURE_COLUMNS]
-REPORTED = Wrapper.of("SELECT area_code, sum(reported)::bigint AS reported FROM ({rows}) u GROUP BY area_code")
+RANKED_COLUMNS = ["rank", "code", "name", "value", "reported", "previous_reported", "open_at_end"]
+
+
+MAX_RANKED = 500
 
 
 class Metric(StrEnum):
@@ -52,32 +72,16 @@ def _areas_for(hub: Hub, principal: Principal, level: AreaLevel | None, parent: 
 
 async def area_rows(hub: Hub, principal: Principal, level: AreaLevel, areas, period: Period,
                     filters: Filters) -> list[dict]:
-    """The stats row of each area, suppressed for viewers at grid level."""
-    codes = [a.code for a in areas]
-    if not codes:
-        return []
-    previous = period.previous()
-    statements = [summed(period_rows([("cur", period)], codes, filters), "area_code"),
-                  open_at_end(codes, filters, period.end)]
-    if previous:  # only the count of the previous period is shown: read no other measure
-        statements.append(REPORTED.around(period_rows([("prev", previous)], codes, filters)))
-    sums, opens, *before = await fetch_together(hub.pool, *statements)
-    cur = {r["area_code"]: r for r in sums}
-    prev = {r["area_code"]: r for r in before[0]} if before else {}
-    open_by = {r["area_code"]: int(r["open"]) for r in opens}
+    """The stats row of each area, suppressed for viewers at grid level (api.disclosure)."""
     k = threshold(principal.role, level, hub.api.k_threshold)
-    rows = []
-    for a in areas:
-        previous_reported = int(prev.get(a.code, {}).get("reported") or 0) if previous else None
-        f = figures(cur.get(a.code), open_by.get(a.code, 0), previous_reported).suppressed(k)
-        rows.append({"code": a.code, "name": a.name, "level": level_name(hub.settings.profile, a.level),
-                     "parent_code": a.parent_code,
-                     **{column: getattr(f, column) for column in FIGURE_COLUMNS}})
-    return rows
+    found = await area_figures(hub, [a.code for a in areas], period, filters, k)
+    return [{"code": a.code, "name": a.name, "level": level_name(hub.settings.profile, a.level),
+             "parent_code": a.parent_code, **{column: getattr(found[a.code], column) for column in FIGURE_COLUMNS}}
+            for a in areas]
 
 
-@router.get("/stats", summary="One row per area: what a choropleth needs",
-            responses={200: {"content": {GEOJSON: {}, CSV: {}}}})
+@router.get("/stats", summary="One row per area: what a choropleth needs", response_model=Stats,
+            responses=with_alternatives(GEOJSON_CONTENT, CSV_CONTENT) | errors(400, 404))
 async def stats(request: Request, principal: CurrentPrincipal, period: PeriodDep, filters: FiltersDep,
                 level: LevelParam = None, parent: ParentParam = None, format: FormatParam = Format.JSON,
                 simplify: SimplifyParam = 0.0) -> Response:
@@ -85,11 +89,12 @@ async def stats(request: Request, principal: CurrentPrincipal, period: PeriodDep
     of a level below a parent (default: the level below the key's scope)."""
     hub = hub_of(request)
     level, areas = _areas_for(hub, principal, level, parent)
+    if format is Format.CSV:
+        rows = await area_rows(hub, principal, level, areas, period, filters)
+        return csv_response(rows, STAT_COLUMNS, f"stats-{level_name(hub.settings.profile, level)}")
 
     async def build():
         rows = await area_rows(hub, principal, level, areas, period, filters)
-        if format is Format.CSV:
-            return csv_bytes(rows, STAT_COLUMNS), CSV
         if format is Format.GEOJSON:
             geoms = await geometries(request, [r["code"] for r in rows], simplify)
             for r in rows:
@@ -102,37 +107,51 @@ async def stats(request: Request, principal: CurrentPrincipal, period: PeriodDep
     return await cached(request, principal, build)
 
 
-@router.get("/rankings", summary="Top areas by count, growth or unresolved cases")
+@router.get("/rankings", summary="Top areas by count, growth or unresolved cases", response_model=Rankings,
+            responses=with_alternatives(CSV_CONTENT) | errors(400, 404))
 async def rankings(request: Request, principal: CurrentPrincipal, period: PeriodDep, filters: FiltersDep,
                    level: LevelParam = None,
                    metric: Annotated[Metric, Query(description="count, growth or unresolved")] = Metric.COUNT,
-                   parent: ParentParam = None, limit: Annotated[int, Query(ge=1, le=500)] = 10) -> Response:
+                   parent: ParentParam = None,
+                   limit: Annotated[int, Query(ge=1, le=MAX_RANKED, description=f"1 to {MAX_RANKED}")] = 10,
+                   format: TableFormat = TableFormats.JSON) -> Response:
     """Areas of a level ranked by the metric, highest first (suppressed values are left out);
     growth needs a period with both `from` and `to`."""
     hub = hub_of(request)
     level, areas = _areas_for(hub, principal, level, parent)
     if metric is Metric.GROWTH and not period.bounded:
         raise BadParameterError("from", "growth compares two periods: give both from and to")
+    if format is TableFormats.CSV:
+        ranked = await _ranked(hub, principal, level, areas, period, filters, metric, limit)
+        return csv_response(ranked, RANKED_COLUMNS,
+                            f"rankings-{level_name(hub.settings.profile, level)}-{metric.value}")
 
     async def build():
-        rows = await area_rows(hub, principal, level, areas, period, filters)
-        scored = []
-        for r in rows:
-            if metric is Metric.COUNT:
-                value = r["reported"]
-            elif metric is Metric.UNRESOLVED:
-                value = r["open_at_end"]
-            else:
-                value = (None if r["reported"] is None or r["previous_reported"] is None
-                         else r["reported"] - r["previous_reported"])
-            if value is not None:
-                scored.append({"rank": 0, "code": r["code"], "name": r["name"], "value": value,
-                               "reported": r["reported"], "previous_reported": r["previous_reported"],
-                               "open_at_end": r["open_at_end"]})
-        scored.sort(key=lambda s: (-s["value"], s["code"]))
-        for i, s in enumerate(scored[:limit], start=1):
-            s["rank"] = i
-        return dumps({"level": level_name(hub.settings.profile, level), "metric": metric.value, "period": period.as_dict(),
-                      "areas": scored[:limit]}), JSON
+        return dumps({"level": level_name(hub.settings.profile, level), "metric": metric.value,
+                      "period": period.as_dict(),
+                      "areas": await _ranked(hub, principal, level, areas, period, filters, metric, limit)}), JSON
 
     return await cached(request, principal, build)
+
+
+async def _ranked(hub: Hub, principal: Principal, level: AreaLevel, areas, period: Period, filters: Filters,
+                  metric: Metric, limit: int) -> list[dict]:
+    """The first `limit` areas by the metric, with their rank."""
+    rows = await area_rows(hub, principal, level, areas, period, filters)
+    scored = []
+    for r in rows:
+        if metric is Metric.COUNT:
+            value = r["reported"]
+        elif metric is Metric.UNRESOLVED:
+            value = r["open_at_end"]
+        else:
+            value = (None if r["reported"] is None or r["previous_reported"] is None
+                     else r["reported"] - r["previous_reported"])
+        if value is not None:
+            scored.append({"rank": 0, "code": r["code"], "name": r["name"], "value": value,
+                           "reported": r["reported"], "previous_reported": r["previous_reported"],
+                           "open_at_end": r["open_at_end"]})
+    scored.sort(key=lambda s: (-s["value"], s["code"]))
+    for i, s in enumerate(scored[:limit], start=1):
+        s["rank"] = i
+    return scored[:limit]

@@ -12,16 +12,26 @@ from psycopg import sql
 from api.auth import CurrentPrincipal, area_in_scope
 from api.cache import cached
 from api.database import Statement, fetch_all, fetch_together
-from api.figures import Figures, figures
+from api.disclosure import area_figures, series_seen
+from api.figures import Figures, breakdown_seen, figures
 from api.hub import hub_of
 from api.levels import level_name
-from api.params import AreaCode, FiltersDep
-from api.periods import Period, period_params
+from api.params import AreaCode, FiltersDep, TableFormat
+from api.periods import Period, check_series_length, period_params
 from api.queries import Wrapper, open_at_end, period_rows, summed
-from api.rendering import JSON, dumps
-from api.suppression import suppress, threshold
+from api.rendering import JSON, TableFormats, csv_response, dumps
+from api.schemas import (
+    CSV_CONTENT,
+    KEY_SCHEMES,
+    KEYED_ERRORS,
+    Summary,
+    TimeSeries,
+    errors,
+    with_alternatives,
+)
+from api.suppression import threshold
 
-router = APIRouter(prefix="/areas", tags=["areas"])
+router = APIRouter(prefix="/areas", tags=["areas"], dependencies=KEY_SCHEMES, responses=KEYED_ERRORS)
 PeriodDep = Annotated[Period, Depends(period_params)]
 OPEN_ALERTS = ["new", "ongoing", "acknowledged"]
 ALERTS = (b"SELECT alert_id, signal, method, severity, status, first_day, last_day, observed,"
@@ -34,6 +44,9 @@ SERIES = Wrapper.of(
     " sum(resolved)::bigint AS resolved, sum(in_mediation)::bigint AS in_mediation,"
     " sum(closed_on)::bigint AS closed FROM ({rows}) u GROUP BY 1 ORDER BY 1",
     interval=sql.Placeholder("interval"))
+
+
+SERIES_COLUMNS = ["start", "reported", "resolved", "in_mediation", "closed", "open_at_end"]
 
 
 class Interval(StrEnum):
@@ -58,13 +71,14 @@ def _laid_out(f: Figures) -> dict:
     }
 
 
-def _reported_by(breakdown: list[dict], column: str, k: int) -> dict[str, int | None]:
+def _reported_by(breakdown: list[dict], column: str, k: int, total_hidden: bool) -> dict[str, int | None]:
     counts = sorted((r[column], int(r["reported"])) for r in breakdown
                     if r[column] is not None and r["reported"])
-    return {key: suppress(n, k) for key, n in counts}
+    return breakdown_seen(dict(counts), k, total_hidden)
 
 
-@router.get("/{code}/summary", summary="Totals of an area over a period")
+@router.get("/{code}/summary", summary="Totals of an area over a period", response_model=Summary,
+            responses=errors(400, 404))
 async def summary(request: Request, principal: CurrentPrincipal, code: AreaCode, period: PeriodDep,
                   filters: FiltersDep) -> Response:
     """Totals by kind, category and status; resolution and mediation rates; median time to
@@ -91,15 +105,17 @@ async def summary(request: Request, principal: CurrentPrincipal, code: AreaCode,
                     w[key] = float(w[key])
         totals = {row["label"]: row for row in totals_rows}
         f = figures(totals.get("cur"), int(open_rows[0]["open"]) if open_rows else 0,
-                    int(totals.get("prev", {}).get("reported") or 0) if previous else None).suppressed(k)
+                    int(totals.get("prev", {}).get("reported") or 0) if previous else None)
+        if k:  # decided among the area's siblings, as /stats decides (api.disclosure)
+            f = (await area_figures(hub, [code], period, filters, k))[code]
         body = {
             "area": {"code": area.code, "name": area.name, "level": level_name(hub.settings.profile, area.level),
                      "parent_code": area.parent_code},
             "period": period.as_dict(),
             "filters": {"kind": filters.kind, "category": filters.category},
             **_laid_out(f),
-            "by_kind": _reported_by(breakdown, "kind", k),
-            "by_category": _reported_by(breakdown, "category", k),
+            "by_kind": _reported_by(breakdown, "kind", k, f.withheld),
+            "by_category": _reported_by(breakdown, "category", k, f.withheld),
             "open_at_end": f.open_at_end,
             "previous_period": previous.as_dict() if previous else None,
             # no change to show without a previous period, nor any built on a withheld total
@@ -132,18 +148,21 @@ def _bucket_starts(interval: Interval, first: date, last: date) -> list[date]:
     return out
 
 
-@router.get("/{code}/timeseries", summary="An area's counts per day, week or month")
+@router.get("/{code}/timeseries", summary="An area's counts per day, week or month",
+            response_model=TimeSeries, responses=with_alternatives(CSV_CONTENT) | errors(400, 404))
 async def timeseries(request: Request, principal: CurrentPrincipal, code: AreaCode, period: PeriodDep,
                      filters: FiltersDep,
-                     interval: Annotated[Interval, Query(description="day, week or month")] = Interval.MONTH
-                     ) -> Response:
+                     interval: Annotated[Interval, Query(description="day, week or month")] = Interval.MONTH,
+                     format: TableFormat = TableFormats.JSON) -> Response:
     """Reported, resolved, closed (on that day), in mediation and open at the end of each
-    interval; intervals without cases are listed with zeros. Weeks start on Monday."""
+    interval; intervals without cases are listed with zeros. Weeks start on Monday. As CSV:
+    one row per interval."""
     hub = hub_of(request)
     area = area_in_scope(hub, principal, code)
+    check_series_length(period, interval.value)
     k = threshold(principal.role, area.level, hub.api.k_threshold)
 
-    async def build():
+    async def answer() -> dict:
         rows = period_rows([("cur", period)], [code], filters, months=interval is Interval.MONTH)
         series = {r["bucket"]: r for r in await fetch_all(hub.pool, SERIES.around(rows, interval=interval.value))}
         opening = 0
@@ -162,11 +181,19 @@ async def timeseries(request: Request, principal: CurrentPrincipal, code: AreaCo
                 point = {"start": start, "reported": reported, "resolved": int(r.get("resolved") or 0),
                          "in_mediation": int(r.get("in_mediation") or 0), "closed": closed,
                          "open_at_end": running}
-                points.append({key: suppress(v, k) for key, v in point.items()} if k else point)
-        body = {"area": {"code": area.code, "name": area.name, "level": level_name(hub.settings.profile, area.level)},
+                points.append(point)
+        if k:  # as /stats would show each interval (api.disclosure)
+            opening, points = await series_seen(hub, code, period, filters, interval.value, opening, points, k)
+        return {"area": {"code": area.code, "name": area.name, "level": level_name(hub.settings.profile, area.level)},
                 "interval": interval.value, "period": period.as_dict(),
                 "filters": {"kind": filters.kind, "category": filters.category},
-                "open_at_start": suppress(opening, k) if k else opening, "points": points}
-        return dumps(body), JSON
+                "open_at_start": opening, "points": points}
+
+    if format is TableFormats.CSV:
+        points = (await answer())["points"]
+        return csv_response(points, SERIES_COLUMNS, f"timeseries-{code}-{interval.value}")
+
+    async def build():
+        return dumps(await answer()), JSON
 
     return await cached(request, principal, build)

@@ -19,12 +19,13 @@ from api.params import FiltersDep
 from api.periods import Period, period_params
 from api.queries import Filters, OuterColumn, Wrapper, period_rows
 from api.rendering import JSON, MVT, dumps
+from api.schemas import KEY_SCHEMES, KEYED_ERRORS, TileJson, errors
 from api.suppression import suppressed_sql, threshold
 from core.case import AreaLevel
 from core.errors import ForbiddenError
 from core.profile import CityProfile
 
-router = APIRouter(prefix="/tiles", tags=["tiles"])
+router = APIRouter(prefix="/tiles", tags=["tiles"], dependencies=KEY_SCHEMES, responses=KEYED_ERRORS)
 PeriodDep = Annotated[Period, Depends(period_params)]
 CASES_MIN_ZOOM = 14
 MAX_ZOOM = 20
@@ -137,7 +138,9 @@ async def _cases_tile(hub: Hub, principal: Principal, z: int, x: int, y: int, pe
 
 
 @router.get("/{layer}/{z}/{x}/{y}.mvt", summary="A Mapbox vector tile",
-            responses={200: {"content": {MVT: {}}}}, response_class=Response)
+            responses={200: {"content": {MVT: {"schema": {"type": "string", "format": "binary"}}},
+                             "description": "the tile (empty where nothing is drawn)"}} | errors(400),
+            response_class=Response)
 async def tile(request: Request, principal: CurrentPrincipal, period: PeriodDep, filters: FiltersDep,
                layer: Layer, z: Annotated[int, Path(ge=0, le=MAX_ZOOM)],
                x: Annotated[int, Path(ge=0)], y: Annotated[int, Path(ge=0)]) -> Response:
@@ -154,7 +157,7 @@ async def tile(request: Request, principal: CurrentPrincipal, period: PeriodDep,
                         cache_control=f"private, max-age={hub.api.tile_max_age}")
 
 
-@router.get("/{layer}.json", summary="TileJSON of a layer")
+@router.get("/{layer}.json", summary="TileJSON of a layer", response_model=TileJson)
 async def tilejson(request: Request, principal: CurrentPrincipal, layer: Layer) -> Response:
     """TileJSON 3.0.0 for a layer, bounded by the key's scope area."""
     hub = hub_of(request)

@@ -6,29 +6,48 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from psycopg import sql
 
 from alerts.lifecycle import ACKNOWLEDGEABLE, AlertStatus
 from alerts.signals import all_signals
-from api.auth import CurrentPrincipal, Principal, area_in_scope
+from api.auth import CurrentPrincipal, Principal, area_in_scope, in_scope
 from api.database import ConnDep
 from api.hub import Hub, hub_of
 from api.keys import Role
 from api.levels import LEVEL_NAME_PATTERN, level_name, level_slot
-from api.params import CODE_PATTERN
-from api.rendering import GEOJSON, JSON, dumps, feature_collection
+from api.params import CODE_PATTERN, PLAIN_TEXT, TableFormat, cursor, object_id
+from api.rendering import GEOJSON, JSON, TableFormats, csv_response, dumps, feature_collection
+from api.schemas import (
+    CSV_CONTENT,
+    GEOJSON_CONTENT,
+    KEY_SCHEMES,
+    KEYED_ERRORS,
+    Alert,
+    Hotspots,
+    WarningList,
+    errors,
+    with_alternatives,
+)
 from api.suppression import is_small, threshold
 from core.case import AreaLevel
 from core.errors import ForbiddenError, NotFoundError
 
-router = APIRouter(tags=["warnings"])
+router = APIRouter(tags=["warnings"], dependencies=KEY_SCHEMES, responses=KEYED_ERRORS)
 
 AreaQuery = Annotated[str | None, Query(pattern=CODE_PATTERN,
                                         description="alerts in this area or any area inside it "
                                                     "(default: the key's scope)")]
 SIGNALS = [s.name for s in all_signals()] + ["escalation:repeat_place", "escalation:repeat_party",
                                               "escalation:unresolved"]
+SignalParam = Annotated[str | None, Query(max_length=200, pattern=PLAIN_TEXT,
+                                          description="e.g. group:labour or kind:dispute",
+                                          examples=SIGNALS[:2])]
+ALERT_COLUMNS = ["alert_id", "area_code", "area_name", "area_level", "signal", "method", "level", "status",
+                 "first_day", "last_day", "peak_day", "alarm_days", "observed", "expected", "score", "p_value",
+                 "parent_alert_id", "details", "as_of", "closed_day", "acknowledged_by", "acknowledged_at",
+                 "created_at", "updated_at"]
+MAX_LIMIT = 1000
 ALERT_FIELDS = sql.SQL("""a.alert_id, a.area_code, ar.name AS area_name, a.level AS area_level, a.signal,
     a.method, a.severity AS level, a.status, a.first_day, a.last_day, a.peak_day, a.alarm_days,
     a.observed, a.expected, a.score, a.p_value, a.parent_alert_id, a.details, a.as_of,
@@ -45,22 +64,24 @@ class HotspotFormat(StrEnum):
     GEOJSON = "geojson"
 
 
-@router.get("/warnings", summary="Early-warning alerts in an area and every area inside it")
+@router.get("/warnings", summary="Early-warning alerts in an area and every area inside it",
+            response_model=WarningList, responses=with_alternatives(CSV_CONTENT) | errors(404))
 async def warnings(
     request: Request, conn: ConnDep, principal: CurrentPrincipal,
     area: AreaQuery = None,
     level: Annotated[Severity | None, Query(description="red or yellow")] = None,
     status: Annotated[list[AlertStatus] | None, Query(description="one or more statuses")] = None,
     since: Annotated[date | None, Query(description="alerts active on or after this day")] = None,
-    signal: Annotated[str | None, Query(description="e.g. group:labour or kind:dispute",
-                                        examples=SIGNALS[:2])] = None,
+    signal: SignalParam = None,
     area_level: Annotated[str | None, Query(pattern=LEVEL_NAME_PATTERN, description="only alerts raised at"
                                             " this level, as the city profile names it")] = None,
-    after: Annotated[int | None, Query(ge=0, description="cursor: the `next` of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[int | None, cursor("next")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"alerts per page, 1 to {MAX_LIMIT}")] = 100,
+    format: TableFormat = TableFormats.JSON,
 ) -> Response:
     """Newest first; an alert in a grid is listed under its community, street and district
-    too, as the same alert (same id), never as a copy."""
+    too, as the same alert (same id), never as a copy. As CSV: one row per alert, its
+    `details` as JSON text."""
     hub = hub_of(request)
     target = area_in_scope(hub, principal, area or principal.scope_code, "area")
     raised_at = level_slot(hub.settings.profile, area_level, "area_level")
@@ -80,17 +101,24 @@ async def warnings(
          "status": [s.value for s in status] if status else None,
          "area_level": raised_at.value if raised_at else None, "after": after, "limit": limit},
     )).fetchall()
+    shown = [_for_role(row, principal, hub) for row in rows]
+    next_cursor = rows[-1]["alert_id"] if len(rows) == limit else None
+    if format is TableFormats.CSV:
+        for row in shown:
+            row["details"] = dumps(row["details"]).decode()
+        headers = {"Link": f'<{request.url.include_query_params(after=next_cursor)}>; rel="next"'} if next_cursor else None
+        return csv_response(shown, ALERT_COLUMNS, f"warnings-{target.code}", headers)
     body = {"area": {"code": target.code, "name": target.name, "level": level_name(hub.settings.profile, target.level)},
-            "warnings": [_for_role(row, principal, hub) for row in rows],
-            "next": rows[-1]["alert_id"] if len(rows) == limit else None}
+            "warnings": shown, "next": next_cursor}
     return Response(dumps(body), media_type=JSON)
 
 
-@router.post("/warnings/{alert_id}/ack", summary="Acknowledge an alert (analysts and admins)")
+@router.post("/warnings/{alert_id}/ack", summary="Acknowledge an alert (analysts and admins)",
+            response_model=Alert, responses=errors(404, 409))
 async def acknowledge(
     request: Request, conn: ConnDep, principal: CurrentPrincipal,
-    alert_id: Annotated[int, Path(ge=1)],
-    by: Annotated[str | None, Body(embed=True, max_length=200,
+    alert_id: Annotated[int, object_id("an alert_id from /warnings")],
+    by: Annotated[str | None, Body(embed=True, max_length=200, pattern=PLAIN_TEXT,
                                    description="who takes it on (default: the key)")] = None,
 ) -> Response:
     """new or ongoing -> acknowledged. Acknowledging twice changes nothing; a resolved or
@@ -99,9 +127,8 @@ async def acknowledge(
         raise ForbiddenError("acknowledging a warning needs an analyst or admin key")
     found = await (await conn.execute(
         "SELECT area_code, status FROM alerts WHERE alert_id = %s", (alert_id,))).fetchone()
-    if found is None:
-        raise NotFoundError(f"no alert {alert_id}")
-    area_in_scope(hub_of(request), principal, found["area_code"])
+    if found is None or not in_scope(hub_of(request), principal, found["area_code"]):
+        raise NotFoundError(f"no alert {alert_id}")  # outside the scope: as if there were none
     status = AlertStatus(found["status"])
     if status not in ACKNOWLEDGEABLE and status is not AlertStatus.ACKNOWLEDGED:
         raise HTTPException(409, f"alert {alert_id} is {status.value}: only new or ongoing alerts "
@@ -137,12 +164,12 @@ def _hide_small_observed(row: dict, k: int) -> None:
 
 
 @router.get("/hotspots", summary="Gi* hotspots among grid cells (FDR-controlled)",
-            responses={200: {"content": {GEOJSON: {}}}})
+            response_model=Hotspots, responses=with_alternatives(GEOJSON_CONTENT) | errors(404))
 async def hotspots(
     request: Request, conn: ConnDep, principal: CurrentPrincipal,
     area: AreaQuery = None,
     day: Annotated[date | None, Query(description="default: the latest day with hotspots")] = None,
-    signal: Annotated[str | None, Query(description="e.g. group:labour", examples=SIGNALS[4:5])] = None,
+    signal: SignalParam = None,
     format: Annotated[HotspotFormat, Query(description="json or geojson")] = HotspotFormat.GEOJSON,
 ) -> Response:
     """Grid cells whose neighbourhood is hot on the day, with z-score, p- and q-value."""

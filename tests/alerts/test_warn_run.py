@@ -146,8 +146,9 @@ def test_warnings_endpoint_lists_grid_alerts_under_their_parents_once(warn_db, d
     # A key confined to another district neither sees nor acknowledges the alert.
     elsewhere = next(code for code in ("339902000000", "339903000000", "339904000000") if code != district)
     outsider = api(Role.ANALYST, elsewhere)
-    assert outsider.get("/warnings", params={"area": district}).status_code == 403
-    assert outsider.post(f"/warnings/{grid_alert[0]}/ack").status_code == 403
+    assert outsider.get("/warnings", params={"area": district}).status_code == 404
+    refused = outsider.post(f"/warnings/{grid_alert[0]}/ack")
+    assert refused.status_code == 404 and refused.json()["detail"] == f"no alert {grid_alert[0]}"
     assert all(w["alert_id"] != grid_alert[0] for w in outsider.get("/warnings").json()["warnings"])
     assert admin.get("/warnings", params={"level": "orange"}).status_code == 422
     # Viewers get no small grid counts (k = 5, as everywhere in the API).
