@@ -112,7 +112,7 @@ class AuditWriter:
             self.dropped = 0
         rows, self.rows = self.rows, []
         try:
-            async with self.hub.pool.connection() as conn:
+            async with self.hub.write_pool.connection() as conn:
                 await _copy(conn, rows)
         except psycopg.OperationalError as exc:  # keep them for the next try rather than lose them
             log.error("audit rows not written yet (%s); will retry", exc)
@@ -124,7 +124,7 @@ class AuditWriter:
 
     async def _one_by_one(self, rows: list[tuple]) -> None:
         try:
-            async with self.hub.pool.connection() as conn:
+            async with self.hub.write_pool.connection() as conn:
                 for done, row in enumerate(rows):
                     try:
                         await _copy(conn, [row])

@@ -108,6 +108,16 @@ async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
 ConnDep = Annotated[AsyncConnection, Depends(connection)]
 
 
+async def write_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection to the primary, for a request that writes (WriteConnDep): the same
+    pool as ConnDep's unless the API reads from a replica."""
+    async with request.app.state.hub.write_pool.connection() as conn:
+        yield conn
+
+
+WriteConnDep = Annotated[AsyncConnection, Depends(write_connection)]
+
+
 @dataclass(frozen=True)
 class Statement:
     """A statement's text and its named parameters (`%(name)s`)."""

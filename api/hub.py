@@ -25,6 +25,15 @@ if TYPE_CHECKING:  # api.cache serves answers from a Hub: it imports this module
     from api.cache import AnswerCache
 
 log = logging.getLogger("gridhub.api")
+# What the API reads from a replica it follows: its rollup generation and how far behind the
+# primary it is (0 while streaming and every record received is replayed; else the time since
+# the last transaction it replayed, which grows while the primary is away; 0 on a primary).
+REPLICA_STATE = """
+SELECT (SELECT generation FROM rollup_state) AS generation,
+       CASE WHEN NOT pg_is_in_recovery() THEN 0.0
+            WHEN EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')
+                 AND pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0.0
+            ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END AS lag"""
 RETRY_SECONDS = 2  # between attempts to get the database back
 FIRST_ATTEMPT_SECONDS = 15  # how long start-up waits for the database before serving without it
 
@@ -52,10 +61,14 @@ class Hub:
     """
 
     def __init__(self, settings: GridHubSettings, api: ApiSettings, pool: AsyncConnectionPool,
-                 cache: AnswerCache):
+                 cache: AnswerCache, write_pool: AsyncConnectionPool | None = None, read_url: str | None = None):
         self.settings = settings
         self.api = api
-        self.pool = pool
+        self.pool = pool  # reads: the replica's, when the API reads from one
+        self.write_pool = write_pool or pool  # audit rows and acknowledgements: the primary's
+        self.read_url = read_url or settings.database_url
+        self.replica = write_pool is not None
+        self.replica_lag: float | None = None  # seconds the replica's answers are behind, when known
         self.areas = AreaIndex([])
         self.generation = 0  # rollup_generation as last seen
         self.cache = cache
@@ -69,6 +82,8 @@ class Hub:
         """Open the pool and start the watcher; wait a little for a first answer."""
         logging.getLogger("psycopg.pool").addFilter(self._quiet)
         await self.pool.open(wait=False)  # the API starts, and keeps trying, with the database down
+        if self.replica:
+            await self.write_pool.open(wait=False)
         self._watcher = asyncio.create_task(self._watch(), name="gridhub-database-watcher")
         # With the database there, serve with the areas already loaded; without it, serve
         # /health and /ready now and data once the watcher gets through.
@@ -86,6 +101,8 @@ class Hub:
             except (asyncio.CancelledError, psycopg.Error):
                 pass
         await self.pool.close()
+        if self.replica:
+            await self.write_pool.close()
         logging.getLogger("psycopg.pool").removeFilter(self._quiet)
 
     def check_database(self) -> None:
@@ -99,9 +116,8 @@ class Hub:
             await self._load(conn)
 
     async def _load(self, conn: psycopg.AsyncConnection) -> None:
-        cur = await conn.execute("SELECT last_value, is_called FROM rollup_generation")
-        row = await cur.fetchone()
-        self.generation = row["last_value"] if row["is_called"] else 0
+        cur = await conn.execute("SELECT generation FROM rollup_state")
+        self.generation = (await cur.fetchone())["generation"]
         self.areas = await AreaIndex.load(conn)
         self.cache.clear()
 
@@ -111,7 +127,7 @@ class Hub:
         if await cur.fetchone() is None:
             raise DatabaseUnavailableError("PostGIS is not installed in the database"
                                            " (run `gridhub db up`, or CREATE EXTENSION postgis)")
-        missing = await asyncio.to_thread(migrations.pending, self.settings.database_url)
+        missing = await asyncio.to_thread(migrations.pending, self.read_url)
         if missing:
             raise DatabaseUnavailableError(f"the database lacks {len(missing)} migration(s), from"
                                            f" {missing[0]} (run `gridhub db migrate`)")
@@ -125,15 +141,18 @@ class Hub:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                        self.settings.database_url, autocommit=True, row_factory=dict_row,
+                        self.read_url, autocommit=True, row_factory=dict_row,
                         connect_timeout=CONNECT_TIMEOUT_SECONDS,
                         application_name=WATCHER_APPLICATION_NAME) as conn:
-                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(NOTIFY_CHANNEL)))
+                    if not self.replica:
+                        await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(NOTIFY_CHANNEL)))
                     await self._check_schema(conn)
                     await self._load(conn)  # anything missed while not listening
                     await self.pool.check()  # drop pooled connections broken while it was away
                     self._available()
                     at_once = True
+                    if self.replica:
+                        await self._follow_replica(conn)
                     async for _ in conn.notifies():
                         await self.reload()
             except psycopg.OperationalError as exc:
@@ -148,6 +167,16 @@ class Hub:
                 self._unavailable(str(exc))
             at_once = False
             await asyncio.sleep(RETRY_SECONDS)
+
+    async def _follow_replica(self, conn: psycopg.AsyncConnection) -> None:
+        """A standby cannot LISTEN: read its rollup generation and lag every poll instead, and
+        reload when the generation has moved on (its refresh replayed)."""
+        while True:
+            row = await (await conn.execute(REPLICA_STATE)).fetchone()
+            self.replica_lag = row["lag"]
+            if row["generation"] != self.generation:
+                await self._load(conn)
+            await asyncio.sleep(self.api.replica_poll_seconds)
 
     def _available(self) -> None:
         if self.unavailable is not None and self._first_attempt.is_set():

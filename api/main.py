@@ -57,8 +57,12 @@ def create_app(settings: GridHubSettings | None = None, api_settings: ApiSetting
         if not settings.database_url:
             raise ConfigError("the API needs DATABASE_URL (or run it with `gridhub serve`)")
         url = checked_url(settings.database_url)  # malformed: a ConfigError saying how
-        hub = Hub(settings, api_settings, make_pool(url, api_settings),
-                  AnswerCache(api_settings.cache_entries, api_settings.cache_bytes))
+        # Reads from a replica when one is given; writes always go to DATABASE_URL.
+        replica = api_settings.read_database_url
+        read_url = checked_url(settings.api_url(replica)) if replica else url
+        hub = Hub(settings, api_settings, make_pool(read_url, api_settings),
+                  AnswerCache(api_settings.cache_entries, api_settings.cache_bytes),
+                  write_pool=make_pool(url, api_settings) if replica else None, read_url=read_url)
         check_auth_mode(hub)
         if from_environment:  # a server's logs; tests and embedders keep their own logging
             configure_logging(api_settings.log_format, api_settings.access_log)

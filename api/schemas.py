@@ -163,10 +163,17 @@ class Health(BaseModel):
     status: str = Field(examples=["ok"])
 
 
+class Replica(BaseModel):
+    lag_seconds: float | None = Field(description="how far the replica's answers are behind the primary"
+                                      " (0 while it streams and has replayed all it received)")
+
+
 class Ready(BaseModel):
     status: str = Field(examples=["ready"])
     postgis: str = Field(examples=["3.3.2"])
     generation: int = Field(description="the rollup generation this worker serves")
+    replica: Replica | None = Field(None, description="present when the API reads from a replica"
+                                    " (GRIDHUB_API_READ_DATABASE_URL)")
 
 
 # -- Areas --------------------------------------------------------------------------------------

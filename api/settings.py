@@ -28,6 +28,11 @@ class ApiSettings(BaseSettings):
     audit_flush_seconds: float = Field(0.5, gt=0, description="audit rows are written in batches")
     tile_max_age: int = Field(60, ge=0, description="Cache-Control max-age of tiles (seconds)")
     max_page_size: int = Field(1000, ge=1)
+    # A streaming replica to read from (docs: Scaling out); DATABASE_URL still takes the writes
+    # (audit rows, acknowledgements).
+    read_database_url: str | None = Field(None, description="a read replica's URL (unset: DATABASE_URL)")
+    replica_poll_seconds: float = Field(1.0, gt=0, description="how often the replica's rollup"
+                                        " generation and lag are read (a replica cannot LISTEN)")
     dashboard_dir: Path = Field(PROJECT_ROOT / "dashboard" / "dist",
                                 description="the dashboard's build, served at / (make install)")
     # Operators and browsers (api.observability, CORS and gzip in api.main).

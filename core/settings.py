@@ -91,16 +91,22 @@ class GridHubSettings(BaseSettings):
         rights."""
         if not self.api_database_role or not self.database_url:
             return self
+        return self.model_copy(update={"database_url": self.api_url(self.database_url)})
+
+    def api_url(self, url: str) -> str:
+        """A database URL as the API connects with it: taking `api_database_role`, if set."""
+        if not self.api_database_role:
+            return url
         # Here, not at the top: settings are read where psycopg is not needed (DAG parsing).
         from psycopg import ProgrammingError
         from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
         try:
-            info = conninfo_to_dict(self.database_url)
+            info = conninfo_to_dict(url)
         except ProgrammingError:  # malformed: left for the caller's check to say how
-            return self
+            return url
         options = f"{info.get('options') or ''} -c role={self.api_database_role}".strip()
-        return self.model_copy(update={"database_url": make_conninfo(self.database_url, options=options)})
+        return make_conninfo(url, options=options)
 
     def check_secrets(self) -> None:
         """Refuse to run outside development with a development (or empty) hash key

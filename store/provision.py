@@ -143,10 +143,11 @@ class PrivateCluster:
     """A PostgreSQL cluster owned by GridHub in one folder: data/, its log, its socket, and
     cluster.json (the URL, and the data directory it serves)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, settings: dict[str, object] | None = None):
         self.root = root
         self.pgdata = self.root / "data"
         self.state = self.root / "cluster.json"
+        self.settings = {**CLUSTER_SETTINGS, **(settings or {})}
 
     def url(self) -> str | None:
         if not self.state.exists() or self._running_port() is None:
@@ -162,6 +163,19 @@ class PrivateCluster:
         self.state.write_text(json.dumps({"url": url, "port": port,
                                           "data_dir": str(data_dir.resolve())}))
         return url
+
+    def start_standby(self, primary_url: str, data_dir: Path) -> str:
+        """Start this cluster as a streaming hot standby of the server at primary_url (one
+        started with STANDBY_PRIMARY_SETTINGS), copying it first when this folder is empty."""
+        bindir = _postgres_bindir()
+        if not (self.pgdata / "PG_VERSION").exists():
+            self._make_root()
+            self._run([str(bindir / "pg_basebackup"), "-d", with_dbname(primary_url, "postgres"),
+                       "-D", str(self.pgdata), "--write-recovery-conf", "--wal-method=stream",
+                       "--checkpoint=fast"])
+        # A standby must match its primary's WAL settings to replay its WAL.
+        self.settings = {**self.settings, **STANDBY_PRIMARY_SETTINGS, "hot_standby": "on"}
+        return self.start(data_dir)
 
     def stop(self) -> bool:
         if self._running_port() is None:
@@ -180,11 +194,14 @@ class PrivateCluster:
             return None
         return int(lines[3])
 
-    def _initdb(self, bindir: Path) -> None:
+    def _make_root(self) -> None:
         if os.geteuid() == 0:
             self.root.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._give_to_owner(self.root)
+
+    def _initdb(self, bindir: Path) -> None:
+        self._make_root()
         # Text sorts by byte (the order C.UTF-8 gives too), so sorts and index builds on codes
         # and hashes compare with memcmp and abbreviated keys instead of strcoll.
         self._run([str(bindir / "initdb"), "-D", str(self.pgdata), "-U", "postgres",
@@ -196,7 +213,7 @@ class PrivateCluster:
         if not log.exists():
             log.touch()
             self._give_to_owner(log)
-        settings = " ".join(f"-c {name}={value}" for name, value in CLUSTER_SETTINGS.items())
+        settings = " ".join(f"-c {name}={value}" for name, value in self.settings.items())
         options = f"-p {port} -k {self.root} {settings}"
         try:
             self._run([str(bindir / "pg_ctl"), "-D", str(self.pgdata), "-o", options,
@@ -240,6 +257,10 @@ CLUSTER_SETTINGS = {
     "max_wal_size": "8GB",
     "checkpoint_timeout": "30min",
 }
+
+# A private cluster that streams its WAL to standbys (a read replica for the API, as tried in
+# the tests): WAL must carry enough to replay, and the standbys need senders.
+STANDBY_PRIMARY_SETTINGS = {"wal_level": "replica", "max_wal_senders": 5}
 
 
 def _cluster_user() -> str:

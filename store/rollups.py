@@ -379,5 +379,6 @@ def _refresh_level(conn: psycopg.Connection, level: AreaLevel) -> int:
 def announce(conn: psycopg.Connection) -> None:
     """Move the rollup generation on and tell listening API workers (on commit), so that
     cached answers built on the rollups or on the alerts are dropped."""
-    conn.execute("SELECT nextval('rollup_generation')")
+    # The row, not only the sequence: a replica replays the row with this transaction.
+    conn.execute("UPDATE rollup_state SET generation = nextval('rollup_generation')")
     conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(NOTIFY_CHANNEL)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -31,6 +30,7 @@ from api.schemas import (
     errors,
     with_alternatives,
 )
+from core.masking import mask_address
 
 router = APIRouter(tags=["cases"], dependencies=KEY_SCHEMES, responses=KEYED_ERRORS)
 # The most rows a page holds; a server may set a lower cap (GRIDHUB_API_MAX_PAGE_SIZE).
@@ -40,13 +40,6 @@ CASE_COLUMNS = ["case_id", "source", "source_record_id", "kind", "category", "ra
                 "status", "outcome", "reported_at", "occurred_at", "closed_at", "report_day",
                 "grid_code", "community_code", "street_code", "district_code", "city_code",
                 "geocode_method", "geocode_precision", "severity", "parties", "address", "lon", "lat"]
-_DIGITS = re.compile(r"\d")
-
-
-def mask_address(address: str | None) -> str | None:
-    """House and room numbers hidden: every digit becomes '*'."""
-    return _DIGITS.sub("*", address) if address else address
-
 
 def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     if value is None:

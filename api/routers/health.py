@@ -38,7 +38,10 @@ async def ready(request: Request) -> dict:
     hub.check_database()
     async with hub.pool.connection(timeout=READY_POOL_WAIT_SECONDS) as conn:
         row = await (await conn.execute("SELECT postgis_lib_version() AS postgis")).fetchone()
-    return {"status": "ready", "postgis": row["postgis"], "generation": hub.generation}
+    body = {"status": "ready", "postgis": row["postgis"], "generation": hub.generation}
+    if hub.replica:
+        body["replica"] = {"lag_seconds": hub.replica_lag}
+    return body
 
 
 async def metrics_reader(request: Request) -> None:
@@ -83,4 +86,8 @@ async def metrics(request: Request) -> Response:
              f"# HELP gridhub_rollup_generation rollup generation this worker serves\n"
              f"# TYPE gridhub_rollup_generation gauge\n"
              f"gridhub_rollup_generation {hub.generation}\n").encode()
+    if hub.replica and hub.replica_lag is not None:
+        body += (f"# HELP gridhub_replica_lag_seconds how far the replica this worker reads is behind\n"
+                 f"# TYPE gridhub_replica_lag_seconds gauge\n"
+                 f"gridhub_replica_lag_seconds {hub.replica_lag}\n").encode()
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -11,9 +11,9 @@ from api.auth import AnalystPrincipal
 from api.hub import hub_of
 from api.params import object_id
 from api.rendering import JSON, dumps
-from api.routers.cases import mask_address
 from api.schemas import KEY_SCHEMES, KEYED_ERRORS, CaseGroup, errors
 from core.errors import NotFoundError
+from core.masking import mask_address
 
 router = APIRouter(tags=["cases"], dependencies=KEY_SCHEMES, responses=KEYED_ERRORS)
 MEMBER_COLUMNS = ["case_id", "source", "source_record_id", "kind", "category", "raw_category", "status",

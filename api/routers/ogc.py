@@ -45,11 +45,11 @@ from api.ogc_documents import (
 from api.params import BIGINT_MAX, NO_NUL, PLAIN_TEXT, CategoryParam, KindParam
 from api.queries import Filters
 from api.rendering import GEOJSON, JSON, MVT, OrjsonResponse, dumps
-from api.routers.cases import mask_address
 from api.routers.tiles import MAX_ZOOM, _cases_tile, _check_tile, _scope_codes, areas_tile_statement
 from api.schemas import KEY_SCHEMES, KEYED_ERRORS, components, errors
 from api.suppression import threshold
 from core.errors import ForbiddenError, NotFoundError
+from core.masking import mask_address
 
 router = APIRouter(prefix="/ogc", tags=["ogc"], dependencies=KEY_SCHEMES, responses=KEYED_ERRORS)
 DEFAULT_LIMIT = 100

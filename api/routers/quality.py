@@ -13,10 +13,10 @@ from api.auth import CityWideAnalyst, CityWidePrincipal
 from api.database import ConnDep
 from api.hub import hub_of
 from api.params import PLAIN_TEXT, cursor, object_id
-from api.routers.cases import mask_address
 from api.routers.docs import data_docs_file
 from api.schemas import KEY_SCHEMES, KEYED_ERRORS, QualityRun, QualityRuns, errors
 from core.errors import NotFoundError
+from core.masking import masked_examples
 
 router = APIRouter(prefix="/quality", tags=["quality"], dependencies=KEY_SCHEMES, responses=KEYED_ERRORS)
 SourceName = Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*$",
@@ -101,25 +101,10 @@ async def docs(request: Request, principal: CityWideAnalyst,
     return await data_docs_file(site, path, request)  # pages pointed at local scripts, no CDN
 
 
-# Columns whose failing values say nothing about a person (codes, times, numbers): their
-# examples are shown as they are. Any other column's (addresses, record ids, a source's own
-# fields) are masked as case rows mask addresses.
-CLEAR_COLUMNS = frozenset({"kind", "category", "status", "outcome", "reported_at", "occurred_at",
-                           "closed_at", "severity", "parties", "amount"})
-
-
-def _examples(expectation: dict) -> list:
-    """The expectation's failing examples, masked unless every column it reads is in the clear."""
-    examples = expectation.get("examples") or []
-    if set(expectation.get("columns") or ["?"]) <= CLEAR_COLUMNS:
-        return examples
-    return [mask_address(str(v)) if v is not None else None for v in examples]
-
-
 def _run(r: dict, with_examples: bool) -> dict:
     validation = None
     if r["suite"] is not None:
-        expectations = [{**e, "examples": _examples(e)} for e in r["expectations"]] if with_examples else [
+        expectations = [{**e, "examples": masked_examples(e)} for e in r["expectations"]] if with_examples else [
             {k: v for k, v in e.items() if k != "examples"} for e in r["expectations"]]
         validation = {
             "suite": r["suite"], "validated_at": r["validated_at"],

@@ -12,7 +12,7 @@ from psycopg import sql
 from alerts.lifecycle import ACKNOWLEDGEABLE, AlertStatus
 from alerts.signals import all_signals
 from api.auth import CurrentPrincipal, Principal, area_in_scope, in_scope
-from api.database import ConnDep
+from api.database import ConnDep, WriteConnDep
 from api.hub import Hub, hub_of
 from api.keys import Role
 from api.levels import LEVEL_NAME_PATTERN, level_name, level_slot
@@ -116,7 +116,7 @@ async def warnings(
 @router.post("/warnings/{alert_id}/ack", summary="Acknowledge an alert (analysts and admins)",
             response_model=Alert, responses=errors(404, 409))
 async def acknowledge(
-    request: Request, conn: ConnDep, principal: CurrentPrincipal,
+    request: Request, conn: WriteConnDep, principal: CurrentPrincipal,
     alert_id: Annotated[int, object_id("an alert_id from /warnings")],
     by: Annotated[str | None, Body(embed=True, max_length=200, pattern=PLAIN_TEXT,
                                    description="who takes it on (default: the key)")] = None,
