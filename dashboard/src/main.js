@@ -3,7 +3,7 @@ import './style.css';
 import { answer, ApiError, get, query, request } from './api.js';
 import { label, language, pickLanguage, setLanguage, t } from './i18n.js';
 import { h } from './format.js';
-import { childSlot, levelLabel, state } from './state.js';
+import { childSlot, citywide, levelLabel, state } from './state.js';
 import { AreaMap } from './map.js';
 import { renderOverview } from './panels/overview.js';
 import { loadWarnings, renderWarnings, warningFeatures } from './panels/warnings.js';
@@ -61,7 +61,7 @@ function header() {
     h('div', { class: 'brand' }, t('app.title'), h('span', { class: 'city' }, ctx.city.name)),
     h('div', { class: 'who', 'data-testid': 'who' },
       `${t('header.scope')}: ${ctx.scope.name ?? ctx.scope.code} · ${t('header.role')}: ${label('role', ctx.role)}`),
-    ctx.sees_cases ? h('a', { href: '/quality/docs/', target: '_blank', rel: 'noopener', 'data-testid': 'datadocs' },
+    ctx.sees_cases && citywide() ? h('a', { href: '/quality/docs/', target: '_blank', rel: 'noopener', 'data-testid': 'datadocs' },
       t('header.datadocs')) : null,
     h('button', { class: 'link', 'data-testid': 'language', onclick: () => {
       setLanguage(other, true);
@@ -69,7 +69,8 @@ function header() {
     } }, t('header.language')),
     h('button', { class: 'link', 'data-testid': 'logout', onclick: async () => {
       await request('/session', { method: 'DELETE' });
-      state.ctx = null;
+      // the next key may not see this area or tab: it starts from its own scope's overview
+      Object.assign(state, { ctx: null, code: null, area: null, tab: 'overview' });
       areaMap?.map.remove();
       areaMap = null;
       loginView();
@@ -110,8 +111,13 @@ function filterBar() {
 
 const TABS = ['overview', 'warnings', 'cases', 'sources'];
 
+// The tabs this key may open: case rows for analysts and admins, sources for the whole city.
+function tabs() {
+  return TABS.filter((tab) => (tab !== 'cases' || state.ctx.sees_cases) && (tab !== 'sources' || citywide()));
+}
+
 function tabBar() {
-  return h('nav', { class: 'tabs' }, TABS.filter((tab) => tab !== 'cases' || state.ctx.sees_cases).map((tab) =>
+  return h('nav', { class: 'tabs' }, tabs().map((tab) =>
     h('button', { class: tab === state.tab ? 'tab active' : 'tab', 'data-testid': `tab-${tab}`, onclick: (e) => {
       state.tab = tab;
       for (const b of e.target.parentElement.children) b.classList.toggle('active', b === e.target);

@@ -43,6 +43,13 @@ export function interval() {
   return days <= 45 ? 'day' : days <= 120 ? 'week' : 'month';
 }
 
+// Sources and quality records (and the Data Docs) are the whole city's: the API answers them
+// only to keys scoped to the whole city, so the page offers them to no other key.
+export function citywide() {
+  const ctx = state.ctx;
+  return Boolean(ctx && ctx.scope.code === ctx.city.code);
+}
+
 export function levels() {
   return state.ctx?.city?.levels ?? [];
 }

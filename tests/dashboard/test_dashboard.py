@@ -158,12 +158,59 @@ def test_a_district_viewer_sees_nothing_of_another_district(hub, browser):
     city_name = hub.admin.get(f"/areas/{hub.city}").json()["name"]
     assert city_name not in page.inner_text("[data-testid=crumbs]")  # nothing above the scope
     assert page.locator("[data-testid=tab-cases]").count() == 0  # viewers see no case rows
-    # Asked from the page itself, another district answers 403.
+    # Asked from the page itself, another district answers 404, as an unknown code would.
     status = page.evaluate(f"fetch('/areas/{others[0]['code']}/summary').then(r => r.status)")
-    assert status == 403
+    assert status == 404
     # The map draws only the scope: outside the district's outline, only background.
     page.screenshot(path=str(SCREENSHOTS / "dashboard-district-viewer.png"))
     assert map_pixels(page)["share"] < 0.95
+
+
+def test_sources_and_data_docs_are_offered_only_to_keys_of_the_whole_city(hub, browser):
+    district = hub.admin.get("/areas", params={"level": "district"}).json()["areas"][0]["code"]
+    district_key = hub.key(Role.ANALYST, district)
+    refused: list[str] = []
+    console: list[str] = []
+
+    def watch(page):
+        page.on("response", lambda r: refused.append(r.url) if r.status == 403 else None)
+        page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+        return page
+
+    def district_view(page) -> None:
+        """The district analyst's page: case rows, but no Sources tab, no Data Docs, no 403."""
+        wait_shown(page, district)
+        page.wait_for_selector("[data-testid=panel-overview][aria-busy=false]")
+        page.wait_for_timeout(500)
+        assert page.locator("[data-testid=tab-cases]").count() == 1
+        assert page.locator("[data-testid=tab-sources]").count() == 0
+        assert page.locator("[data-testid=datadocs]").count() == 0
+        assert refused == [] and console == [], (refused, console)
+        assert page.locator(".error.banner").is_hidden()
+
+    page = watch(hub.page(browser))
+    console.clear()  # the login form's own GET /session answers 401
+    login(page, district_key)
+    district_view(page)
+    # What the tab would ask: the API refuses this key.
+    assert page.evaluate("fetch('/sources').then(r => r.status)") == 403
+    refused.clear()
+    console.clear()
+
+    # An analyst of the whole city: the Sources tab and the Data Docs link, and both work.
+    page = watch(hub.page(browser))
+    console.clear()
+    login(page, hub.key(Role.ANALYST))
+    assert page.locator("[data-testid=datadocs]").count() == 1
+    page.click("[data-testid=tab-sources]")
+    page.wait_for_selector("[data-testid=panel-sources][aria-busy=false]")
+    assert page.locator("[data-testid=sources] tbody tr").count() >= 1
+    # Logged out with the Sources tab open, the district key then opens its own overview.
+    page.click("[data-testid=logout]")
+    page.wait_for_selector("[data-testid=login]")
+    console.clear()
+    login(page, district_key)
+    district_view(page)
 
 
 def test_acknowledging_a_warning_changes_it_in_the_api(hub, browser):
