@@ -15,26 +15,41 @@
    stops paging, ...) go through `gridhub ingest` or `gridhub sources check` on a database
    already holding a clean ingest: each must give one line and a non-zero exit, or quarantine
    its bad rows while the good ones load, and no loaded row may be lost.
-3. The API under backend terminations: a section to come (api_under_terminations).
+3. The API under backend terminations. `gridhub serve` answers summaries, stats, time series,
+   case pages (an analyst's key) and tiles to concurrent clients, its answer cache off, while
+   the backends of its connections (application_name gridhub-api and gridhub-api-watcher) are
+   terminated again and again: every answer must be a 2xx, or a 503 with Retry-After; other
+   5xx and reset connections are counted, and so are the audit rows of the answered requests
+   missing once the server has stopped (lost), and the server's peak resident memory.
 
-Prints a table per section and the totals: "lost N", "duplicated N", "tracebacks N",
-"peak memory MB" (the largest child process).
+Every `gridhub` run is a process of its own, forked from a server that has imported the CLI
+and the pipeline once (multiprocessing's forkserver): the same code as a fresh `gridhub`
+process, without paying its imports (seconds each) at every run.
+
+Prints a table per section and the totals: "lost N", "duplicated N", "tracebacks N", "5xx N",
+"peak memory MB" (the largest process: a run of the CLI or an API worker).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import itertools
 import json
+import multiprocessing
+import os
+import random
 import resource
 import shutil
-import signal
-import subprocess
+import socket
 import sys
+import tempfile
 import threading
 import time
 import uuid
 import zipfile
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -46,16 +61,25 @@ sys.path.insert(0, str(ROOT / "bench"))
 import bench_ingest  # noqa: E402  (its databases are reused)
 
 SOURCE = "hotline_12345"
-READY = "GRIDHUB-BENCH-KILL-POINT"  # printed by a child that reached its kill point
+READY = "GRIDHUB-BENCH-KILL-POINT"  # sent by a run that reached its kill point
+# Imported once by the forkserver, before it forks each run of the CLI ("__main__": this
+# script, so that a forked run finds child_gridhub without running the script again).
+WARM_MODULES = ("__main__", "cli.main", "cli.ingest_cmd", "pipeline.ingest", "quality.validation",
+                "great_expectations")
 
 
 @dataclass(frozen=True)
 class Size:
     records: int  # demo records over every feed
-    points: tuple[str, ...]  # kill points run (labels of KILL_POINTS), each in both modes unless tiny
+    chunk_rows: int  # rows per chunk of the source: kill points fall between chunks
+    points: tuple[str, ...]  # kill points run (labels of KILL_POINTS), each in both modes unless fewer
     modes: tuple[str, ...]
     field_mb: int  # the oversized CSV field
     sheet_mb: int  # the zip-bomb sheet, uncompressed
+    inputs: tuple[str, ...] | None  # the bad inputs run (names in write_corpus; None: all)
+    api_seconds: float  # of load on the API
+    api_terminations: int  # rounds of backend terminations, spread over the load
+    api_workers: int
 
 
 @dataclass(frozen=True)
@@ -77,10 +101,14 @@ KILL_POINTS = {p.label: p for p in (
     KillPoint("committing", "store.runs", "finish_run", 1),  # the load's last statement
 )}
 
+# tiny is the test suite's run (about a minute): one kill, one termination, an input of each
+# expectation, a few seconds of API load.
 SIZES = {
-    "tiny": Size(2_000, ("landing", "loading", "finishing", "committing"), ("kill", "terminate"), 2, 20),
-    "small": Size(20_000, tuple(KILL_POINTS), ("kill", "terminate"), 50, 200),
-    "full": Size(200_000, tuple(KILL_POINTS), ("kill", "terminate"), 50, 1500),
+    "tiny": Size(2_000, 300, ("landing", "committing"), ("kill", "terminate"), 2, 20,
+                 ("empty_csv", "bad_line_jsonl", "entity_bomb_xlsx", "endless_rest", "zip_bomb_xlsx"),
+                 5, 4, 2),
+    "small": Size(20_000, 1_000, tuple(KILL_POINTS), ("kill", "terminate"), 50, 200, None, 30, 20, 2),
+    "full": Size(200_000, 10_000, tuple(KILL_POINTS), ("kill", "terminate"), 50, 1500, None, 120, 60, 2),
 }
 
 
@@ -91,6 +119,7 @@ class Figures:
     lost: int = 0
     duplicated: int = 0
     tracebacks: int = 0
+    server_errors: int = 0  # 5xx answers but 503 with Retry-After
     peak_mb: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -98,6 +127,7 @@ class Figures:
         self.lost += other.lost
         self.duplicated += other.duplicated
         self.tracebacks += other.tracebacks
+        self.server_errors += other.server_errors
         self.peak_mb = max(self.peak_mb, other.peak_mb)
         self.notes += other.notes
 
@@ -108,11 +138,7 @@ def main() -> None:
     parser.add_argument("--server", default=None, help="PostgreSQL URL (default: the project's cluster)")
     parser.add_argument("--bench-dir", type=Path, default=ROOT / "var" / "bench",
                         help="where the demo feeds and broken inputs are written (default: var/bench)")
-    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        CHILDREN[args.child[0]](*args.child[1:])
-        return
     run(SIZES[args.size], args.size, args.server, args.bench_dir)
 
 
@@ -121,19 +147,23 @@ def run(size: Size, size_name: str, server: str | None, bench_dir: Path) -> None
     from store.db import with_dbname
 
     server = with_dbname(server or provision.up(ROOT / "var", None).url, "postgres")
-    data_dir = demo_data(bench_dir / f"reliability_{size.records}", size.records)
+    data_dir = demo_data(bench_dir / f"reliability_{size.records}", size)
     template = f"gridhub_bench_rel_{uuid.uuid4().hex[:6]}"
     bench_ingest.make_template(server, template, data_dir)
     total = Figures()
     try:
         print(f"demo city, {size.records:,} records; source {SOURCE}; size {size_name}", flush=True)
-        total.add(kill_points(server, template, data_dir, size))
-        total.add(bad_inputs(server, template, data_dir, size))
-        api = api_under_terminations(server, template, data_dir, size)
-        if api is None:
-            print("\nAPI under backend terminations: not measured yet (api_under_terminations)")
-        else:
-            total.add(api)
+        # One clean ingest: the state each kill point must end in, and the database the bad
+        # inputs and the API start from (clones of it).
+        with Database(server, template) as loaded:
+            clean = ingest(loaded.url, data_dir)
+            if clean.exit != 0:
+                raise SystemExit(f"the clean ingest failed:\n{clean.errors[-3000:]}")
+            expected = state(loaded.url)
+            total.peak_mb = clean.peak_mb
+            total.add(kill_points(server, template, data_dir, size, expected))
+            total.add(bad_inputs(server, loaded.name, data_dir, size))
+            total.add(api_under_terminations(server, loaded.name, size))
     finally:
         bench_ingest.drop(server, template)
     print()
@@ -142,10 +172,11 @@ def run(size: Size, size_name: str, server: str | None, bench_dir: Path) -> None
     print(f"lost {total.lost}")
     print(f"duplicated {total.duplicated}")
     print(f"tracebacks {total.tracebacks}")
+    print(f"5xx {total.server_errors}")
     print(f"peak memory MB {total.peak_mb:,.0f}")
 
 
-def demo_data(data_dir: Path, records: int) -> Path:
+def demo_data(data_dir: Path, size: Size) -> Path:
     """The demo city and its feeds, written once per size and reused."""
     import yaml
 
@@ -154,12 +185,12 @@ def demo_data(data_dir: Path, records: int) -> Path:
 
     if not (data_dir / "demo" / "manifest.json").exists():
         print(f"writing the demo city and feeds to {data_dir} ...", flush=True)
-        generate(data_dir / "demo", seed=7, records=records)
+        generate(data_dir / "demo", seed=7, records=size.records)
     # The source in small chunks, so that the kill points between chunks exist at any size.
     spec = load_spec(ROOT / "sources" / f"{SOURCE}.yaml")
     (data_dir / "sources").mkdir(exist_ok=True)
     (data_dir / "sources" / f"{SOURCE}.yaml").write_text(yaml.safe_dump(
-        {**spec.model_dump(by_alias=True, mode="json", exclude_defaults=True), "chunk_rows": max(100, records // 20)},
+        {**spec.model_dump(by_alias=True, mode="json", exclude_defaults=True), "chunk_rows": size.chunk_rows},
         allow_unicode=True, sort_keys=False), encoding="utf-8")
     return data_dir
 
@@ -184,109 +215,156 @@ class Database:
 # ---- 1. kill points -------------------------------------------------------------------------
 
 
-def kill_points(server: str, template: str, data_dir: Path, size: Size) -> Figures:
+def kill_points(server: str, template: str, data_dir: Path, size: Size, expected: dict) -> Figures:
     figures = Figures()
-    with Database(server, template) as clean:
-        done = ingest_child(clean.url, data_dir)
-        if done.returncode != 0:
-            raise SystemExit(f"the clean ingest failed:\n{done.stderr[-3000:]}")
-        expected = state(clean.url)
     print(f"\nkill points: clean run {len(expected['cases']):,} cases, {len(expected['quarantine']):,}"
           " quarantined; each point then re-run and compared with it")
     print(f"{'point':<30}{'mode':<11}{'exit':>5}{'rerun':>7}{'lost':>6}{'dup':>5}{'running':>9}  output")
     points = [(p, m) for p in size.points for m in size.modes]
-    if len(size.points) < len(KILL_POINTS):  # a small run alternates the modes
+    if len(size.points) < len(KILL_POINTS):  # a smaller run alternates the modes
         points = [(p, size.modes[i % len(size.modes)]) for i, p in enumerate(size.points)]
     for label, mode in points:
         point = KILL_POINTS[label]
         with Database(server, template) as db:
-            interrupted = interrupt(db.url, data_dir, point, mode)
-            rerun = ingest_child(db.url, data_dir)
+            interrupted = interrupt(db.url, data_dir, label, mode)
+            rerun = ingest(db.url, data_dir)
             got = state(db.url)
             running = scalar(db.url, "SELECT count(*) FROM ingest_runs WHERE status = 'running'")
         lost, duplicated = compare(expected, got)
-        output = interrupted["output"]
-        traceback = "Traceback" in output
+        output = interrupted.errors
         figures.lost += lost
         figures.duplicated += duplicated
-        figures.tracebacks += traceback
+        figures.tracebacks += "Traceback" in output
+        figures.peak_mb = max(figures.peak_mb, interrupted.peak_mb, rerun.peak_mb)
         if running:
             figures.notes.append(f"{label} / {mode}: {running} run(s) left running")
-        if rerun.returncode != 0:
-            figures.notes.append(f"{label} / {mode}: the re-run failed: {rerun.stderr.strip()[-300:]}")
-        if not interrupted["reached"]:
+        if rerun.exit != 0:
+            figures.notes.append(f"{label} / {mode}: the re-run failed: {rerun.errors.strip()[-300:]}")
+        if not interrupted.reached:
             figures.notes.append(f"{label} / {mode}: the ingest ended before its kill point")
         shown = "(killed)" if mode == "kill" else output.strip().splitlines()[-1][:90] if output.strip() else "(none)"
-        print(f"{f'{label} ({point.name} #{point.nth})':<30}{mode:<11}{interrupted['exit']:>5}"
-              f"{'ok' if rerun.returncode == 0 else 'FAIL':>7}{lost:>6}{duplicated:>5}{running:>9}  {shown}",
+        print(f"{f'{label} ({point.name} #{point.nth})':<30}{mode:<11}{interrupted.exit:>5}"
+              f"{'ok' if rerun.exit == 0 else 'FAIL':>7}{lost:>6}{duplicated:>5}{running:>9}  {shown}",
               flush=True)
-    figures.peak_mb = children_peak_mb()
     return figures
 
 
-def interrupt(url: str, data_dir: Path, point: KillPoint, mode: str) -> dict:
+def interrupt(url: str, data_dir: Path, point: str, mode: str) -> Ran:
     """Run the ingest up to the kill point, then kill it or terminate its backends."""
-    child = subprocess.Popen([sys.executable, __file__, "--child", "ingest", url, str(data_dir),
-                              f"{point.module}:{point.name}:{point.nth}"],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, cwd=ROOT)
-    reached = False
-    for line in child.stdout:
-        if line.strip() == READY:
-            reached = True
-            break
-    if reached and mode == "kill":
-        child.send_signal(signal.SIGKILL)
-    elif reached:
+
+    def at_stop(child, pipe) -> None:
+        if mode == "kill":
+            child.kill()
+            return
         with connect(url) as conn:
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                          " WHERE datname = current_database() AND pid <> pg_backend_pid()")
-        child.stdin.write("go\n")
-        child.stdin.flush()
-    _, err = child.communicate(timeout=600)
-    return {"reached": reached, "exit": child.returncode, "output": err}
+        pipe.send("go")
+
+    return gridhub(["ingest", SOURCE], url, data_dir, stop_at=point, at_stop=at_stop)
 
 
-def ingest_child(url: str, data_dir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, __file__, "--child", "ingest", url, str(data_dir)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=1200)
+def ingest(url: str, data_dir: Path) -> Ran:
+    return gridhub(["ingest", SOURCE], url, data_dir)
 
 
-def child_ingest(url: str, data_dir: str, hook: str | None = None) -> None:
-    """`gridhub ingest SOURCE` as a user runs it, stopping at the hook's call when given."""
-    import os
+# ---- runs of the CLI ------------------------------------------------------------------------
 
-    if hook:
-        module, name, nth = hook.split(":")
-        _stop_at(module, name, int(nth))
-    os.environ.update({"DATABASE_URL": url, "GRIDHUB_DATA_DIR": data_dir,
-                       "GRIDHUB_SOURCES_DIR": str(Path(data_dir) / "sources")})
+
+@dataclass
+class Ran:
+    """A finished run of `gridhub`: its exit code (-9: killed), output and peak memory."""
+
+    exit: int
+    output: str  # stdout
+    errors: str  # stderr
+    seconds: float
+    peak_mb: float  # 0 when it was killed
+    reached: bool = False  # its kill point, when it had one
+
+
+@functools.cache
+def _forkserver():
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(WARM_MODULES))
+    return context
+
+
+def gridhub(args: list[str], url: str, data_dir: Path, sources_dir: Path | None = None,
+            stop_at: str | None = None, at_stop: Callable | None = None, timeout: float = 1200) -> Ran:
+    """`gridhub ARGS` on the database at url, in a process of its own. With stop_at (a label of
+    KILL_POINTS), the run waits there for at_stop(process, pipe): it kills the process, or
+    sends on the pipe to let it go on."""
+    context = _forkserver()
+    ours, theirs = context.Pipe()
+    env = {"DATABASE_URL": url, "GRIDHUB_DATA_DIR": str(data_dir),
+           "GRIDHUB_SOURCES_DIR": str(sources_dir or data_dir / "sources")}
+    with tempfile.TemporaryDirectory(prefix="gridhub-bench-") as tmp:
+        out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
+        child = context.Process(target=child_gridhub, args=(theirs, env, args, stop_at, str(out), str(err)))
+        started = time.monotonic()
+        child.start()
+        theirs.close()  # the child's end: the pipe ends when the child does
+        reached, peak_mb = False, 0.0
+        while ours.poll(max(0.0, started + timeout - time.monotonic())):
+            try:
+                message = ours.recv()
+            except EOFError:
+                break
+            if message == READY:
+                reached = True
+                at_stop(child, ours)
+            else:
+                peak_mb = message
+        else:
+            child.kill()  # out of time: counted as a failed run
+        child.join()
+        ours.close()
+        output, errors = (path.read_text(errors="replace") if path.exists() else "" for path in (out, err))
+        return Ran(child.exitcode, output, errors, time.monotonic() - started, peak_mb, reached)
+
+
+def child_gridhub(pipe, env: dict, args: list[str], stop_at: str | None, out: str, err: str) -> None:
+    """In the forked process: the CLI as a user runs it, its output into files, then its peak
+    memory to the parent."""
+    for fd, path in ((1, out), (2, err)):
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(handle, fd)
+        os.close(handle)
+    os.environ.update(env)
+    if stop_at:
+        _stop_at(KILL_POINTS[stop_at], pipe)
     from cli.main import app
 
-    app(["ingest", SOURCE], prog_name="gridhub")
+    try:
+        app(args, prog_name="gridhub")
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pipe.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
-def _stop_at(module_name: str, name: str, nth: int) -> None:
-    """At the nth call of module.name, say so on stdout and wait for a line on stdin."""
+def _stop_at(point: KillPoint, pipe) -> None:
+    """At the nth call of module.name, say so on the pipe and wait for an answer."""
     import importlib
 
-    module = importlib.import_module(module_name)
-    inner = getattr(module, name)
+    module = importlib.import_module(point.module)
+    inner = getattr(module, point.name)
     calls = 0
 
     def stopping(*args, **kwargs):
         nonlocal calls
         calls += 1
-        if calls == nth:
-            print(READY, flush=True)
-            sys.stdin.readline()  # killed meanwhile, or told to go on after a termination
+        if calls == point.nth:
+            pipe.send(READY)
+            pipe.recv()  # killed meanwhile, or told to go on after a termination
         return inner(*args, **kwargs)
 
-    setattr(module, name, stopping)
+    setattr(module, point.name, stopping)
     # The pipeline imports some steps by name: replace them there too.
-    ingest = importlib.import_module("pipeline.ingest")
-    if getattr(ingest, name, None) is inner:
-        setattr(ingest, name, stopping)
+    pipeline = importlib.import_module("pipeline.ingest")
+    if getattr(pipeline, point.name, None) is inner:
+        setattr(pipeline, point.name, stopping)
 
 
 STATE = {
@@ -346,7 +424,7 @@ def good(i: int, **values) -> dict:
 
 
 def write_corpus(folder: Path, size: Size, feed_url: str) -> dict[str, tuple[str, str]]:
-    """The broken inputs and their specs; name -> (what it is, expectation)."""
+    """The broken inputs and the specs of those the size runs; name -> (what it is, expectation)."""
     import csv
 
     import openpyxl
@@ -358,6 +436,8 @@ def write_corpus(folder: Path, size: Size, feed_url: str) -> dict[str, tuple[str
     corpus: dict[str, tuple[str, str]] = {}
 
     def add(name: str, what: str, expect: str, fmt: str, location: str, options: dict | None = None) -> None:
+        if size.inputs is not None and name not in size.inputs:
+            return
         corpus[name] = (what, expect)
         (specs / f"{name}.yaml").write_text(SPEC.format(name=name, fmt=fmt, location=location,
                                                         options=json.dumps(options or {})), encoding="utf-8")
@@ -467,84 +547,189 @@ class EndlessFeed:
         self.httpd.server_close()
 
 
-def bad_inputs(server: str, template: str, data_dir: Path, size: Size) -> Figures:
+def bad_inputs(server: str, loaded: str, data_dir: Path, size: Size) -> Figures:
+    """Each input through the CLI, in the corpus's order, on a clone of the loaded database."""
     figures = Figures()
     feed = EndlessFeed()
     try:
         corpus = write_corpus(data_dir / "broken", size, feed.url)
-        with Database(server, template) as db:
-            clean = ingest_child(db.url, data_dir)
-            if clean.returncode != 0:
-                raise SystemExit(f"the clean ingest before the bad inputs failed:\n{clean.stderr[-3000:]}")
+        with Database(server, loaded) as db:
             before = state(db.url)["cases"]
-            done = subprocess.run([sys.executable, __file__, "--child", "corpus", db.url, str(data_dir)],
-                                  capture_output=True, text=True, cwd=ROOT, timeout=1800)
-            if done.returncode != 0:
-                raise SystemExit(f"the bad-input child failed:\n{done.stderr[-3000:]}")
-            results = json.loads(done.stdout.strip().splitlines()[-1])
+            results = {name: try_input(db.url, data_dir, name) for name in corpus}
             after = Counter(state(db.url)["cases"])
     finally:
         feed.close()
     figures.lost = sum((Counter(before) - after).values())  # the clean ingest's rows, all still there
     print(f"\nbad inputs: {len(corpus)}; {SOURCE} loaded first, {len(before):,} cases")
     print(f"{'input':<46}{'expected':<12}{'got':<12}{'lines':>6}{'seconds':>9}{'peak MB':>9}  output")
-    for name, r in results.items():  # in the order the child ran them
+    for name, r in results.items():
         what, expect = corpus[name]
         figures.tracebacks += r["traceback"]
+        figures.peak_mb = max(figures.peak_mb, r["peak_mb"])
         if r["got"] != expect:
             figures.notes.append(f"{what}: expected {expect}, got {r['got']}")
         print(f"{what:<46}{expect:<12}{r['got']:<12}{r['lines']:>6}{r['seconds']:>9.1f}{r['peak_mb']:>9,.0f}"
               f"  {r['line'][:90]}", flush=True)
-    figures.peak_mb = children_peak_mb()
     return figures
 
 
-def child_corpus(url: str, data_dir: str) -> None:
-    """Each input of the corpus through the CLI (in this one process); results as JSON."""
-    from typer.testing import CliRunner
-
-    from cli.main import app
-
-    folder = Path(data_dir) / "broken" / "sources"
-    env = {"DATABASE_URL": url, "GRIDHUB_DATA_DIR": data_dir, "GRIDHUB_SOURCES_DIR": str(folder)}
-    results = {}
-    for spec in sorted(folder.glob("*.yaml")):
-        name = spec.stem
-        sample = name == "zip_bomb_xlsx"
-        command = ["sources", "check", name, "--rows", "5"] if sample else ["ingest", name]
-        started = time.monotonic()
-        result = CliRunner().invoke(app, command, env=env, terminal_width=400)
-        seconds = time.monotonic() - started
-        output = result.output.strip().splitlines()
-        errors = [line for line in output if line.startswith("error:")]
-        traceback = not isinstance(result.exception, SystemExit | None) or "Traceback" in result.output
-        with connect(url) as conn:
-            loaded, quarantined = conn.execute(
-                "SELECT (SELECT count(*) FROM cases WHERE source = %(s)s),"
-                " (SELECT count(*) FROM quarantine WHERE source = %(s)s)", {"s": name}).fetchone()
-        if sample:
-            got = "sample" if seconds < SAMPLE_SECONDS and not traceback else "slow"
-        elif result.exit_code != 0 and len(errors) == 1 and len(output) == 1:
-            got = "error"
-        elif result.exit_code == 0 and quarantined and loaded:
-            got = "quarantine"
-        else:
-            got = f"exit {result.exit_code}"
-        # The process's peak so far: it grows at the input that needed the memory.
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        results[name] = {"got": got, "traceback": traceback, "seconds": seconds, "peak_mb": peak_mb,
-                         "lines": len(errors) if errors else len(output),
-                         "line": errors[0] if errors else f"{loaded} loaded, {quarantined} quarantined"}
-    print(json.dumps(results))
+def try_input(url: str, data_dir: Path, name: str) -> dict:
+    """One input of the corpus through the CLI: what it got (error, quarantine, sample, ...)."""
+    sample = name == "zip_bomb_xlsx"
+    command = ["sources", "check", name, "--rows", "5"] if sample else ["ingest", name]
+    ran = gridhub(command, url, data_dir, sources_dir=data_dir / "broken" / "sources")
+    output = (ran.output + ran.errors).strip().splitlines()
+    errors = [line for line in output if line.startswith("error:")]
+    traceback = "Traceback" in ran.output + ran.errors
+    with connect(url) as conn:
+        loaded, quarantined = conn.execute(
+            "SELECT (SELECT count(*) FROM cases WHERE source = %(s)s),"
+            " (SELECT count(*) FROM quarantine WHERE source = %(s)s)", {"s": name}).fetchone()
+    if sample:
+        got = "sample" if ran.seconds < SAMPLE_SECONDS and not traceback else "slow"
+    elif ran.exit != 0 and len(errors) == 1 and len(output) == 1:
+        got = "error"
+    elif ran.exit == 0 and quarantined and loaded:
+        got = "quarantine"
+    else:
+        got = f"exit {ran.exit}"
+    return {"got": got, "traceback": traceback, "seconds": ran.seconds, "peak_mb": ran.peak_mb,
+            "lines": len(errors) if errors else len(output),
+            "line": errors[0] if errors else f"{loaded} loaded, {quarantined} quarantined"}
 
 
 # ---- 3. the API under backend terminations --------------------------------------------------
 
 
-def api_under_terminations(server: str, template: str, data_dir: Path, size: Size) -> Figures | None:
-    """Serve the API on a clone with the demo loaded, load it while terminating its backends,
-    and count 5xx answers and lost audit rows. To come: None means not measured."""
-    return None
+API_KINDS = ("summary", "stats", "timeseries", "cases", "tile z14")  # cases: an analyst's key
+
+
+def api_under_terminations(server: str, loaded: str, size: Size) -> Figures:
+    """Serve the API on a clone of the loaded database and ask it every kind of question from
+    concurrent clients while terminating its backends; count its answers, the audit rows of
+    the answered requests and its peak memory."""
+    import bench_api
+
+    from tests.api.terminations import Tally, clients, terminate_backends
+
+    figures = Figures()
+    with Database(server, loaded) as db:
+        work = api_work(db.url)
+        check_keys, load_keys = api_keys(db.url), api_keys(db.url)
+        tallies = {kind: Tally() for kind in API_KINDS}
+        stop = threading.Event()
+        terminated = 0
+        with bench_api.Server(db.url, free_port(), size.api_workers, 0, API_POOL) as api:
+            # Its log read as it comes (the last lines kept), so that a full pipe never stalls it.
+            server_log: deque = deque(maxlen=20)
+            threading.Thread(target=server_log.extend, args=(api.proc.stderr,), daemon=True).start()
+            for kind in API_KINDS:  # each kind answers before it is counted: no bench of error pages
+                bench_api.check_answers(api.base_url, check_keys[kind].key, work[kind])
+            threads = [thread for kind in API_KINDS for thread in clients(
+                api.base_url, [(load_keys[kind].key, itertools.cycle(work[kind].paths))], stop, tallies[kind])]
+            pause = size.api_seconds / (size.api_terminations + 1)
+            try:
+                for _ in range(size.api_terminations):
+                    time.sleep(pause)
+                    terminated += terminate_backends(db.url)
+                    figures.peak_mb = max(figures.peak_mb, server_peak_mb(api.proc.pid))
+                time.sleep(pause)
+            finally:
+                stop.set()
+                for thread in threads:
+                    thread.join()
+            figures.peak_mb = max(figures.peak_mb, server_peak_mb(api.proc.pid))
+        if any(tally.bad for tally in tallies.values()):
+            figures.notes += [f"API log: {line.strip()[:200]}" for line in server_log]
+        # The server has stopped: every answered request's audit row must have been written.
+        with connect(db.url) as conn:
+            audited = conn.execute("SELECT count(*) FROM audit_log WHERE key_id = ANY(%s)",
+                                   ([key.key_id for key in load_keys.values()],)).fetchone()[0]
+    return api_report(tallies, figures, audited, terminated, size)
+
+
+API_POOL = 16  # connections per worker at most: the API's default (api.settings)
+
+
+def api_report(tallies: dict, figures: Figures, audited: int, terminated: int, size: Size) -> Figures:
+    print(f"\nAPI under backend terminations: gridhub serve, {size.api_workers} worker(s), answer cache off;"
+          f" {len(tallies)} clients for {size.api_seconds:g} s; {size.api_terminations} rounds of"
+          f" pg_terminate_backend, {terminated} backends")
+    print(f"{'question':<20}{'requests':>9}{'2xx':>8}{'4xx':>6}{'503 Retry-After':>16}{'other 5xx':>10}{'resets':>8}")
+    total: Counter = Counter()
+    for kind, tally in tallies.items():
+        seen = tally.seen
+        row = Counter({"requests": tally.requests, "2xx": sum(n for s, n in seen.items() if s in range(200, 300)),
+                       "4xx": sum(n for s, n in seen.items() if s in range(400, 500)),
+                       "503": seen["503 with Retry-After"], "5xx": seen["other 5xx"], "reset": seen["reset"]})
+        total += row
+        print(f"{kind:<20}{row['requests']:>9,}{row['2xx']:>8,}{row['4xx']:>6,}{row['503']:>16,}{row['5xx']:>10,}"
+              f"{row['reset']:>8,}")
+        figures.notes += [f"API {kind}: {line[:200]}" for line in tally.bad[:3]]
+        if row["4xx"]:
+            figures.notes.append(f"API {kind}: {row['4xx']} answers 4xx (a path the bench got wrong)")
+    print(f"{'all':<20}{total['requests']:>9,}{total['2xx']:>8,}{total['4xx']:>6,}{total['503']:>16,}"
+          f"{total['5xx']:>10,}{total['reset']:>8,}")
+    answered = total["requests"] - total["reset"]
+    figures.lost = max(0, answered - audited)
+    figures.server_errors = total["5xx"]
+    print(f"requests {total['requests']:,}; 2xx {total['2xx']:,}; 503 with Retry-After {total['503']:,};"
+          f" 5xx other than 503 {total['5xx']:,}; connection resets {total['reset']:,}")
+    print(f"audit rows {audited:,} of {answered:,} answered requests (lost {figures.lost:,});"
+          f" API peak RSS MB {figures.peak_mb:,.0f}", flush=True)
+    if total["reset"]:
+        figures.notes.append(f"API: {total['reset']} connections reset")
+    if not terminated:
+        figures.notes.append("API: no backend was terminated")
+    return figures
+
+
+def api_work(url: str) -> dict:
+    """The paths asked of each kind of question (bench_api's, and time series and case pages)."""
+    import bench_api
+
+    rnd = random.Random(7)
+    work = {w.name: w for w in bench_api.workloads(url, rnd, 200)}
+    with connect(url) as conn:
+        codes = [code for (code,) in conn.execute(
+            "SELECT code FROM areas WHERE valid_to IS NULL AND level IN ('district', 'street') ORDER BY code")]
+    months = [bench_api._month_bounds(rnd.choice(bench_api.MONTHS)) for _ in range(200)]
+    work["timeseries"] = bench_api.Workload("timeseries", [
+        f"/areas/{rnd.choice(codes)}/timeseries?interval=day&from={lo}&to={hi}" for lo, hi in months], [])
+    work["cases"] = bench_api.Workload("cases", [
+        f"/cases?area={rnd.choice(codes)}&from={lo}&to={hi}&limit=50" for lo, hi in months], [])
+    return work
+
+
+def api_keys(url: str) -> dict:
+    """A key for each kind of question: an analyst's for case pages, an admin's for the rest."""
+    from api.keys import Role, create_key
+
+    with connect(url) as conn:
+        city = conn.execute("SELECT code FROM areas WHERE level = 'city' AND valid_to IS NULL").fetchone()[0]
+        admin = create_key(conn, Role.ADMIN, city, "bench reliability")
+        analyst = create_key(conn, Role.ANALYST, city, "bench reliability")
+    return {kind: analyst if kind == "cases" else admin for kind in API_KINDS}
+
+
+def server_peak_mb(pid: int) -> float:
+    """The largest peak resident memory (VmHWM) among the server's processes so far."""
+    import bench_api
+
+    peak = 0.0
+    for process in bench_api._process_tree(pid):
+        try:
+            status = Path(f"/proc/{process}/status").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        peak = max([peak, *(int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:"))])
+    return peak
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 # ---- shared ---------------------------------------------------------------------------------
@@ -559,14 +744,6 @@ def connect(url: str):
 def scalar(url: str, query: str):
     with connect(url) as conn:
         return conn.execute(query).fetchone()[0]
-
-
-def children_peak_mb() -> float:
-    """The largest resident memory of any child process waited for so far."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-
-
-CHILDREN = {"ingest": child_ingest, "corpus": child_corpus}
 
 
 if __name__ == "__main__":

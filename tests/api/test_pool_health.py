@@ -5,56 +5,27 @@ answers 503 with Retry-After."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import date, timedelta
 
 import httpx
 import psycopg
 
-from api.database import WATCHER_APPLICATION_NAME
+from api.database import POOL_APPLICATION_NAME
 from api.keys import Role, create_key
 from tests.api.conftest import serve
 from tests.api.helpers import busiest
-
-TERMINATE_API_BACKENDS = """
-SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
-"""
+from tests.api.terminations import API_CONNECTIONS, Tally, clients, terminate_backends
 
 
-def _terminate(db_url: str, *, keep_watcher: bool) -> int:
-    """Terminate the API's connections to its database; with keep_watcher, only the pooled
-    ones (the watcher's connection is named apart)."""
-    text = TERMINATE_API_BACKENDS + (f" AND application_name <> '{WATCHER_APPLICATION_NAME}'"
-                                     if keep_watcher else "")
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        return conn.execute(text).fetchone()[0]
-
-
-def _load(base_url: str, key: str, district: str, stop: threading.Event, seen: Counter,
-          bad: list[str], offset: int) -> None:
-    """Uncached summaries (a new period each time), as fast as the server answers them."""
-    day = date(2024, 1, 1) + timedelta(days=offset * 500)
-    with httpx.Client(base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
-        while not stop.is_set():
-            day += timedelta(days=1)
-            started = time.monotonic()
-            try:
-                answer = client.get(f"/areas/{district}/summary",
-                                    params={"from": "2020-01-01", "to": day.isoformat()})
-            except httpx.TransportError as exc:  # a reset connection: as bad as a 500
-                seen["reset"] += 1
-                bad.append(f"reset: {exc!r}")
-                continue
-            seen["slowest ms"] = max(seen["slowest ms"], round((time.monotonic() - started) * 1000))
-            seen[answer.status_code] += 1
-            if answer.status_code == 503:
-                seen[answer.json()["detail"]] += 1
-            if answer.status_code >= 500 and not (
-                    answer.status_code == 503 and int(answer.headers.get("Retry-After", "0")) > 0):
-                bad.append(f"{answer.status_code}: {answer.text[:300]}")
+def _summaries(district: str, offset: int) -> Iterator[str]:
+    """Uncached summaries: a new period each time."""
+    for days in itertools.count(offset * 500 + 1):
+        yield f"/areas/{district}/summary?from=2020-01-01&to={date(2024, 1, 1) + timedelta(days=days)}"
 
 
 def _run_under_terminations(api_settings, *, keep_watcher: bool, rounds: int) -> tuple[Counter, list[str]]:
@@ -62,19 +33,17 @@ def _run_under_terminations(api_settings, *, keep_watcher: bool, rounds: int) ->
     district = busiest(db_url, "district")
     with psycopg.connect(db_url) as conn:
         key = create_key(conn, Role.ADMIN, api_settings.city_code, "pool health").key
-    seen: Counter = Counter()
-    bad: list[str] = []
+    # The watcher's connection is named apart: keep_watcher cuts only the pooled ones.
+    names = (POOL_APPLICATION_NAME,) if keep_watcher else API_CONNECTIONS
+    tally = Tally()
     stop = threading.Event()
     with serve(api_settings) as server:
-        workers = [threading.Thread(target=_load, args=(server.base_url, key, district, stop, seen, bad, i))
-                   for i in range(4)]
-        for w in workers:
-            w.start()
+        workers = clients(server.base_url, [(key, _summaries(district, i)) for i in range(4)], stop, tally)
         terminated = 0
         try:
             for _ in range(rounds):
                 time.sleep(0.4)
-                terminated += _terminate(db_url, keep_watcher=keep_watcher)
+                terminated += terminate_backends(db_url, names)
             time.sleep(0.4)
         finally:
             stop.set()
@@ -88,7 +57,7 @@ def _run_under_terminations(api_settings, *, keep_watcher: bool, rounds: int) ->
             while (after := client.get(f"/areas/{district}/summary")).status_code != 200:
                 assert time.monotonic() < deadline, after.text
                 time.sleep(0.2)
-    return seen, bad
+    return tally.seen, tally.bad
 
 
 def test_pooled_connections_cut_under_load_are_retried_unseen(api_settings):
