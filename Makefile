@@ -62,7 +62,7 @@ TEST_WORKERS ?= 2
 test: test-setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --durations=25
 
 # The quick suite, while developing: everything but the end-to-end tests marked slow.
 test-quick: test-setup

@@ -87,6 +87,6 @@ def test_the_guides_commands_work_as_printed(empty_db, tmp_path):
     assert summary["total"] == recount > 0
     assert [source for source, _, _ in runs] == ["sf_incidents_2018_12", "sf_incidents_2026"]
     assert all(read == accounted > 0 for _, read, accounted in runs)
-    rows = (tmp_path / "neighborhoods.csv").read_text().splitlines()
+    rows = (tmp_path / "neighborhoods.csv").read_text(encoding="utf-8-sig").splitlines()  # with a BOM, for Excel
     assert len(rows) == 42 and rows[0].startswith("code,name,level")
     assert [p.name for p in tmp_path.rglob("*.csv")] == ["neighborhoods.csv"]  # no data file copied
