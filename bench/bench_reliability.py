@@ -51,7 +51,6 @@ import zipfile
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +58,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_ingest  # noqa: E402  (its databases are reused)
+
+from tests.connectors.feed_server import FeedServer  # noqa: E402  (the tests' paged feed)
 
 SOURCE = "hotline_12345"
 READY = "GRIDHUB-BENCH-KILL-POINT"  # sent by a run that reached its kill point
@@ -522,43 +523,21 @@ def _with_sheet(plain: Path, target: Path, parts: list[str]) -> None:
                     sheet.write(part.encode())
 
 
-class EndlessFeed:
+def endless_pages(query: dict[str, str]) -> tuple[int, bytes]:
     """A REST feed whose pages never end (or, with ?same=1, are always the first page)."""
-
-    def __init__(self):
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - the name http.server calls
-                page = 1 if "same=1" in self.path else int(self.path.split("page=")[1].split("&")[0])
-                body = json.dumps({"data": [good(page * 10 + i) for i in range(2)]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                return None
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/feed"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    page = 1 if query.get("same") == "1" else int(query["page"])
+    return 200, json.dumps({"data": [good(page * 10 + i) for i in range(2)]}).encode()
 
 
 def bad_inputs(server: str, loaded: str, data_dir: Path, size: Size) -> Figures:
     """Each input through the CLI, in the corpus's order, on a clone of the loaded database."""
     figures = Figures()
-    feed = EndlessFeed()
-    try:
+    with FeedServer(endless_pages) as feed:
         corpus = write_corpus(data_dir / "broken", size, feed.url)
         with Database(server, loaded) as db:
             before = state(db.url)["cases"]
             results = {name: try_input(db.url, data_dir, name) for name in corpus}
             after = Counter(state(db.url)["cases"])
-    finally:
-        feed.close()
     figures.lost = sum((Counter(before) - after).values())  # the clean ingest's rows, all still there
     print(f"\nbad inputs: {len(corpus)}; {SOURCE} loaded first, {len(before):,} cases")
     print(f"{'input':<46}{'expected':<12}{'got':<12}{'lines':>6}{'seconds':>9}{'peak MB':>9}  output")
