@@ -27,6 +27,7 @@ READ_ATTEMPTS = 3  # a read whose connection was lost is sent again, on another 
 # How the API's connections show in pg_stat_activity (an operator terminating or counting them).
 POOL_APPLICATION_NAME = "gridhub-api"
 WATCHER_APPLICATION_NAME = "gridhub-api-watcher"
+WRITER_APPLICATION_NAME = "gridhub-api-writer"  # the primary's pool when reads go to a replica
 
 
 def describe(exc: psycopg.Error) -> str:
@@ -81,14 +82,14 @@ class PooledConnectionCheck:
             self._purging = False
 
 
-def make_pool(url: str, cfg: ApiSettings) -> AsyncConnectionPool:
+def make_pool(url: str, cfg: ApiSettings, application_name: str = POOL_APPLICATION_NAME) -> AsyncConnectionPool:
     """The API's pool, not open yet: the lifespan opens it."""
     check = PooledConnectionCheck()
     check.pool = AsyncConnectionPool(
         url, min_size=cfg.pool_min_size, max_size=cfg.pool_max_size, open=False, configure=_configure,
         check=check,
         kwargs={"row_factory": dict_row, "autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-                "application_name": POOL_APPLICATION_NAME,
+                "application_name": application_name,
                 # JIT compilation costs tens of milliseconds and never pays off on rollup reads.
                 "options": f"-c statement_timeout={cfg.statement_timeout_ms} -c jit=off"})
     return check.pool

@@ -13,7 +13,7 @@ from api.audit import AuditMiddleware, AuditWriter
 from api.auth import check_auth_mode, current_principal
 from api.cache import AnswerCache, CachedAnswerMiddleware
 from api.compression import CompressionMiddleware
-from api.database import database_ready, make_pool
+from api.database import WRITER_APPLICATION_NAME, database_ready, make_pool
 from api.hub import Hub
 from api.observability import REQUEST_ID_HEADER, RequestContextMiddleware, configure_logging
 from api.rendering import OrjsonResponse
@@ -62,7 +62,7 @@ def create_app(settings: GridHubSettings | None = None, api_settings: ApiSetting
         read_url = checked_url(settings.api_url(replica)) if replica else url
         hub = Hub(settings, api_settings, make_pool(read_url, api_settings),
                   AnswerCache(api_settings.cache_entries, api_settings.cache_bytes),
-                  write_pool=make_pool(url, api_settings) if replica else None, read_url=read_url)
+                  write_pool=make_pool(url, api_settings, WRITER_APPLICATION_NAME) if replica else None, read_url=read_url)
         check_auth_mode(hub)
         if from_environment:  # a server's logs; tests and embedders keep their own logging
             configure_logging(api_settings.log_format, api_settings.access_log)
