@@ -96,13 +96,7 @@ def _drop_case_indexes(conn) -> None:
     conn.execute("CREATE TABLE IF NOT EXISTS bench_dropped_indexes (name text PRIMARY KEY, definition text)")
     conn.execute(
         "INSERT INTO bench_dropped_indexes SELECT indexname, indexdef FROM pg_indexes"
-        " WHERE tablename = 'cases' AND indexname NOT IN ('cases_pkey', 'cases_natural_key')"
-        " ON CONFLICT DO NOTHING")
-    if conn.execute("SELECT 1 FROM pg_constraint WHERE conname = 'cases_natural_key'").fetchone():
-        conn.execute("INSERT INTO bench_dropped_indexes VALUES ('cases_natural_key', 'ALTER TABLE cases"
-                     " ADD CONSTRAINT cases_natural_key UNIQUE (source, source_record_id)')"
-                     " ON CONFLICT DO NOTHING")
-        conn.execute("ALTER TABLE cases DROP CONSTRAINT cases_natural_key")
+        " WHERE tablename = 'cases' AND indexname <> 'cases_pkey' ON CONFLICT DO NOTHING")
     for (name,) in conn.execute("SELECT name FROM bench_dropped_indexes").fetchall():
         conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(name)))
 
@@ -153,6 +147,8 @@ def _copy_cases(conn, cases: pd.DataFrame) -> None:
                          " SELECT {}, 0::float8 AS lon, 0::float8 AS lat FROM cases WITH NO DATA").format(columns))
     conn.execute("TRUNCATE bench_stage_cases")
     copy_frame(conn, "bench_stage_cases", cases)
+    conn.execute("SELECT gridhub_month_partitions('cases', (SELECT array_agg(DISTINCT report_day)"
+                 " FROM bench_stage_cases))")
     conn.execute(sql.SQL("INSERT INTO cases ({}, geom) SELECT {}, ST_SetSRID(ST_MakePoint(lon, lat), 4326)"
                          " FROM bench_stage_cases").format(columns, columns))
 
@@ -168,7 +164,7 @@ def setup(url: str, records: int, seed: int, workdir: Path) -> None:
     plan = TruthPlan(city.addresses, plan_outbreaks(city.areas, rng, START_DAY, DAYS, records),
                      records, seed)
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE cases, case_groups, case_links RESTART IDENTITY")
+        conn.execute("TRUNCATE cases, case_keys, case_groups, case_links RESTART IDENTITY")
         _drop_case_indexes(conn)
         t1, loaded = time.perf_counter(), 0
         for chunk in iter_truth(plan, 500_000):

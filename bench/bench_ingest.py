@@ -270,6 +270,7 @@ def binary_copy(url: str, csv: Path) -> tuple[int, float]:
             "district_code": codes["district_code"].to_numpy(), "city_code": "339900000000",
             "geocode_method": "coordinates", "geom": ewkb})[keep]
         rows = list(frame.itertuples(index=False, name=None))
+        frame_days = frame["report_day"]
         del raw, frame
         oid = conn.execute("SELECT 'geometry'::regtype::oid").fetchone()[0]
 
@@ -287,6 +288,7 @@ def binary_copy(url: str, csv: Path) -> tuple[int, float]:
         rows = [(*r[:-1], Ewkb(r[-1])) for r in rows]
         types = ["text", "text", "text", "int8", "text", "text", "text", "timestamptz", "date",
                  "text", "text", "text", "text", "text", "text", oid]
+        _make_months(conn, frame_days)
         started = time.perf_counter()
         with conn.cursor() as cur, cur.copy(
                 f"COPY cases ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
@@ -302,6 +304,7 @@ def naive(url: str, csv: Path) -> tuple[int, None]:
     """The peer: pandas read_csv -> geopandas sjoin -> GeoDataFrame.to_postgis, as tutorials do."""
     import geopandas as gpd
     import pandas as pd
+    import psycopg
     import sqlalchemy as sa
 
     from demo.feeds.base import CATEGORY_LABELS, STATUS_LABELS
@@ -326,8 +329,16 @@ def naive(url: str, csv: Path) -> tuple[int, None]:
                              " AND valid_to IS NULL", engine, geom_col="geom")
     joined = gpd.sjoin(points, grids, how="inner", predicate="within").drop(columns="index_right")
     joined = joined.drop_duplicates("source_record_id").rename_geometry("geom")
+    with psycopg.connect(url) as conn:
+        _make_months(conn, joined["report_day"].dt.date)
     joined.to_postgis("cases", engine, if_exists="append", index=False, chunksize=50_000)
     return records, None
+
+
+def _make_months(conn, days) -> None:
+    """The monthly partitions of cases the baselines' rows fall in (an ingest makes its own)."""
+    conn.execute("SELECT gridhub_month_partitions('cases', %s::date[])", (sorted(set(days)),))
+    conn.commit()
 
 
 CHILDREN = {"full": full_ingest, "copy": binary_copy, "naive": naive}

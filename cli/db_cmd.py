@@ -1,5 +1,5 @@
-"""`gridhub db`: find or start PostGIS, migrate, report status, purge old raw payloads, stop,
-remove."""
+"""`gridhub db`: find or start PostGIS, migrate, report status, purge old raw payloads, retire
+old months of cases, stop, remove."""
 
 from __future__ import annotations
 
@@ -76,6 +76,30 @@ def purge_raw(older_than: str = typer.Option(
     console.print(f"purged the payloads of {done.raw_records} raw record(s) and {done.quarantine}"
                   f" released quarantine row(s) older than {age.days} days; kept"
                   f" {done.kept_in_quarantine} waiting in quarantine (replay or release them)", soft_wrap=True)
+
+
+@app.command("retire-months")
+def retire_months(before: str = typer.Option(..., "--before", help="first month kept, e.g. 2020-01"),
+                  drop: bool = typer.Option(False, "--drop", help="drop the months instead of keeping"
+                                            " them as archived_cases_YYYY_MM tables")) -> None:
+    """Take the months of cases before a month out of the hub (retention): their partitions are
+    detached whole, their links go, and the rollups of their days are recounted."""
+    from datetime import date
+
+    from store import partitions
+    from store.db import transaction
+
+    with friendly_errors():
+        try:
+            first_kept = date.fromisoformat(f"{before}-01")
+        except ValueError:
+            raise ConfigError(f"--before {before!r} is not a month: expected e.g. 2020-01") from None
+        cfg = settings()
+        with transaction(database_url(cfg)) as conn:
+            done = partitions.detach_before(conn, first_kept, cfg.timezone, drop=drop)
+    kept = "dropped" if drop else "kept as archived_cases_YYYY_MM tables"
+    console.print(f"retired {len(done.months)} month(s) before {before} holding {done.cases} case(s);"
+                  f" {kept}" if done.months else f"no month before {before}: nothing to retire", soft_wrap=True)
 
 
 @app.command()

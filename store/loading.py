@@ -139,7 +139,8 @@ def quarantine(conn: psycopg.Connection, source: str, run_id: int, rows: pd.Data
 
 def merge_cases(conn: psycopg.Connection, run_id: int, cases: pd.DataFrame,
                 track_touched: bool = True) -> MergeCounts:
-    """Upsert canonical cases on (source, source_record_id) (see sql/merge_cases.sql).
+    """Upsert canonical cases on (source, source_record_id) (see sql/merge_cases.sql), making
+    the months of cases their days need first.
 
     The (day, area) pairs the merge changes go to touched_days for rollups.refresh_touched,
     unless track_touched is false (a bulk load, after which every rollup is rebuilt).
@@ -148,6 +149,8 @@ def merge_cases(conn: psycopg.Connection, run_id: int, cases: pd.DataFrame,
         return MergeCounts()
     conn.execute(sql_text("stage_cases.sql"))
     copy_frame(conn, "stage_cases", cases[list(STAGE_COLUMNS)])
+    conn.execute("SELECT gridhub_month_partitions('cases', (SELECT array_agg(DISTINCT report_day)"
+                 " FROM stage_cases))")
     inserted, updated = conn.execute(sql_text("merge_cases.sql"), {
         "run_id": run_id, "track_touched": track_touched}).fetchone()
     return MergeCounts(inserted=inserted, updated=updated, unchanged=len(cases) - inserted - updated)
