@@ -17,6 +17,9 @@ DECLARE
     part text;
     made integer := 0;
 BEGIN
+    IF (SELECT relkind FROM pg_class WHERE oid = parent) <> 'p' THEN
+        RETURN 0;  -- a table kept whole needs no months (bench_partitions compares one)
+    END IF;
     FOR month IN SELECT DISTINCT date_trunc('month', d)::date FROM unnest(days) d WHERE d IS NOT NULL LOOP
         part := format('%s_%s', parent::text, to_char(month, 'YYYY_MM'));
         IF to_regclass(part) IS NULL THEN
