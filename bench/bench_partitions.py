@@ -186,6 +186,14 @@ def queries(url: str, cases: int, months: int, repeat: int) -> dict[str, float]:
     return figures
 
 
+def stored_bytes(url: str) -> tuple[int, int]:
+    """Bytes of cases (every partition, indexes and TOAST included) and of case_keys."""
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT coalesce((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('cases')),"
+                            " pg_total_relation_size('cases')),"
+                            " pg_total_relation_size('case_keys')").fetchone()
+
+
 def retire_oldest_month(url: str, partitioned: bool) -> float:
     started = time.perf_counter()
     with psycopg.connect(url) as conn:
@@ -218,7 +226,7 @@ def main() -> None:
         settings = dict(conn.execute("SELECT name, setting FROM pg_settings WHERE name IN"
                                      " ('fsync', 'full_page_writes', 'synchronous_commit')").fetchall())
     log(f"{args.cases:,} cases over {args.months} months; server settings {settings}")
-    results, urls = {}, []
+    results, urls, sizes = {}, [], {}
     try:
         for partitioned in (True, False):
             layout = "partitioned" if partitioned else "one table"
@@ -226,6 +234,7 @@ def main() -> None:
             urls.append(url)
             figures = results[layout] = {}
             figures["load (insert, then indexes)"] = load(url, args.cases, args.months)
+            sizes[layout] = stored_bytes(url)
             log(f"{layout}: loaded in {figures['load (insert, then indexes)']:.1f} s")
             merged = merge_batches(url, args.cases, args.months, args.batches, args.batch, seed=7)
             figures[f"merge of {args.batch:,} records (median batch)"] = statistics.median(merged)
@@ -244,6 +253,10 @@ def main() -> None:
     for label, seconds in results["partitioned"].items():
         other = results["one table"][label]
         print(f"{label:<44}{seconds:>14.4f}{other:>14.4f}{other / seconds:>25.2f}x")
+    print("bytes per case once loaded (heap and indexes; the capacity plan's storage figure):")
+    for layout, (cases_bytes, keys_bytes) in sizes.items():
+        print(f"  {layout:<12} cases {cases_bytes / args.cases:>6,.0f}   case_keys {keys_bytes / args.cases:>5,.0f}"
+              f"   total {(cases_bytes + keys_bytes) / 2**30:>8,.2f} GiB")
 
 
 if __name__ == "__main__":

@@ -25,3 +25,6 @@ def test_bench_partitions(server_url):
         assert ratio > 0
         if partitioned >= 0.01:  # printed to 0.1 ms: smaller figures are too coarse to divide
             assert ratio == pytest.approx(one_table / partitioned, rel=0.05)
+    for layout in ("partitioned", "one table"):
+        per_case = line(out, rf"  {layout}\s+cases\s+({NUMBER})\s+case_keys\s+({NUMBER})\s+total").groups()
+        assert all(as_number(n) > 50 for n in per_case)  # a case row and its keys take bytes
