@@ -135,57 +135,71 @@ def _glm(y: np.ndarray, x: np.ndarray):
 
 @dataclass
 class Volumes:
-    """Trailing all-case counts per area, shared by every signal of a panel."""
+    """Trailing all-case counts per area from day from_day on, shared by every signal of a panel."""
 
-    smoothed: np.ndarray  # (areas x days) n^_a
-    city_total: np.ndarray  # (days,) N
+    smoothed: np.ndarray  # (areas x days from from_day) n^_a
+    city_total: np.ndarray  # (days from from_day,) N
+    from_day: int = 0
 
 
-def area_volumes(panel: CountPanel, cfg: BaselineSettings) -> Volumes:
-    """Each area's smoothed trailing case count and the city's, for every day."""
-    area_total = _trailing_window(panel.total, cfg)
+def area_volumes(panel: CountPanel, cfg: BaselineSettings, from_day: int = 0) -> Volumes:
+    """Each area's smoothed trailing case count and the city's, for every day from from_day."""
+    area_total = _trailing_window(panel.total, cfg, from_day)
     city_total = area_total[city_rows(panel)].sum(axis=0)
-    return Volumes(smoothed=_smoothed_volume(panel, area_total, cfg.area_prior), city_total=city_total)
+    return Volumes(smoothed=_smoothed_volume(panel, area_total, cfg.area_prior), city_total=city_total,
+                   from_day=from_day)
 
 
-def _trailing_window(counts: np.ndarray, cfg: BaselineSettings) -> np.ndarray:
-    """Sums over the share window that stops guard_days before each day (zero before data)."""
+def _trailing_window(counts: np.ndarray, cfg: BaselineSettings, from_day: int = 0) -> np.ndarray:
+    """Sums over the share window that stops guard_days before each day (zero before data),
+    for the days from from_day on."""
     n_days = counts.shape[1]
-    cumulative = counts.cumsum(axis=1)
-    out = np.zeros_like(cumulative)
     # Day t sums days [t - guard - window + 1, t - guard]: cumsum at t - guard minus cumsum at
-    # t - guard - window.
+    # t - guard - window; the cumsum is never needed past n_days - guard.
     lag = cfg.guard_days
-    if lag < n_days:
-        out[:, lag:] = cumulative[:, :n_days - lag]
     far = lag + cfg.share_window
-    if far < n_days:
-        out[:, far:] -= cumulative[:, :n_days - far]
+    cumulative = counts[:, :max(n_days - lag, 0)].cumsum(axis=1)
+    out = np.zeros((counts.shape[0], n_days - from_day), dtype=cumulative.dtype)
+    first = max(from_day, lag)
+    if first < n_days:
+        out[:, first - from_day:] = cumulative[:, first - lag:n_days - lag]
+    first = max(from_day, far)
+    if first < n_days:
+        out[:, first - from_day:] -= cumulative[:, first - far:n_days - far]
     return out
 
 
 def area_baseline(panel: CountPanel, signal: str, cfg: BaselineSettings,
                   volumes: Volumes | None = None, from_day: int = 0) -> Baseline:
-    """Expected counts of `signal` for every area and day of the panel (from from_day on)."""
-    volumes = volumes or area_volumes(panel, cfg)
+    """Expected counts of `signal` for every area and day of the panel; days before from_day
+    get none (not valid, expected and shape 0), which spares a run judging recent days the
+    work on the rest of its history (volumes, if given, must start on or before from_day)."""
+    volumes = volumes or area_volumes(panel, cfg, from_day)
+    skip = from_day - volumes.from_day
+    if skip < 0:
+        raise ValueError(f"volumes from day {volumes.from_day} cannot serve a baseline from day {from_day}")
+    smoothed, city_total = volumes.smoothed[:, skip:], volumes.city_total[skip:]
     counts = panel.counts[signal]
     city = city_rows(panel)
     fitted, dispersion, model = citywide_profile(counts[city].sum(axis=0), panel.days, cfg, from_day)
-    fitted[:from_day] = np.nan
-    area_signal = _trailing_window(counts, cfg)
+    fitted = fitted[from_day:]
+    area_signal = _trailing_window(counts, cfg, from_day)
     city_signal = area_signal[city].sum(axis=0)
-    city_total = volumes.city_total
-    valid = ~np.isnan(fitted) & (city_total > 0)
-    safe_total = np.where(valid, city_total, 1.0)
-    mix = np.where(valid, city_signal / safe_total, 0.0)
-    per_case = np.where(valid, np.nan_to_num(fitted) / safe_total, 0.0)  # city cases per trailing case
+    valid = np.zeros(len(panel.days), dtype=bool)
+    judged = valid[from_day:]
+    judged[:] = ~np.isnan(fitted) & (city_total > 0)
+    safe_total = np.where(judged, city_total, 1.0)
+    mix = np.where(judged, city_signal / safe_total, 0.0)
+    per_case = np.where(judged, np.nan_to_num(fitted) / safe_total, 0.0)  # city cases per trailing case
     # expected = (n_as + alpha) / (n^_a * mix + alpha) * n^_a * F / N, in place to spare memory.
-    shape = area_signal + cfg.signal_prior
-    denominator = volumes.smoothed * mix
+    shape = np.zeros(counts.shape)
+    np.add(area_signal, cfg.signal_prior, out=shape[:, from_day:])
+    denominator = smoothed * mix
     denominator += cfg.signal_prior
-    expected = np.divide(shape, denominator, out=denominator)
-    expected *= volumes.smoothed
-    expected *= per_case
+    expected = np.zeros(counts.shape)
+    recent = np.divide(shape[:, from_day:], denominator, out=expected[:, from_day:])
+    recent *= smoothed
+    recent *= per_case
     return Baseline(expected=expected, shape=shape, dispersion=dispersion, valid=valid, model=model)
 
 

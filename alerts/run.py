@@ -99,8 +99,8 @@ def detect_day(panel: CountPanel, cfg: WarnSettings,
     a panel of those days, which the episodes' day numbers refer to), and Gi* hotspots of the
     last day among the grid cells of grid_shapes (code, polygon), when given."""
     method = cfg.detectors.configured
-    volumes = area_volumes(panel, cfg.detectors.baseline)
     judged = min(cfg.judged_days, len(panel.days))
+    volumes = area_volumes(panel, cfg.detectors.baseline, from_day=len(panel.days) - judged)
     recent = panel.tail(judged)
     neighbours = _neighbours(grid_shapes, panel, cfg.hotspots) if grid_shapes is not None else None
     grid_rows = panel.areas.index.get_indexer(neighbours.codes) if neighbours is not None else None
@@ -124,7 +124,7 @@ def detect_day(panel: CountPanel, cfg: WarnSettings,
 
 
 def _neighbours(shapes: gpd.GeoDataFrame, panel: CountPanel, cfg: HotspotSettings) -> GridNeighbours | None:
-    shapes = shapes[shapes["code"].isin(panel.areas.codes)]
+    shapes = shapes[panel.areas.index.get_indexer(shapes["code"].to_numpy(dtype=object)) >= 0]
     if len(shapes) < 3:
         return None
     return GridNeighbours.from_shapes(shapes, cfg.touch_tolerance_deg)

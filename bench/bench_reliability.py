@@ -107,7 +107,7 @@ KILL_POINTS = {p.label: p for p in (
 SIZES = {
     "tiny": Size(2_000, 300, ("landing", "committing"), ("kill", "terminate"), 2, 20,
                  ("empty_csv", "bad_line_jsonl", "entity_bomb_xlsx", "endless_rest", "zip_bomb_xlsx"),
-                 5, 4, 2),
+                 3, 4, 2),
     "small": Size(20_000, 1_000, tuple(KILL_POINTS), ("kill", "terminate"), 50, 200, None, 30, 20, 2),
     "full": Size(200_000, 10_000, tuple(KILL_POINTS), ("kill", "terminate"), 50, 1500, None, 120, 60, 2),
 }
