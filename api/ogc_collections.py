@@ -19,12 +19,12 @@ from psycopg import sql
 from api.auth import Principal
 from api.errors import BadParameterError
 from api.hub import Hub
-from api.ogc_cql2 import Type
+from api.ogc_cql2 import Type, names_in
 from api.periods import EARLIEST, LATEST, Period
 from api.queries import Filters
 from api.rendering import dumps
 from api.routers.cases import CASE_COLUMNS
-from api.routers.stats import FIGURE_COLUMNS, area_rows
+from api.routers.stats import FIGURE_COLUMNS, area_identity, area_rows
 from api.routers.tiles import _scope_codes
 from api.suppression import threshold
 from core.case import AreaLevel
@@ -61,9 +61,9 @@ class Collection:
 
 _RATES = {"resolution_rate", "mediation_success_rate", "mean_hours_to_close", "median_hours_to_close",
           "change_ratio"}
-AREA_PROPERTIES = (("code", Type.STRING), ("name", Type.STRING), ("level", Type.STRING),
-                   ("parent_code", Type.STRING),
-                   *((c, Type.NUMBER if c in _RATES else Type.INTEGER) for c in FIGURE_COLUMNS))
+AREA_IDENTITY = (("code", Type.STRING), ("name", Type.STRING), ("level", Type.STRING),
+                 ("parent_code", Type.STRING))
+AREA_PROPERTIES = (*AREA_IDENTITY, *((c, Type.NUMBER if c in _RATES else Type.INTEGER) for c in FIGURE_COLUMNS))
 _CASE_TYPES = {"case_id": Type.INTEGER, "reported_at": Type.TIMESTAMP, "occurred_at": Type.TIMESTAMP,
                "closed_at": Type.TIMESTAMP, "report_day": Type.DATE, "severity": Type.INTEGER,
                "parties": Type.INTEGER}
@@ -146,16 +146,30 @@ def visible_areas(hub: Hub, principal: Principal, level: AreaLevel) -> list[str]
     return hub.areas.descendants(principal.scope_code, level)
 
 
+def figures_after_paging(collection: Collection, text: str | None) -> bool:
+    """Whether a page of an area level can be chosen before its figures are worked out, and
+    then given the figures of its own areas only (`add_figures`): when the filter names none
+    of them. Working out every area's figures costs about a second for a city's grids."""
+    return collection.kind is Kind.AREAS and not (text and names_in(text) & set(FIGURE_COLUMNS))
+
+
+def base_properties(collection: Collection, figures_later: bool = False) -> tuple[tuple[str, Type], ...]:
+    """The properties base_statement selects: an area level's without its figures if asked."""
+    return AREA_IDENTITY if figures_later and collection.kind is Kind.AREAS else collection.properties
+
+
 async def base_statement(hub: Hub, principal: Principal, collection: Collection, period: Period,
-                         filters: Filters) -> tuple[sql.Composable, dict]:
-    """The SELECT of what this caller may see of the collection (columns: its properties and
-    `geom`), and its named parameters."""
+                         filters: Filters, figures_later: bool = False) -> tuple[sql.Composable, dict]:
+    """The SELECT of what this caller may see of the collection (columns: its base_properties
+    and `geom`), and its named parameters."""
     k = threshold(principal.role, AreaLevel.GRID, hub.api.k_threshold)
     if collection.kind is Kind.AREAS:
         areas = [hub.areas.get(c) for c in visible_areas(hub, principal, collection.level)]
-        rows = await area_rows(hub, principal, collection.level, areas, period, filters)
+        profile = hub.settings.profile  # once: each read looks at the file
+        rows = ([area_identity(profile, a) for a in areas] if figures_later
+                else await area_rows(hub, principal, collection.level, areas, period, filters))
         columns = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(_SQL_TYPES[kind]))
-                                     for name, kind in collection.properties)
+                                     for name, kind in base_properties(collection, figures_later))
         return sql.SQL(_AREAS).format(columns=columns), {"ogc_rows": dumps(rows).decode()}
     if collection.kind is Kind.CASES:
         columns = sql.SQL(", ").join(sql.Identifier(name) for name, _ in collection.properties)
@@ -171,6 +185,16 @@ async def base_statement(hub: Hub, principal: Principal, collection: Collection,
     hidden = sql.SQL(_HIDDEN).format(level=sql.Literal(AreaLevel.GRID.value), observed=sql.SQL("h.observed"))
     return (sql.SQL(_HOTSPOTS).format(hidden=hidden),
             {"ogc_allowed": _scope_codes(hub, principal, AreaLevel.GRID), "ogc_k": k})
+
+
+async def add_figures(hub: Hub, principal: Principal, collection: Collection, rows: list[dict],
+                      period: Period, filters: Filters) -> list[dict]:
+    """Rows of an area level read without their figures (base_statement with figures_later),
+    with them, in the properties' order. Suppression is decided among each area's siblings,
+    so the figures are those the rows read with every area's figures would hold."""
+    areas = [hub.areas.get(row["code"]) for row in rows]
+    stats = await area_rows(hub, principal, collection.level, areas, period, filters)
+    return [figures | row for figures, row in zip(stats, rows, strict=True)]
 
 
 # -- request parameters -----------------------------------------------------------------------

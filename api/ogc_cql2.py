@@ -323,12 +323,23 @@ def _temporal(text: str, kind: Type) -> date | datetime:
     return value
 
 
-def cql2_condition(text: str, columns: Mapping[str, tuple[sql.Composable, Type]],
-                   geometry: sql.Composable | None, params: dict) -> sql.Composable:
-    """The SQL condition of a CQL2 text filter over `columns` (queryable name -> expression and
-    type) and `geometry`; its values are added to `params`. Raises BadParameterError (400)."""
+def _check_size(text: str) -> None:
     if not text.strip():
         raise _bad("the filter is empty")
     if len(text) > MAX_LENGTH:
         raise _bad(f"the filter is longer than {MAX_LENGTH} characters")
+
+
+def cql2_condition(text: str, columns: Mapping[str, tuple[sql.Composable, Type]],
+                   geometry: sql.Composable | None, params: dict) -> sql.Composable:
+    """The SQL condition of a CQL2 text filter over `columns` (queryable name -> expression and
+    type) and `geometry`; its values are added to `params`. Raises BadParameterError (400)."""
+    _check_size(text)
     return _Parser(text, columns, geometry, params).parse()
+
+
+def names_in(text: str) -> set[str]:
+    """Every name a CQL2 text filter could read as a property (its keywords too, so a superset):
+    which columns it may need, known before it is parsed against them."""
+    _check_size(text)
+    return {t.text.strip('"') for t in _tokens(text) if t.kind in ("word", "quoted")}

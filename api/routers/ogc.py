@@ -23,8 +23,11 @@ from api.levels import level_name
 from api.ogc_collections import (
     Collection,
     Kind,
+    add_figures,
+    base_properties,
     base_statement,
     collections_of,
+    figures_after_paging,
     parse_bbox,
     parse_datetime,
 )
@@ -256,6 +259,12 @@ def _conditions(collection: Collection, bbox: str | None, period, filters: Filte
     return sql.SQL(" AND ").join(where)
 
 
+def _columns(collection: Collection, figures_later: bool) -> sql.Composable:
+    """The base's properties (alias f), as base_statement selects them."""
+    return sql.SQL(", ").join(sql.Identifier("f", name)
+                              for name, _ in base_properties(collection, figures_later))
+
+
 def _page_url(request: Request, offset: int) -> str:
     return str(request.url.include_query_params(offset=offset))
 
@@ -294,9 +303,10 @@ async def items(request: Request, principal: CurrentPrincipal, collection_id: Co
     filters = Filters(kind.value if kind else None, category or None)
 
     async def build():
-        base, params = await base_statement(hub, principal, found, period, filters)
+        figures_later = figures_after_paging(found, filter)
+        base, params = await base_statement(hub, principal, found, period, filters, figures_later=figures_later)
         where = _conditions(found, bbox, period, filters, filter, filter_lang, filter_crs, params)
-        columns = sql.SQL(", ").join(sql.Identifier("f", name) for name, _ in found.properties)
+        columns = _columns(found, figures_later=figures_later)
         page = sql.SQL("SELECT {columns}, ST_AsGeoJSON(f.geom, 6) AS geometry FROM ({base}) f WHERE {where}"
                        " ORDER BY f.{id} LIMIT %(ogc_limit)s OFFSET %(ogc_offset)s").format(
             columns=columns, base=base, where=where, id=sql.Identifier(found.id_column))
@@ -305,6 +315,8 @@ async def items(request: Request, principal: CurrentPrincipal, collection_id: Co
             rows = await (await conn.execute(page, merged(params, {"ogc_limit": limit, "ogc_offset": offset}))
                           ).fetchall()
             matched = (await (await conn.execute(count, params)).fetchone())["n"]
+        if figures_later:
+            rows = await add_figures(hub, principal, found, rows, period, filters)
         here = f"{_base(request)}/collections/{found.id}"
         links = [_link(str(request.url), "self", GEOJSON, "this page"),
                  _link(here, "collection", JSON, found.title)]
@@ -339,9 +351,10 @@ async def item(request: Request, principal: CurrentPrincipal, collection_id: Col
         if not (feature_id.isascii() and feature_id.isdigit()) or int(feature_id) > BIGINT_MAX:
             raise NotFoundError(f"no feature {feature_id!r} in {found.id}")
         value = int(feature_id)
-    base, params = await base_statement(hub, principal, found, period,
-                                        Filters(kind.value if kind else None, category or None))
-    columns = sql.SQL(", ").join(sql.Identifier("f", name) for name, _ in found.properties)
+    filters = Filters(kind.value if kind else None, category or None)
+    figures_later = figures_after_paging(found, None)
+    base, params = await base_statement(hub, principal, found, period, filters, figures_later=figures_later)
+    columns = _columns(found, figures_later=figures_later)
     query = sql.SQL("SELECT {columns}, ST_AsGeoJSON(f.geom, 6) AS geometry FROM ({base}) f"
                     " WHERE f.{id} = %(ogc_id)s").format(columns=columns, base=base,
                                                          id=sql.Identifier(found.id_column))
@@ -349,6 +362,8 @@ async def item(request: Request, principal: CurrentPrincipal, collection_id: Col
         rows = await (await conn.execute(query, merged(params, {"ogc_id": value}))).fetchall()
     if not rows:
         raise NotFoundError(f"no feature {feature_id!r} in {found.id} (inside this key's scope)")
+    if figures_later:
+        rows = await add_figures(hub, principal, found, rows, period, filters)
     [feature] = _features(rows, found)
     here = f"{_base(request)}/collections/{found.id}"
     feature["links"] = [_link(str(request.url), "self", GEOJSON, "this feature"),

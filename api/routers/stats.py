@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from api.areaindex import AreaInfo
 from api.auth import CurrentPrincipal, Principal, area_in_scope
 from api.cache import cached
 from api.disclosure import area_figures
@@ -39,6 +40,7 @@ from api.schemas import (
 from api.suppression import threshold
 from core.case import AreaLevel
 from core.errors import NotFoundError
+from core.profile import CityProfile
 
 router = APIRouter(tags=["statistics"], dependencies=KEY_SCHEMES, responses=KEYED_ERRORS)
 PeriodDep = Annotated[Period, Depends(period_params)]
@@ -70,13 +72,19 @@ def _areas_for(hub: Hub, principal: Principal, level: AreaLevel | None, parent: 
     return level, [hub.areas.get(c) for c in codes]
 
 
+def area_identity(profile: CityProfile, area: AreaInfo) -> dict:
+    """The first columns of an area's stats row: code, name, level (as the city names it), parent."""
+    return {"code": area.code, "name": area.name, "level": level_name(profile, area.level),
+            "parent_code": area.parent_code}
+
+
 async def area_rows(hub: Hub, principal: Principal, level: AreaLevel, areas, period: Period,
                     filters: Filters) -> list[dict]:
     """The stats row of each area, suppressed for viewers at grid level (api.disclosure)."""
     k = threshold(principal.role, level, hub.api.k_threshold)
     found = await area_figures(hub, [a.code for a in areas], period, filters, k)
-    return [{"code": a.code, "name": a.name, "level": level_name(hub.settings.profile, a.level),
-             "parent_code": a.parent_code, **{column: getattr(found[a.code], column) for column in FIGURE_COLUMNS}}
+    profile = hub.settings.profile  # once: each read looks at the file
+    return [area_identity(profile, a) | {column: getattr(found[a.code], column) for column in FIGURE_COLUMNS}
             for a in areas]
 
 
