@@ -12,6 +12,7 @@ application's on a shared server, and a lock is read in `pg_locks` as (7160, has
 | `alerts` | the alert lifecycle of a warning run (transaction) | at most one open alert per area and signal |
 | `links` | a linking run (transaction) | two runs never give one dispute two groups: each sees the groups the last one committed |
 | `migrations` | schema migrations (session) | two processes never migrate at once |
+| `partitions:<table>` | making a new month of a partitioned table (transaction; taken in SQL by `gridhub_month_partitions`, migration 0625) | two ingests that need the same new month take turns instead of one failing on the other's table |
 
 Transaction locks end with the transaction; a session lock goes with its connection, so a
 killed worker never leaves one behind.

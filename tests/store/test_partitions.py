@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pandas as pd
@@ -149,3 +151,17 @@ def test_the_command_retires_months_with_one_line(hotline_db):
                              text=True, env=env, timeout=120)
     output = (refused.stdout + refused.stderr).strip()
     assert refused.returncode == 1 and output == "error: --before '2026-13' is not a month: expected e.g. 2020-01"
+
+
+def test_two_writers_needing_one_new_month_take_turns(db_url):
+    make = "SELECT gridhub_month_partitions('cases', ARRAY['2033-03-09'::date])"
+    with psycopg.connect(db_url) as first, psycopg.connect(db_url) as second:
+        assert first.execute(make).fetchone()[0] == 1  # made, not committed yet
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(lambda: second.execute(make).fetchone()[0])
+            time.sleep(0.5)
+            assert not waiting.done()  # waits on the first writer's transaction
+            first.commit()
+            assert waiting.result(timeout=30) == 0  # the month it waited for is there
+        second.commit()
+        assert [name for _, name in partitions.months(second)][-1] == "cases_2033_03"

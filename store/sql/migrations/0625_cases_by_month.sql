@@ -23,8 +23,11 @@ BEGIN
     FOR month IN SELECT DISTINCT date_trunc('month', d)::date FROM unnest(days) d WHERE d IS NOT NULL LOOP
         part := format('%s_%s', parent::text, to_char(month, 'YYYY_MM'));
         IF to_regclass(part) IS NULL THEN
-            PERFORM pg_advisory_xact_lock(hashtext('gridhub partitions of ' || parent::text));
-            CONTINUE WHEN to_regclass(part) IS NOT NULL;  -- made by the ingest we waited for
+            PERFORM pg_advisory_xact_lock(7160, hashtext('partitions:' || parent::text));  -- store/locks.py
+            -- Made by the ingest we waited for? (A fresh look at pg_class: to_regclass may
+            -- answer from a catalog cache taken before the wait.)
+            CONTINUE WHEN EXISTS (SELECT FROM pg_class WHERE relname = part
+                                  AND relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = parent));
             EXECUTE format('CREATE TABLE %I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part, parent);
             EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
                            parent, part, month, (month + interval '1 month')::date);
