@@ -49,6 +49,8 @@ from pipeline.fingerprint import fingerprint_of
 BIN = Path(sys.executable).parent
 DEFAULT_SOURCES = ("hotline_12345", "grid_patrol")
 DEFAULT_BROKER = "redis://127.0.0.1:6379/7"
+# Enough for the ingests of two sources to run side by side; more only lengthens every ingest.
+DEMO_RECORDS = 5_000
 
 
 @dataclass
@@ -112,7 +114,8 @@ def check(workers: int = 2, sources: tuple[str, ...] = DEFAULT_SOURCES, timeout:
     processes: list[subprocess.Popen] = []
     with ExitStack() as stack:
         try:
-            gridhub_url, cfg = stack.enter_context(demo_database(home, "celery"))
+            gridhub_url, cfg = stack.enter_context(
+                demo_database(home, "celery", DEMO_RECORDS))
             metadata_url = stack.enter_context(scratch_database(f"airflow_meta_{port}"))
             env = {**celery_env(home, port, metadata_url, broker),
                    "AIRFLOW_CONN_GRIDHUB": gridhub_url, "GRIDHUB_DATA_DIR": str(cfg.data_dir)}
@@ -141,11 +144,10 @@ def check(workers: int = 2, sources: tuple[str, ...] = DEFAULT_SOURCES, timeout:
                 report.ingested_in_s = time.monotonic() - began - report.started_in_s
                 _judge_runs(report, client, dag_ids)
             _judge_workers(report, metadata_url, dag_ids, workers)
-            with demo_database(home, "cli") as (cli_url, _):
-                for source in sources:
-                    subprocess.run([str(BIN / "gridhub"), "ingest", source], check=True,
-                                   capture_output=True, timeout=timeout,
-                                   env={**env, "DATABASE_URL": cli_url})
+            with demo_database(home, "cli", DEMO_RECORDS) as (cli_url, _):
+                subprocess.run([str(BIN / "gridhub"), "ingest", *sources], check=True,
+                               capture_output=True, timeout=timeout,
+                               env={**env, "DATABASE_URL": cli_url})
                 report.fingerprints = {"celery": fingerprint_of(gridhub_url),
                                        "cli": fingerprint_of(cli_url)}
             celery_left, cli_left = report.fingerprints["celery"], report.fingerprints["cli"]

@@ -2,7 +2,7 @@
 
 The server is DATABASE_URL when set, else the project's private cluster (`gridhub db up`).
 Each test session builds template databases (schema only; + the demo city's areas; + its
-hotline feed ingested) under names unique to the session, and every test gets its own clone of
+hotline feed ingested, or every feed) under names unique to the session, and every test gets its own clone of
 one of them (`Databases`, the one way tests make and drop databases).
 """
 
@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -28,8 +29,8 @@ from psycopg import sql
 from connectors.spec import load_specs
 from core.settings import PROJECT_ROOT, GridHubSettings
 from demo.generate import generate
-from pipeline.demo import load_demo_areas
-from pipeline.ingest import ingest
+from pipeline.demo import load_demo_areas, run_demo
+from pipeline.ingest import IngestResult, ingest
 from store import migrations, provision
 from store.db import with_dbname
 
@@ -161,6 +162,24 @@ def hotline_template(databases, city_template, demo_dir) -> Iterator[str]:
         yield name
 
 
+@dataclass(frozen=True)
+class FeedsTemplate:
+    """A session template and the results of the ingests that filled it."""
+
+    name: str
+    results: list[IngestResult]
+
+
+@pytest.fixture(scope="session")
+def all_feeds_template(databases, city_template, demo_dir) -> Iterator[FeedsTemplate]:
+    """The demo city with every agency feed ingested (cases and rollups): `gridhub demo run`'s
+    ingest, made once and read by the quality, geocoding and early-warning checks."""
+    with databases.template("all_feeds", city_template) as (name, url):
+        results = run_demo(GridHubSettings(data_dir=demo_dir, database_url=url), url,
+                           keep_services=False)
+        yield FeedsTemplate(name, results)
+
+
 @pytest.fixture
 def empty_db(databases, empty_template) -> Iterator[str]:
     """A fresh migrated database with no areas."""
@@ -186,6 +205,13 @@ def second_db_url(databases, city_template) -> Iterator[str]:
 def hotline_db(databases, hotline_template) -> Iterator[str]:
     """A fresh database holding the demo city with its hotline feed ingested."""
     with databases.clone(hotline_template) as url:
+        yield url
+
+
+@pytest.fixture
+def all_feeds_db(databases, all_feeds_template) -> Iterator[str]:
+    """A fresh database holding the demo city with every feed ingested."""
+    with databases.clone(all_feeds_template.name) as url:
         yield url
 
 

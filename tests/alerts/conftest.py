@@ -1,38 +1,20 @@
-"""Early-warning fixtures: a small synthetic city for the detectors, and the demo city with
-every feed ingested (a session template cloned per test) for the backtest, runs and API."""
+"""Early-warning fixtures: a small synthetic city for the detectors (the backtest, runs and
+API read the demo city with every feed ingested: all_feeds_db, tests/conftest.py)."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from core.settings import GridHubSettings
-from pipeline.demo import run_demo
 
 SYNTHETIC_DAYS = 400
 
 
-@pytest.fixture(scope="session")
-def all_feeds_template(databases, city_template, demo_dir) -> Iterator[str]:
-    """The session's demo city with all of its agency feeds ingested (cases and rollups)."""
-    with databases.template("warn", city_template) as (name, url):
-        run_demo(GridHubSettings(data_dir=demo_dir, database_url=url), url, keep_services=False)
-        yield name
-
-
 @pytest.fixture
-def warn_db(databases, all_feeds_template) -> Iterator[str]:
-    """A fresh clone of the all-feeds demo database for one test."""
-    with databases.clone(all_feeds_template) as url:
-        yield url
-
-
-@pytest.fixture
-def warn_settings(warn_db, demo_dir) -> GridHubSettings:
-    return GridHubSettings(data_dir=demo_dir, database_url=warn_db)
+def warn_settings(all_feeds_db, demo_dir) -> GridHubSettings:
+    return GridHubSettings(data_dir=demo_dir, database_url=all_feeds_db)
 
 
 def synthetic_city(n_grids: int = 40, grids_per_community: int = 10) -> pd.DataFrame:

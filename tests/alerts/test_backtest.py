@@ -10,8 +10,8 @@ from alerts.methods import Method
 pytestmark = pytest.mark.slow  # every demo feed ingested, then two years of detection
 
 
-def test_configured_method_meets_the_targets_and_beats_ears_c2(warn_db, demo_dir):
-    report = backtest_database(warn_db, demo_dir / "demo" / "truth" / "outbreaks.json",
+def test_configured_method_meets_the_targets_and_beats_ears_c2(all_feeds_db, demo_dir):
+    report = backtest_database(all_feeds_db, demo_dir / "demo" / "truth" / "outbreaks.json",
                                methods=[Method.GLM_CUSUM, Method.EARS_C2])
     for row in report_rows(report):
         print(row)  # shown with -s: the same figures `gridhub warn backtest` prints

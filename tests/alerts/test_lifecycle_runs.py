@@ -152,13 +152,13 @@ def _run_all(url: str, days: list[date], acknowledge_every: int = 0, run=None) -
     return seen
 
 
-def test_warn_run_every_day_in_order(warn_db):
-    _plant_bursts(warn_db)
+def test_warn_run_every_day_in_order(all_feeds_db):
+    _plant_bursts(all_feeds_db)
     # Every day, then a few of them again: a re-run, long after, changes nothing.
-    seen = _run_all(warn_db, DAILY + [DAILY[47], DAILY[59], DAILY[10]], acknowledge_every=9)
+    seen = _run_all(all_feeds_db, DAILY + [DAILY[47], DAILY[59], DAILY[10]], acknowledge_every=9)
     assert seen["reruns"] == 3
     assert seen["opened"] > 10 and seen["closed"] > 5  # the lifecycle did turn over
-    with psycopg.connect(warn_db) as conn:
+    with psycopg.connect(all_feeds_db) as conn:
         statuses = dict(conn.execute("SELECT status, count(*) FROM alerts GROUP BY 1").fetchall())
         place = conn.execute(
             "SELECT first_day, last_day, closed_day, status IN ('resolved', 'expired') FROM alerts"
@@ -171,18 +171,18 @@ def test_warn_run_every_day_in_order(warn_db):
     assert place == [(DAILY[10], DAILY[39], DAILY[47], True), (DAILY[47], DAILY[59], None, False)]
 
 
-def test_warn_run_weekly(warn_db):
-    _plant_bursts(warn_db)
-    seen = _run_all(warn_db, WEEKLY + [WEEKLY[2], WEEKLY[0]], acknowledge_every=4)
+def test_warn_run_weekly(all_feeds_db):
+    _plant_bursts(all_feeds_db)
+    seen = _run_all(all_feeds_db, WEEKLY + [WEEKLY[2], WEEKLY[0]], acknowledge_every=4)
     assert seen["reruns"] == 2 and seen["opened"] > 0
 
 
-def test_warn_run_with_days_skipped_rerun_and_out_of_order(warn_db):
-    _plant_bursts(warn_db)
+def test_warn_run_with_days_skipped_rerun_and_out_of_order(all_feeds_db):
+    _plant_bursts(all_feeds_db)
     days = [START + timedelta(days=offset) for offset in IRREGULAR]
-    seen = _run_all(warn_db, days, acknowledge_every=5)
+    seen = _run_all(all_feeds_db, days, acknowledge_every=5)
     assert seen["reruns"] == len(IRREGULAR) - len(set(IRREGULAR))
-    with psycopg.connect(warn_db) as conn:
+    with psycopg.connect(all_feeds_db) as conn:
         place = conn.execute(
             "SELECT first_day, last_day, status FROM alerts WHERE signal = 'escalation:repeat_place'"
             " AND first_day BETWEEN %s AND %s ORDER BY first_day",

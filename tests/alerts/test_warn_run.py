@@ -51,12 +51,12 @@ def api(warn_settings):
             made.close()
 
 
-def test_run_raises_an_alert_where_an_outbreak_starts_and_rerun_changes_nothing(warn_db, demo_dir):
+def test_run_raises_an_alert_where_an_outbreak_starts_and_rerun_changes_nothing(all_feeds_db, demo_dir):
     surge = _outbreak(demo_dir, "property_surge")
     day = surge.start_day + timedelta(days=3)
-    first = run_warnings(warn_db, day)
+    first = run_warnings(all_feeds_db, day)
     assert first.as_of == day and first.opened > 0
-    alerts = _alerts(warn_db)
+    alerts = _alerts(all_feeds_db)
     here = [a for a in alerts if a["signal"] == "group:property" and a["status"] in ("new", "ongoing")
             and (a["area_code"] in surge.area_codes or a["area_code"][:12] in surge.area_codes)]
     assert here, "no open property alert in the surging community or its grids"
@@ -64,10 +64,10 @@ def test_run_raises_an_alert_where_an_outbreak_starts_and_rerun_changes_nothing(
     assert alert["first_day"] >= surge.start_day and alert["observed"] > alert["expected"]
     assert alert["severity"] in ("red", "yellow") and alert["p_value"] < 0.01
 
-    again = run_warnings(warn_db, day)
+    again = run_warnings(all_feeds_db, day)
     assert (again.opened, again.updated, again.closed) == (0, 0, 0)
-    assert _alerts(warn_db) == alerts
-    with psycopg.connect(warn_db) as conn:
+    assert _alerts(all_feeds_db) == alerts
+    with psycopg.connect(all_feeds_db) as conn:
         runs = conn.execute("SELECT count(*), count(DISTINCT as_of) FROM warning_runs").fetchone()
         # Every alert is listed under its own area and each enclosing one, once.
         links = conn.execute(
@@ -81,12 +81,12 @@ def test_run_raises_an_alert_where_an_outbreak_starts_and_rerun_changes_nothing(
     assert all(n == depth[level] for level, n in levels.items())
 
 
-def test_lifecycle_new_ongoing_acknowledged_resolved_and_expired(warn_db, demo_dir, api):
+def test_lifecycle_new_ongoing_acknowledged_resolved_and_expired(all_feeds_db, demo_dir, api):
     surge = _outbreak(demo_dir, "property_surge")
     start = surge.start_day + timedelta(days=2)
-    run_warnings(warn_db, start)
-    run_warnings(warn_db, start + timedelta(days=1))
-    alerts = _alerts(warn_db)
+    run_warnings(all_feeds_db, start)
+    run_warnings(all_feeds_db, start + timedelta(days=1))
+    alerts = _alerts(all_feeds_db)
     statuses = {a["status"] for a in alerts}
     assert statuses <= {"new", "ongoing", "expired"} and "expired" not in {
         a["status"] for a in alerts if a["last_day"] >= start}
@@ -108,8 +108,8 @@ def test_lifecycle_new_ongoing_acknowledged_resolved_and_expired(warn_db, demo_d
     # A month later nothing of this episode alarms any more: acknowledged -> resolved,
     # never acknowledged -> expired, each closed on the run's day.
     later = start + timedelta(days=40)
-    run_warnings(warn_db, later)
-    by_id = {a["alert_id"]: a for a in _alerts(warn_db)}
+    run_warnings(all_feeds_db, later)
+    by_id = {a["alert_id"]: a for a in _alerts(all_feeds_db)}
     assert by_id[target["alert_id"]]["status"] == "resolved"
     assert by_id[target["alert_id"]]["closed_day"] == later
     if other is not None:
@@ -118,10 +118,10 @@ def test_lifecycle_new_ongoing_acknowledged_resolved_and_expired(warn_db, demo_d
         assert late.status_code == 409 and "expired" in late.text
 
 
-def test_warnings_endpoint_lists_grid_alerts_under_their_parents_once(warn_db, demo_dir, api):
+def test_warnings_endpoint_lists_grid_alerts_under_their_parents_once(all_feeds_db, demo_dir, api):
     cluster = _outbreak(demo_dir, "wage_arrears_cluster")
-    run_warnings(warn_db, cluster.start_day + timedelta(days=5))
-    with psycopg.connect(warn_db) as conn:
+    run_warnings(all_feeds_db, cluster.start_day + timedelta(days=5))
+    with psycopg.connect(all_feeds_db) as conn:
         grid_alert = conn.execute(
             "SELECT alert_id, area_code FROM alerts WHERE level = 'grid' ORDER BY score DESC LIMIT 1").fetchone()
         assert grid_alert is not None
@@ -162,10 +162,10 @@ def test_warnings_endpoint_lists_grid_alerts_under_their_parents_once(warn_db, d
     assert httpx.get(f"{admin.base_url}/warnings").status_code == 401
 
 
-def test_hotspots_and_escalations(warn_db, demo_dir, api):
+def test_hotspots_and_escalations(all_feeds_db, demo_dir, api):
     day = _outbreak(demo_dir, "wage_arrears_cluster").start_day + timedelta(days=3)
     # Four labour disputes at one address within a week: a place that keeps coming back.
-    with psycopg.connect(warn_db) as conn:
+    with psycopg.connect(all_feeds_db) as conn:
         grid, = conn.execute("SELECT grid_code FROM cases WHERE geom IS NOT NULL AND grid_code IS NOT NULL"
                              " ORDER BY case_id LIMIT 1").fetchone()
         conn.execute("""
@@ -179,9 +179,9 @@ def test_hotspots_and_escalations(warn_db, demo_dir, api):
             FROM (SELECT * FROM cases WHERE grid_code = %(grid)s AND geom IS NOT NULL LIMIT 1) c,
                  generate_series(0, 3) AS n
             """, {"day": day, "grid": grid})
-    result = run_warnings(warn_db, day)
+    result = run_warnings(all_feeds_db, day)
     assert result.escalations >= 1
-    with psycopg.connect(warn_db) as conn:
+    with psycopg.connect(all_feeds_db) as conn:
         found = conn.execute("SELECT area_code, observed, details FROM alerts"
                              " WHERE signal = 'escalation:repeat_place'").fetchall()
         stored = conn.execute("SELECT count(*), max(q_value) FROM hotspots WHERE day = %s", (day,)).fetchone()
@@ -214,13 +214,13 @@ def test_warn_run_refuses_an_empty_database(empty_db):
         run_warnings(empty_db)
 
 
-def test_a_warning_run_moves_the_generation_that_api_caches_follow(warn_db, demo_dir):
+def test_a_warning_run_moves_the_generation_that_api_caches_follow(all_feeds_db, demo_dir):
     """Summaries carry open warnings, so a warning run must invalidate cached answers."""
     def generation() -> int:
-        with psycopg.connect(warn_db) as conn:
+        with psycopg.connect(all_feeds_db) as conn:
             return conn.execute("SELECT last_value FROM rollup_generation").fetchone()[0]
 
     surge = _outbreak(demo_dir, "property_surge")
     before = generation()
-    run_warnings(warn_db, surge.start_day + timedelta(days=3))
+    run_warnings(all_feeds_db, surge.start_day + timedelta(days=3))
     assert generation() > before

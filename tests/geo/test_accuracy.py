@@ -22,18 +22,17 @@ from geo.accuracy import (
     compare,
     missed_targets,
 )
-from pipeline.demo import run_demo
 from store.geocoding import read_assignments
 
 pytestmark = pytest.mark.slow  # every demo feed ingested end to end
 
 
-def test_every_feed_lands_in_its_true_areas(settings, db_url):
-    results = run_demo(settings, db_url)
+def test_every_feed_lands_in_its_true_areas(all_feeds_template, all_feeds_db, demo_dir):
+    results = all_feeds_template.results
     assert results, "the demo has source specs"
-    with psycopg.connect(db_url) as conn:
+    with psycopg.connect(all_feeds_db) as conn:
         assigned = read_assignments(conn)
-    truth = read_truth(settings.demo_dir, columns=TRUTH_COLUMNS)
+    truth = read_truth(demo_dir / "demo", columns=TRUTH_COLUMNS)
     report = accuracy_report(assigned, truth)
     by_input = report["input"].set_index("input")
     print(report["input"].to_string(), report["source"].to_string(), sep="\n")

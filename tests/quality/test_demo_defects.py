@@ -11,7 +11,6 @@ import pytest
 
 from demo.feeds.faults import FAULT_FIELD, FAULTS
 from demo.generate import read_truth
-from pipeline.demo import run_demo
 
 # The check that must appear among a quarantined defect's reasons ("mapping": the mapping
 # could not read the damaged field).
@@ -39,8 +38,8 @@ def _frame(url: str, query: str, columns: list[str]) -> pd.DataFrame:
         return pd.DataFrame(conn.execute(query).fetchall(), columns=columns)
 
 
-def test_every_injected_defect_ends_where_the_truth_says(settings, db_url, demo_dir):
-    results = run_demo(settings, db_url, keep_services=False)
+def test_every_injected_defect_ends_where_the_truth_says(all_feeds_template, all_feeds_db, demo_dir):
+    results, db_url = all_feeds_template.results, all_feeds_db
     manifest = json.loads((demo_dir / "demo" / "manifest.json").read_text())
     assert {r.source for r in results} == set(manifest["per_feed"]), "every demo feed is covered"
     assert all(r.counts.adds_up() for r in results)
