@@ -95,7 +95,7 @@ def _drop_case_indexes(conn) -> None:
     itself so that an interrupted setup still restores them."""
     conn.execute("CREATE TABLE IF NOT EXISTS bench_dropped_indexes (name text PRIMARY KEY, definition text)")
     conn.execute(
-        "INSERT INTO bench_dropped_indexes SELECT indexname, indexdef FROM pg_indexes"
+        "INSERT INTO bench_dropped_indexes SELECT indexname, replace(indexdef, ' ON ONLY ', ' ON ') FROM pg_indexes"
         " WHERE tablename = 'cases' AND indexname <> 'cases_pkey' ON CONFLICT DO NOTHING")
     for (name,) in conn.execute("SELECT name FROM bench_dropped_indexes").fetchall():
         conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(name)))

@@ -14,8 +14,16 @@ from tests.pipeline.helpers import rollup_rows
 
 
 def _indexes(conn) -> set[tuple[str, str]]:
-    return set(conn.execute("SELECT indexname, indexdef FROM pg_indexes"
-                            " WHERE tablename = 'cases'").fetchall())
+    """The indexes of cases, and of every month of cases (each must have its own, and valid)."""
+    invalid = conn.execute("SELECT count(*) FROM pg_index i JOIN pg_inherits h ON h.inhrelid = i.indrelid"
+                           " WHERE h.inhparent = 'cases'::regclass AND NOT i.indisvalid"
+                           " OR i.indrelid = 'cases'::regclass AND NOT i.indisvalid").fetchone()[0]
+    assert invalid == 0
+    per_month = conn.execute("SELECT DISTINCT count(*) FROM pg_inherits h JOIN pg_index i ON i.indrelid = h.inhrelid"
+                             " WHERE h.inhparent = 'cases'::regclass GROUP BY h.inhrelid").fetchall()
+    parent = set(conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'cases'").fetchall())
+    assert per_month in ([], [(len(parent),)]), per_month
+    return parent
 
 
 @pytest.mark.slow  # an end-to-end ingest, cluster or client run
