@@ -1,6 +1,6 @@
 """The audit log and request metrics, written by one ASGI middleware around every request.
 
-Audit rows are queued in memory and written in batches with COPY (every
+Audit rows are queued in memory and written in batches, one statement each (every
 GRIDHUB_API_AUDIT_FLUSH_SECONDS and at shutdown), so logging costs no round trip per request.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from datetime import UTC, datetime
 
 import psycopg
@@ -20,8 +21,12 @@ log = logging.getLogger("gridhub.api.audit")
 UNAUDITED = frozenset({"/health", "/ready", "/metrics"})
 # Rows kept while the database is away; beyond this new rows are dropped, rather than memory.
 MAX_WAITING = 100_000
-COPY_AUDIT = ("COPY audit_log (at, key_id, role, method, path, query, status, area_code, duration_ms)"
-              " FROM STDIN")
+# A batch whose connection was lost may have been committed all the same: written again, its
+# rows (each with the id its worker gave it) are skipped rather than stored twice.
+INSERT_AUDIT = ("INSERT INTO audit_log (row_id, at, key_id, role, method, path, query, status, area_code,"
+                " duration_ms) SELECT * FROM unnest(%s::uuid[], %s::timestamptz[], %s::bigint[], %s::text[],"
+                " %s::text[], %s::text[], %s::text[], %s::integer[], %s::text[], %s::float8[])"
+                " ON CONFLICT (row_id) DO NOTHING")
 # Longest text kept of each field: a request line can be as long as the server lets it be.
 MAX_PATH_CHARS = 2_000
 MAX_QUERY_CHARS = 4_000
@@ -53,7 +58,7 @@ def audit_row(scope: dict, status: int, elapsed: float) -> tuple:
     """The audit row of a finished request, its text fields made storable."""
     principal = scope.get("state", {}).get("principal")
     query = scope.get("query_string", b"").decode("latin-1") or None
-    return (datetime.now(UTC), getattr(principal, "key_id", None),
+    return (uuid.uuid4(), datetime.now(UTC), getattr(principal, "key_id", None),
             getattr(getattr(principal, "role", None), "value", None), storable(scope["method"], 20),
             storable(scope["path"], MAX_PATH_CHARS), storable(query, MAX_QUERY_CHARS), status,
             storable(scope.get("path_params", {}).get("code"), MAX_CODE_CHARS), elapsed * 1000)
@@ -84,7 +89,7 @@ class AuditWriter:
 
     async def stop(self) -> None:
         """Write what is queued (the pool must still be open). A flush under way is let finish:
-        cancelling it mid-COPY would lose its batch."""
+        cancelling it mid-write would lose its batch."""
         self._stopping.set()
         if self._task:
             await self._task
@@ -113,7 +118,7 @@ class AuditWriter:
         rows, self.rows = self.rows, []
         try:
             async with self.hub.write_pool.connection() as conn:
-                await _copy(conn, rows)
+                await _write(conn, rows)
         except psycopg.OperationalError as exc:  # keep them for the next try rather than lose them
             log.error("audit rows not written yet (%s); will retry", exc)
             self._requeue(rows)
@@ -127,13 +132,13 @@ class AuditWriter:
             async with self.hub.write_pool.connection() as conn:
                 for done, row in enumerate(rows):
                     try:
-                        await _copy(conn, [row])
+                        await _write(conn, [row])
                     except psycopg.OperationalError:
                         self._requeue(rows[done:])
                         raise
                     except (psycopg.Error, ValueError) as exc:
                         AUDIT_DROPPED.labels("rejected").inc()
-                        log.error("audit row of %s %r dropped: %s", row[3], row[4], _first_line(exc))
+                        log.error("audit row of %s %r dropped: %s", row[4], row[5], _first_line(exc))
         except psycopg.OperationalError as exc:
             log.error("audit rows not written yet (%s); will retry", exc)
 
@@ -147,10 +152,8 @@ class AuditWriter:
             AUDIT_DROPPED.labels("queue_full").inc(over)
 
 
-async def _copy(conn: psycopg.AsyncConnection, rows: list[tuple]) -> None:
-    async with conn.cursor() as cur, cur.copy(COPY_AUDIT) as copy:
-        for row in rows:
-            await copy.write_row(row)
+async def _write(conn: psycopg.AsyncConnection, rows: list[tuple]) -> None:
+    await conn.execute(INSERT_AUDIT, [list(column) for column in zip(*rows, strict=True)])
 
 
 def _first_line(exc: BaseException) -> str:

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from datetime import UTC, datetime
 
 import httpx
@@ -144,7 +145,7 @@ def test_a_row_the_database_refuses_is_dropped_alone_and_counted(api_settings):
     rejected = AUDIT_DROPPED.labels("rejected")._value.get()
 
     def row(mark: str, status: int = 200) -> tuple:
-        return (datetime.now(UTC), None, None, "GET", "/areas", f"mark={mark}", status, None, 1.0)
+        return (uuid.uuid4(), datetime.now(UTC), None, None, "GET", "/areas", f"mark={mark}", status, None, 1.0)
 
     async def flush_three() -> None:
         async with app.router.lifespan_context(app):
@@ -157,6 +158,26 @@ def test_a_row_the_database_refuses_is_dropped_alone_and_counted(api_settings):
     asyncio.run(flush_three())
     assert [r[1] for r in _audited(api_settings.database_url, "bad-")] == ["mark=bad-0", "mark=bad-2"]
     assert AUDIT_DROPPED.labels("rejected")._value.get() == rejected + 1
+
+
+def test_a_batch_written_again_after_a_lost_commit_is_stored_once(api_settings):
+    from api.main import create_app
+
+    app = create_app(api_settings, ApiSettings(audit_flush_seconds=3600))
+    batch = [(uuid.uuid4(), datetime.now(UTC), None, None, "GET", "/areas", f"mark=again-{i}", 401, None, 1.0)
+             for i in range(3)]
+
+    async def flush_twice() -> None:
+        async with app.router.lifespan_context(app):
+            writer = app.state.audit
+            for _ in range(2):  # the second time as the writer does when the commit's answer was lost
+                for r in batch:
+                    writer.add(r)
+                await writer.flush()
+                assert writer.rows == []
+
+    asyncio.run(flush_twice())
+    assert [r[1] for r in _audited(api_settings.database_url, "again-")] == [f"mark=again-{i}" for i in range(3)]
 
 
 def test_audit_rows_are_written_at_shutdown(api_settings):
