@@ -17,6 +17,8 @@ from api.settings import ApiSettings
 from tests.api.conftest import Api, serve
 from tests.api.helpers import tile_of
 
+pytestmark = pytest.mark.slow  # live servers over an ingested city, Data Docs built
+
 PAGE_ORIGIN = "https://dashboard.city.example"
 PLAIN = {"Accept-Encoding": "identity"}
 GZIP = {"Accept-Encoding": "gzip"}

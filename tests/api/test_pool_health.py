@@ -14,6 +14,7 @@ from datetime import date, timedelta
 
 import httpx
 import psycopg
+import pytest
 
 from api.database import POOL_APPLICATION_NAME
 from api.keys import Role, create_key
@@ -60,6 +61,7 @@ def _run_under_terminations(api_settings, *, keep_watcher: bool, rounds: int) ->
     return tally.seen, tally.bad
 
 
+@pytest.mark.slow  # a live server under load while its backends are cut
 def test_pooled_connections_cut_under_load_are_retried_unseen(api_settings):
     seen, bad = _run_under_terminations(api_settings, keep_watcher=True, rounds=8)
     assert not bad, f"{len(bad)} bad answers of {sum(seen.values())} ({dict(seen)}); first: {bad[:3]}"
@@ -69,6 +71,7 @@ def test_pooled_connections_cut_under_load_are_retried_unseen(api_settings):
     assert seen["slowest ms"] < 5_000, dict(seen)
 
 
+@pytest.mark.slow  # a live server under load while its backends are cut
 def test_every_backend_cut_under_load_answers_200_or_503_never_500(api_settings):
     seen, bad = _run_under_terminations(api_settings, keep_watcher=False, rounds=6)
     assert not bad, f"{len(bad)} bad answers of {sum(seen.values())} ({dict(seen)}); first: {bad[:3]}"

@@ -126,6 +126,7 @@ def _terminating_feed(db_url: str):
     return answer
 
 
+@pytest.mark.slow  # a CLI ingest killed from outside
 def test_a_backend_terminated_mid_run_is_one_line_and_the_run_failed(tmp_path, db_url, second_db_url, demo_dir):
     folder = tmp_path / "sources"
     folder.mkdir()

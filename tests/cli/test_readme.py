@@ -66,6 +66,7 @@ def test_every_make_target_in_the_readme_exists(target):
 
 
 @pytest.mark.parametrize("script", sorted(set(re.findall(r"((?:bench|scripts)/[a-z_]+\.py)", README))))
+@pytest.mark.slow  # each script imports the data stack (the bench smokes run them in full)
 def test_every_script_in_the_readme_answers_help(script):
     done = subprocess.run([sys.executable, str(PROJECT_ROOT / script), "--help"],
                           capture_output=True, text=True, timeout=120)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -10,6 +11,8 @@ from connectors.spec import load_spec
 from core.settings import GridHubSettings
 from pipeline.ingest import ingest
 from tests.pipeline.helpers import rows, scalar
+
+pytestmark = pytest.mark.slow  # feeds written and ingested end to end
 
 
 def _spec_and_settings(fixture_sources, settings):

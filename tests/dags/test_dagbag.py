@@ -7,10 +7,13 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 from airflow.sdk import CronDataIntervalTimetable
 
 from connectors.spec import load_specs
 from core.settings import PROJECT_ROOT, GridHubSettings
+
+pytestmark = pytest.mark.slow  # Airflow imported and every DAG file parsed
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
 
@@ -104,6 +107,7 @@ BROKEN_SPEC = """
 import sys
 from pathlib import Path
 from airflow.dag_processing.dagbag import BundleDagBag
+
 folder = Path(sys.argv[1])
 bag = BundleDagBag(dag_folder=str(folder), bundle_path=folder, bundle_name="dags-folder")
 print("IMPORT_ERRORS", bag.import_errors)

@@ -8,6 +8,7 @@ import json
 import time
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -31,6 +32,7 @@ def _record(i: int, **values) -> dict:
     return {"id": f"R{i}", "t": "2025-03-01T10:00:00+08:00", "closed": None, "addr": "江岸市西城区", **values}
 
 
+@pytest.mark.slow  # an ingest of a feed written for the test
 def test_a_bad_json_lines_line_is_quarantined_and_the_file_loads(settings, db_url, tmp_path):
     lines = [json.dumps(_record(i), ensure_ascii=False) for i in range(30)]
     lines[11] = '{"id": "R11", "t": "2025-03-01T10:00:00+08:00", '  # cut short
@@ -48,6 +50,7 @@ def test_a_bad_json_lines_line_is_quarantined_and_the_file_loads(settings, db_ur
     assert ingest(_spec("jsonl", f"{tmp_path}/feed.jsonl"), settings, db_url).counts.adds_up()
 
 
+@pytest.mark.slow  # an ingest of a feed written for the test
 def test_a_50_mb_field_is_quarantined_quickly_and_never_stored(settings, db_url, tmp_path):
     frame = pd.DataFrame([_record(i) for i in range(4)])
     frame.loc[2, "addr"] = "长" * (50 * 1024 * 1024 // 3)  # 50 MB of UTF-8
@@ -74,6 +77,7 @@ def test_a_50_mb_field_is_quarantined_quickly_and_never_stored(settings, db_url,
     assert "over the spec's max_field_bytes" in checked.output and len(checked.output) < 20_000
 
 
+@pytest.mark.slow  # an ingest of a feed written for the test
 def test_a_case_closed_in_2100_is_quarantined(settings, db_url, tmp_path):
     soon = (pd.Timestamp.now(tz="UTC") + pd.Timedelta(hours=2)).isoformat()
     records = [_record(0), _record(1, closed="2100-01-01T00:00:00+08:00"), _record(2, closed=soon)]

@@ -101,6 +101,7 @@ def test_a_period_reads_only_its_months(hotline_db):
         assert scanned == {f"cases_{first:%Y_%m}"}
 
 
+@pytest.mark.slow  # a CLI run / rollups recounted twice
 def test_retiring_old_months_detaches_them_and_counts_still_add_up(hotline_db):
     with psycopg.connect(hotline_db) as conn:
         months = partitions.months(conn)
@@ -136,6 +137,7 @@ def test_retiring_old_months_detaches_them_and_counts_still_add_up(hotline_db):
         assert [name for _, name in partitions.months(conn)][0] == months[0][1]
 
 
+@pytest.mark.slow  # a CLI run / rollups recounted twice
 def test_the_command_retires_months_with_one_line(hotline_db):
     env = {**os.environ, "DATABASE_URL": hotline_db, "COLUMNS": "250"}
     with psycopg.connect(hotline_db) as conn:
