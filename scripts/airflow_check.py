@@ -103,19 +103,32 @@ def start(home: Path, env: dict[str, str]) -> subprocess.Popen:
 
 
 def stop(process: subprocess.Popen) -> None:
-    """SIGINT to the whole group (standalone stops its components), then SIGTERM, then SIGKILL."""
-    if process.poll() is not None:
-        return
-    for sig, grace in ((signal.SIGINT, 10), (signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+    """SIGINT to the whole group (standalone stops its components), then SIGTERM, then SIGKILL;
+    then whatever the group still holds once its leader is gone (a scheduler can leave its
+    idle LocalExecutor workers behind)."""
+    if process.poll() is None:
+        for sig, grace in ((signal.SIGINT, 10), (signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                process.wait(grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
             return
-        try:
-            process.wait(grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
 
 
 def wait_healthy(client: httpx.Client, process: subprocess.Popen, deadline: float) -> None:

@@ -79,8 +79,12 @@ class Databases:
         return with_dbname(self.server_url, name)
 
     def drop(self, name: str) -> None:
+        """Drop database name and those named after it (a demo's district databases)."""
         with psycopg.connect(self.server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            named_after = conn.execute("SELECT datname FROM pg_database WHERE left(datname, %s) = %s",
+                                       (len(name) + 1, f"{name}_")).fetchall()
+            for dbname in [name, *(n for (n,) in named_after)]:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
 
     def _new_clone(self, template: str) -> str:
         name = f"gridhub_test_{uuid.uuid4().hex[:12]}"
