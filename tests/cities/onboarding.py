@@ -38,10 +38,18 @@ class City:
     notes: list[str]
 
     def ingest_all(self) -> dict[str, object]:
-        """Every example spec of the city ingested once; counts by source."""
+        """Every example spec of the city ingested once; counts by source. The cases are stored
+        by month as on every city: each in the month of its local day, one key row each."""
         specs = load_specs(self.settings.resolved_sources_dir)
-        return {name: ingest(spec, self.settings, self.url, variables={"GRIDHUB_REAL_DATA": str(REAL)}).counts
-                for name, spec in specs.items()}
+        counts = {name: ingest(spec, self.settings, self.url, variables={"GRIDHUB_REAL_DATA": str(REAL)}).counts
+                  for name, spec in specs.items()}
+        [(cases, keys, misplaced, months)] = self.rows(
+            "SELECT count(*), (SELECT count(*) FROM case_keys),"
+            " count(*) FILTER (WHERE tableoid::regclass::text <> 'cases_' || to_char(report_day, 'YYYY_MM')),"
+            " count(DISTINCT tableoid) FROM cases")
+        assert keys == cases and misplaced == 0 and (months > 0 or cases == 0), (cases, keys, misplaced, months)
+        self.notes.append(f"{cases} cases in {months} month(s)")
+        return counts
 
     def rows(self, query: str | sql.Composable, *params) -> list[tuple]:
         with psycopg.connect(self.url) as conn:
